@@ -1,0 +1,314 @@
+//! The one error type of the HTTP layer and its one rendering into the Key Vault error body
+//! `{"error":{"code","message","innererror"}}` (contract §7), with `WWW-Authenticate` on 401.
+//! Domain errors map in here; the domain never sees a status code.
+
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use super::messages;
+use crate::auth::validate::TokenError;
+use crate::keys;
+
+#[derive(Debug)]
+pub enum ApiError {
+    /// 401 with the challenge the client must answer.
+    Unauthorized {
+        message: String,
+        challenge: String,
+    },
+    /// 403 with an inner code: AccessDenied, KeyOperationForbidden, KeyDisabled, ...
+    Forbidden {
+        message: String,
+        inner: &'static str,
+    },
+    KeyNotFound {
+        message: String,
+    },
+    VaultNotFound {
+        message: String,
+    },
+    RouteNotFound {
+        message: String,
+    },
+    MethodNotAllowed {
+        message: String,
+    },
+    BadParameter {
+        message: String,
+    },
+    /// A bug or an unavailable store. The detail goes to the log, never to the client.
+    Internal {
+        detail: String,
+    },
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+impl ApiError {
+    pub fn bad_parameter(message: impl Into<String>) -> Self {
+        Self::BadParameter {
+            message: message.into(),
+        }
+    }
+
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
+            Self::KeyNotFound { .. } | Self::VaultNotFound { .. } | Self::RouteNotFound { .. } => {
+                StatusCode::NOT_FOUND
+            }
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    #[must_use]
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Unauthorized { .. } => "Unauthorized",
+            Self::Forbidden { .. } => "Forbidden",
+            Self::KeyNotFound { .. } => "KeyNotFound",
+            Self::VaultNotFound { .. } => "VaultNotFound",
+            Self::RouteNotFound { .. } => "NotFound",
+            Self::MethodNotAllowed { .. } => "MethodNotAllowed",
+            Self::BadParameter { .. } => "BadParameter",
+            Self::Internal { .. } => "InternalServerError",
+        }
+    }
+
+    #[must_use]
+    pub fn inner_code(&self) -> Option<&'static str> {
+        match self {
+            Self::Forbidden { inner, .. } => Some(inner),
+            _ => None,
+        }
+    }
+
+    #[must_use]
+    pub fn message(&self) -> &str {
+        match self {
+            Self::Unauthorized { message, .. }
+            | Self::Forbidden { message, .. }
+            | Self::KeyNotFound { message }
+            | Self::VaultNotFound { message }
+            | Self::RouteNotFound { message }
+            | Self::MethodNotAllowed { message }
+            | Self::BadParameter { message } => message,
+            Self::Internal { .. } => messages::INTERNAL,
+        }
+    }
+
+    #[must_use]
+    pub fn body(&self) -> serde_json::Value {
+        let mut error = json!({ "code": self.code(), "message": self.message() });
+        if let Some(inner) = self.inner_code() {
+            error["innererror"] = json!({ "code": inner });
+        }
+        json!({ "error": error })
+    }
+
+    /// The 401 for a token failure, carrying `challenge`.
+    #[must_use]
+    pub fn unauthorized(err: &TokenError, challenge: String) -> Self {
+        let message = match err {
+            TokenError::Missing => messages::MISSING_TOKEN.to_owned(),
+            TokenError::Malformed(detail) => messages::malformed_token(detail),
+            TokenError::UnsupportedAlgorithm(alg) => messages::unsupported_token_algorithm(alg),
+            TokenError::UnknownSigningKey(kid) => messages::unknown_signing_key(kid),
+            TokenError::BadSignature => messages::BAD_SIGNATURE.to_owned(),
+            TokenError::InvalidIssuer { expected, found } => {
+                messages::invalid_issuer(expected, found)
+            }
+            TokenError::InvalidAudience { found } => messages::invalid_audience(found),
+            TokenError::Expired(exp) => messages::token_expired(*exp),
+            TokenError::NotYetValid(nbf) => messages::token_not_yet_valid(*nbf),
+            TokenError::WrongTenant { expected, found } => {
+                messages::wrong_tenant(&expected.to_string(), found)
+            }
+            TokenError::MissingClaim(claim) => messages::missing_claim(claim),
+        };
+        Self::Unauthorized { message, challenge }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if let Self::Internal { detail } = &self {
+            tracing::error!(detail = %detail, "internal error");
+        }
+        let mut response = (self.status(), axum::Json(self.body())).into_response();
+        if let Self::Unauthorized { challenge, .. } = &self {
+            if let Ok(value) = HeaderValue::from_str(challenge) {
+                response
+                    .headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, value);
+            }
+        }
+        response
+    }
+}
+
+impl From<keys::Error> for ApiError {
+    fn from(err: keys::Error) -> Self {
+        use keys::Error as E;
+        match err {
+            E::KeyNotFound { name, version } => Self::KeyNotFound {
+                message: messages::key_not_found(&name, version.as_deref()),
+            },
+            E::InvalidName(name) => Self::bad_parameter(messages::invalid_name(&name)),
+            E::BadParameter(message) => Self::BadParameter { message },
+            E::OperationNotPermitted(op) => Self::Forbidden {
+                message: messages::operation_not_permitted(op.as_str()),
+                inner: "KeyOperationForbidden",
+            },
+            E::KeyDisabled(op) => Self::Forbidden {
+                message: messages::key_disabled(op.as_str()),
+                inner: "KeyDisabled",
+            },
+            E::KeyExpired(op) => Self::Forbidden {
+                message: messages::key_expired(op.as_str()),
+                inner: "KeyExpired",
+            },
+            E::KeyNotYetValid(op) => Self::Forbidden {
+                message: messages::key_not_yet_valid(op.as_str()),
+                inner: "KeyNotYetValid",
+            },
+            E::Store(e) => Self::Internal {
+                detail: format!("store: {e}"),
+            },
+            E::Internal(detail) => Self::Internal { detail },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::model::KeyOperation;
+
+    fn render(err: ApiError) -> (StatusCode, serde_json::Value) {
+        (err.status(), err.body())
+    }
+
+    #[test]
+    fn every_variant_renders_its_status_and_code() {
+        let cases: Vec<(ApiError, u16, &str, Option<&str>)> = vec![
+            (
+                ApiError::Unauthorized {
+                    message: "m".into(),
+                    challenge: "c".into(),
+                },
+                401,
+                "Unauthorized",
+                None,
+            ),
+            (
+                ApiError::Forbidden {
+                    message: "m".into(),
+                    inner: "AccessDenied",
+                },
+                403,
+                "Forbidden",
+                Some("AccessDenied"),
+            ),
+            (
+                ApiError::KeyNotFound {
+                    message: "m".into(),
+                },
+                404,
+                "KeyNotFound",
+                None,
+            ),
+            (
+                ApiError::VaultNotFound {
+                    message: "m".into(),
+                },
+                404,
+                "VaultNotFound",
+                None,
+            ),
+            (
+                ApiError::RouteNotFound {
+                    message: "m".into(),
+                },
+                404,
+                "NotFound",
+                None,
+            ),
+            (
+                ApiError::MethodNotAllowed {
+                    message: "m".into(),
+                },
+                405,
+                "MethodNotAllowed",
+                None,
+            ),
+            (ApiError::bad_parameter("m"), 400, "BadParameter", None),
+            (
+                ApiError::Internal {
+                    detail: "secret detail".into(),
+                },
+                500,
+                "InternalServerError",
+                None,
+            ),
+        ];
+        for (err, status, code, inner) in cases {
+            let (s, body) = render(err);
+            assert_eq!(s.as_u16(), status);
+            assert_eq!(body["error"]["code"], code);
+            assert_eq!(body["error"]["innererror"]["code"].as_str(), inner);
+            assert!(!body.to_string().contains("secret detail"));
+        }
+    }
+
+    #[test]
+    fn key_not_found_uses_the_recorded_message() {
+        let (status, body) = render(
+            keys::Error::KeyNotFound {
+                name: "k1".into(),
+                version: None,
+            }
+            .into(),
+        );
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            body,
+            json!({"error": {"code": "KeyNotFound", "message": "A key with (name/id) k1 was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"}})
+        );
+    }
+
+    #[test]
+    fn lifecycle_refusals_are_403_with_inner_codes() {
+        let (status, body) =
+            render(keys::Error::OperationNotPermitted(KeyOperation::Decrypt).into());
+        assert_eq!(status, StatusCode::FORBIDDEN);
+        assert_eq!(
+            body,
+            json!({"error": {"code": "Forbidden", "message": "Operation decrypt is not permitted on this key.", "innererror": {"code": "KeyOperationForbidden"}}})
+        );
+        let (_, body) = render(keys::Error::KeyDisabled(KeyOperation::UnwrapKey).into());
+        assert_eq!(body["error"]["innererror"]["code"], "KeyDisabled");
+        assert_eq!(
+            body["error"]["message"],
+            "Operation unwrapKey is not allowed on a disabled key."
+        );
+    }
+
+    #[test]
+    fn missing_token_renders_the_recorded_401() {
+        let err = ApiError::unauthorized(&TokenError::Missing, "Bearer x".into());
+        let response = err.into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer x");
+        let (_, body) = render(ApiError::unauthorized(&TokenError::Missing, String::new()));
+        assert_eq!(
+            body,
+            json!({"error": {"code": "Unauthorized", "message": "AKV10000: Request is missing a Bearer or PoP token."}})
+        );
+    }
+}

@@ -1,0 +1,165 @@
+//! Extractors whose rejections are Key Vault errors: the api-version, paging parameters, JSON
+//! bodies, and the request context (vault, origin, caller) the authentication layer attached.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use serde::de::DeserializeOwned;
+
+use super::errors::ApiError;
+use super::messages;
+use crate::auth::Principal;
+use crate::auth::policy::authorize;
+use crate::auth::table::Operation;
+use crate::vault::Vault;
+
+/// api-versions the real service answers (contract §1), including the previews SDK betas send.
+pub const SUPPORTED_API_VERSIONS: &[&str] = &[
+    "7.0",
+    "7.1",
+    "7.2",
+    "7.3",
+    "7.4",
+    "7.5",
+    "7.6",
+    "2025-07-01",
+    "7.3-preview",
+    "7.4-preview.1",
+    "7.5-preview.1",
+    "7.6-preview.1",
+    "7.6-preview.2",
+    "2025-06-01-preview",
+    "2026-01-01-preview",
+];
+
+fn query_map(parts: &Parts) -> HashMap<String, String> {
+    parts
+        .uri
+        .query()
+        .map(|q| {
+            url_decode_pairs(q)
+                .into_iter()
+                .collect::<HashMap<String, String>>()
+        })
+        .unwrap_or_default()
+}
+
+/// Percent-decodes `a=b&c=d` (names too: the JS SDK sends `api%2Dversion`).
+fn url_decode_pairs(query: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
+}
+
+/// The request's `api-version`, checked against the supported list.
+#[derive(Clone, Debug)]
+pub struct ApiVersion(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = query_map(parts);
+        let version = query
+            .get("api-version")
+            .ok_or_else(|| ApiError::bad_parameter(messages::MISSING_API_VERSION))?;
+        if SUPPORTED_API_VERSIONS.contains(&version.as_str()) {
+            Ok(Self(version.clone()))
+        } else {
+            Err(ApiError::bad_parameter(messages::unknown_api_version(
+                version,
+            )))
+        }
+    }
+}
+
+/// `maxresults` (1–25, default 25) and the opaque `$skiptoken` of a listing (contract §5.3).
+#[derive(Clone, Debug)]
+pub struct Paging {
+    pub max_results: u32,
+    pub skip_token: Option<String>,
+}
+
+pub const MAX_PAGE_SIZE: u32 = 25;
+
+impl<S: Send + Sync> FromRequestParts<S> for Paging {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = query_map(parts);
+        let max_results = match query.get("maxresults") {
+            None => MAX_PAGE_SIZE,
+            Some(text) => text
+                .parse::<u32>()
+                .ok()
+                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
+                .ok_or_else(|| ApiError::bad_parameter(format!("The value of maxresults ({text}) is invalid: it must be an integer between 1 and {MAX_PAGE_SIZE}.")))?,
+        };
+        Ok(Self {
+            max_results,
+            skip_token: query.get("$skiptoken").cloned(),
+        })
+    }
+}
+
+/// A JSON body parsed into `T`; any failure is a `BadParameter`, whatever the Content-Type.
+pub struct KvJson<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KvJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| {
+                ApiError::bad_parameter(format!("The request body could not be read: {e}"))
+            })?;
+        if bytes.is_empty() {
+            return Err(ApiError::bad_parameter(
+                "The request body is empty; a JSON object is required.",
+            ));
+        }
+        serde_json::from_slice(&bytes)
+            .map(KvJson)
+            .map_err(|e| ApiError::bad_parameter(format!("The request body is not valid: {e}")))
+    }
+}
+
+/// What the authentication layer established for a vault request.
+#[derive(Clone, Debug)]
+pub struct VaultRequest {
+    pub vault: Arc<Vault>,
+    /// `https://` + the Host the client used: every returned id is built from it (contract §1).
+    pub origin: String,
+    pub principal: Principal,
+}
+
+impl VaultRequest {
+    /// Refuses the request unless the vault grants `operation` to the caller.
+    pub fn authorize(&self, operation: Operation) -> Result<(), ApiError> {
+        authorize(&self.vault.access_policies, &self.principal, operation).map_err(|denied| {
+            ApiError::Forbidden {
+                message: messages::access_denied(
+                    &self.principal.describe(),
+                    denied.permission,
+                    self.vault.name.as_str(),
+                ),
+                inner: "AccessDenied",
+            }
+        })
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for VaultRequest {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<VaultRequest>()
+            .cloned()
+            .ok_or_else(|| ApiError::Internal {
+                detail: "vault route reached without the authentication layer".into(),
+            })
+    }
+}

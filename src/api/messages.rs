@@ -1,0 +1,144 @@
+//! Every client-facing message text that the contract fixes, in one place.
+//! Tags follow `keys-api-contract.md`: [rec] recorded from the real service, [sdk]/[ext] quoted
+//! by SDK guides or third parties, [unverified] our best guess, kept here so it can change.
+
+/// Portal/region label the real service appends to vault names in messages.
+pub const REGION: &str = "local";
+
+/// [rec] §3
+pub const MISSING_TOKEN: &str = "AKV10000: Request is missing a Bearer or PoP token.";
+
+/// [rec] §7, the current wording.
+#[must_use]
+pub fn key_not_found(name: &str, version: Option<&str>) -> String {
+    let id = match version {
+        Some(v) => format!("{name}/{v}"),
+        None => name.to_owned(),
+    };
+    format!(
+        "A key with (name/id) {id} was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"
+    )
+}
+
+/// [unverified] §7: Key Vault rejects names outside `^[0-9a-zA-Z-]{1,127}$`.
+#[must_use]
+pub fn invalid_name(name: &str) -> String {
+    format!("The request URI contains an invalid name: {name}")
+}
+
+/// [ext] §1, matches a real message.
+#[must_use]
+pub fn unknown_api_version(version: &str) -> String {
+    format!(
+        "The specified version ({version}) is not recognized. Consider using the latest supported version (2025-07-01)."
+    )
+}
+
+/// [unverified] §1: api-version is required on every operation.
+pub const MISSING_API_VERSION: &str = "The 'api-version' query parameter is required for all requests. Consider using the latest supported version (2025-07-01).";
+
+/// [rec] §4a; innererror AccessDenied.
+#[must_use]
+pub fn access_denied(caller: &str, permission: &str, vault: &str) -> String {
+    format!(
+        "The user, group or application '{caller}' does not have keys {permission} permission on key vault '{vault};location={REGION}'. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125287"
+    )
+}
+
+/// [sdk] §6; innererror KeyOperationForbidden.
+#[must_use]
+pub fn operation_not_permitted(op: &str) -> String {
+    format!("Operation {op} is not permitted on this key.")
+}
+
+/// [ext] §6; innererror KeyDisabled.
+#[must_use]
+pub fn key_disabled(op: &str) -> String {
+    format!("Operation {op} is not allowed on a disabled key.")
+}
+
+/// [unverified] §6; innererror KeyExpired.
+#[must_use]
+pub fn key_expired(op: &str) -> String {
+    format!("Operation {op} is not allowed on an expired key.")
+}
+
+/// [unverified] §6; innererror KeyNotYetValid.
+#[must_use]
+pub fn key_not_yet_valid(op: &str) -> String {
+    format!("Operation {op} is not allowed on a key that is not yet valid.")
+}
+
+/// [docs/ext] §3
+#[must_use]
+pub fn invalid_audience(found: &str) -> String {
+    format!("AKV10022: Invalid audience. Expected https://vault.azure.net, found: {found}.")
+}
+
+/// [sdk TROUBLESHOOTING] §3
+#[must_use]
+pub fn invalid_issuer(expected: &str, found: &str) -> String {
+    format!("AKV10032: Invalid issuer. Expected one of {expected}, found {found}.")
+}
+
+/// [unverified] the remaining token failures, AKV-style.
+#[must_use]
+pub fn malformed_token(detail: &str) -> String {
+    format!("AKV10001: The bearer token is malformed: {detail}.")
+}
+
+#[must_use]
+pub fn unsupported_token_algorithm(alg: &str) -> String {
+    format!(
+        "AKV10013: The token signing algorithm {alg} is not accepted; tokens must be signed with RS256."
+    )
+}
+
+#[must_use]
+pub fn unknown_signing_key(kid: &str) -> String {
+    format!("AKV10014: The token was signed with an unknown key (kid '{kid}').")
+}
+
+pub const BAD_SIGNATURE: &str = "AKV10015: The token signature is invalid.";
+
+#[must_use]
+pub fn token_expired(exp: i64) -> String {
+    format!("AKV10020: The token has expired (exp {exp}).")
+}
+
+#[must_use]
+pub fn token_not_yet_valid(nbf: i64) -> String {
+    format!("AKV10021: The token is not yet valid (nbf {nbf}).")
+}
+
+#[must_use]
+pub fn wrong_tenant(expected: &str, found: &str) -> String {
+    format!(
+        "AKV10046: The token was issued for tenant {found}, but this vault belongs to tenant {expected}."
+    )
+}
+
+#[must_use]
+pub fn missing_claim(claim: &str) -> String {
+    format!("AKV10010: The token is missing the required claim '{claim}' or its value is invalid.")
+}
+
+/// [unverified] a host that names no vault of this emulator.
+#[must_use]
+pub fn vault_not_found(vault: &str) -> String {
+    format!(
+        "The vault '{vault}' does not exist on this emulator. Create it first, or use the default vault."
+    )
+}
+
+#[must_use]
+pub fn route_not_found(method: &str, path: &str) -> String {
+    format!("The requested resource does not exist: {method} {path}")
+}
+
+#[must_use]
+pub fn method_not_allowed(method: &str, path: &str) -> String {
+    format!("The HTTP method {method} is not allowed on {path}.")
+}
+
+pub const INTERNAL: &str = "The emulator hit an internal error; the detail is in its log.";

@@ -1,0 +1,116 @@
+//! Handlers for the cryptographic operations: encrypt, decrypt, wrapKey, unwrapKey.
+//! The version segment may be empty (`/keys/{name}//wrapkey`), meaning the current version.
+
+use axum::Json;
+use axum::extract::{Path, State};
+
+use super::wire::{KeyOperationResult, KeyOperationsParameters, versioned_id};
+use crate::api::AppState;
+use crate::api::errors::ApiResult;
+use crate::api::extract::{ApiVersion, KvJson, VaultRequest};
+use crate::auth::table::Operation;
+use crate::crypto::base64url::Base64Url;
+use crate::keys::model::{KeyName, KeyOperation};
+use crate::keys::service::EncryptionAlgorithm;
+
+#[derive(Clone, Copy)]
+enum Direction {
+    Encrypt,
+    Decrypt,
+}
+
+async fn run(
+    state: AppState,
+    ctx: VaultRequest,
+    name: &str,
+    version: &str,
+    (operation, key_operation, direction): (Operation, KeyOperation, Direction),
+    body: KeyOperationsParameters,
+) -> ApiResult<Json<KeyOperationResult>> {
+    ctx.authorize(operation)?;
+    let name = KeyName::parse(name)?;
+    let algorithm = EncryptionAlgorithm::parse(&body.alg)?;
+    let (key, output) = match direction {
+        Direction::Encrypt => {
+            state
+                .keys
+                .encrypt(
+                    &ctx.vault,
+                    &name,
+                    Some(version),
+                    key_operation,
+                    algorithm,
+                    &body.value.0,
+                )
+                .await?
+        }
+        Direction::Decrypt => {
+            state
+                .keys
+                .decrypt(
+                    &ctx.vault,
+                    &name,
+                    Some(version),
+                    key_operation,
+                    algorithm,
+                    &body.value.0,
+                )
+                .await?
+        }
+    };
+    Ok(Json(KeyOperationResult {
+        kid: versioned_id(&ctx.origin, &key),
+        value: Base64Url(output),
+    }))
+}
+
+const ENCRYPT: (Operation, KeyOperation, Direction) = (
+    Operation::Encrypt,
+    KeyOperation::Encrypt,
+    Direction::Encrypt,
+);
+const DECRYPT: (Operation, KeyOperation, Direction) = (
+    Operation::Decrypt,
+    KeyOperation::Decrypt,
+    Direction::Decrypt,
+);
+const WRAP: (Operation, KeyOperation, Direction) = (
+    Operation::WrapKey,
+    KeyOperation::WrapKey,
+    Direction::Encrypt,
+);
+const UNWRAP: (Operation, KeyOperation, Direction) = (
+    Operation::UnwrapKey,
+    KeyOperation::UnwrapKey,
+    Direction::Decrypt,
+);
+
+/// Generates the versioned and the current-version handler of one operation.
+macro_rules! crypto_handlers {
+    ($versioned:ident, $latest:ident, $op:expr) => {
+        pub async fn $versioned(
+            State(state): State<AppState>,
+            ctx: VaultRequest,
+            _version: ApiVersion,
+            Path((name, version)): Path<(String, String)>,
+            KvJson(body): KvJson<KeyOperationsParameters>,
+        ) -> ApiResult<Json<KeyOperationResult>> {
+            run(state, ctx, &name, &version, $op, body).await
+        }
+
+        pub async fn $latest(
+            State(state): State<AppState>,
+            ctx: VaultRequest,
+            _version: ApiVersion,
+            Path(name): Path<String>,
+            KvJson(body): KvJson<KeyOperationsParameters>,
+        ) -> ApiResult<Json<KeyOperationResult>> {
+            run(state, ctx, &name, "", $op, body).await
+        }
+    };
+}
+
+crypto_handlers!(encrypt, encrypt_latest, ENCRYPT);
+crypto_handlers!(decrypt, decrypt_latest, DECRYPT);
+crypto_handlers!(wrap_key, wrap_key_latest, WRAP);
+crypto_handlers!(unwrap_key, unwrap_key_latest, UNWRAP);

@@ -1,0 +1,165 @@
+//! Handlers for key management: create, get, list, list versions, update.
+//! Each: authorize → parse → call the keys service → map to wire.
+
+use axum::Json;
+use axum::extract::{Path, State};
+
+use super::wire::{
+    KeyBundle, KeyCreateParameters, KeyItem, KeyListResult, KeyUpdateParameters, base_id,
+    decode_skip_token, encode_skip_token, versioned_id,
+};
+use crate::api::AppState;
+use crate::api::errors::{ApiError, ApiResult};
+use crate::api::extract::{ApiVersion, KvJson, Paging, VaultRequest};
+use crate::auth::table::Operation;
+use crate::keys::model::KeyName;
+
+fn bad_skip_token() -> ApiError {
+    ApiError::bad_parameter("The $skiptoken value is not valid.")
+}
+
+fn next_link(
+    origin: &str,
+    path: &str,
+    version: &ApiVersion,
+    paging: &Paging,
+    marker: Option<String>,
+) -> Option<String> {
+    marker.map(|m| {
+        format!(
+            "{origin}{path}?api-version={}&$skiptoken={}&maxresults={}",
+            version.0,
+            encode_skip_token(&m),
+            paging.max_results
+        )
+    })
+}
+
+pub async fn create_key(
+    State(state): State<AppState>,
+    ctx: VaultRequest,
+    _version: ApiVersion,
+    Path(name): Path<String>,
+    KvJson(body): KvJson<KeyCreateParameters>,
+) -> ApiResult<Json<KeyBundle>> {
+    ctx.authorize(Operation::CreateKey)?;
+    let name = KeyName::parse(&name)?;
+    let key = state
+        .keys
+        .create_key(&ctx.vault, &name, body.try_into()?)
+        .await?;
+    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
+}
+
+pub async fn get_latest_key(
+    state: State<AppState>,
+    ctx: VaultRequest,
+    version: ApiVersion,
+    Path(name): Path<String>,
+) -> ApiResult<Json<KeyBundle>> {
+    get_key(state, ctx, version, Path((name, String::new()))).await
+}
+
+pub async fn get_key(
+    State(state): State<AppState>,
+    ctx: VaultRequest,
+    _version: ApiVersion,
+    Path((name, version)): Path<(String, String)>,
+) -> ApiResult<Json<KeyBundle>> {
+    ctx.authorize(Operation::GetKey)?;
+    let name = KeyName::parse(&name)?;
+    let key = state
+        .keys
+        .get_key(&ctx.vault, &name, Some(&version))
+        .await?;
+    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
+}
+
+pub async fn list_keys(
+    State(state): State<AppState>,
+    ctx: VaultRequest,
+    version: ApiVersion,
+    paging: Paging,
+) -> ApiResult<Json<KeyListResult>> {
+    ctx.authorize(Operation::ListKeys)?;
+    let after = paging
+        .skip_token
+        .as_deref()
+        .map(|t| decode_skip_token(t).ok_or_else(bad_skip_token))
+        .transpose()?;
+    let page = state
+        .keys
+        .list_keys(&ctx.vault, paging.max_results, after)
+        .await?;
+    let value = page
+        .items
+        .iter()
+        .map(|k| KeyItem::new(k, &ctx.vault, base_id(&ctx.origin, k)))
+        .collect();
+    let next_link = next_link(&ctx.origin, "/keys", &version, &paging, page.next);
+    Ok(Json(KeyListResult { value, next_link }))
+}
+
+pub async fn list_key_versions(
+    State(state): State<AppState>,
+    ctx: VaultRequest,
+    version: ApiVersion,
+    paging: Paging,
+    Path(name): Path<String>,
+) -> ApiResult<Json<KeyListResult>> {
+    ctx.authorize(Operation::ListKeyVersions)?;
+    let name = KeyName::parse(&name)?;
+    let after = paging
+        .skip_token
+        .as_deref()
+        .map(|t| {
+            decode_skip_token(t)
+                .and_then(|m| m.parse::<i64>().ok())
+                .ok_or_else(bad_skip_token)
+        })
+        .transpose()?;
+    let page = state
+        .keys
+        .list_versions(&ctx.vault, &name, paging.max_results, after)
+        .await?;
+    let value = page
+        .items
+        .iter()
+        .map(|k| KeyItem::new(k, &ctx.vault, versioned_id(&ctx.origin, k)))
+        .collect();
+    let path = format!("/keys/{name}/versions");
+    let next_link = next_link(
+        &ctx.origin,
+        &path,
+        &version,
+        &paging,
+        page.next.map(|seq| seq.to_string()),
+    );
+    Ok(Json(KeyListResult { value, next_link }))
+}
+
+pub async fn update_latest_key(
+    state: State<AppState>,
+    ctx: VaultRequest,
+    version: ApiVersion,
+    Path(name): Path<String>,
+    body: KvJson<KeyUpdateParameters>,
+) -> ApiResult<Json<KeyBundle>> {
+    update_key(state, ctx, version, Path((name, String::new())), body).await
+}
+
+pub async fn update_key(
+    State(state): State<AppState>,
+    ctx: VaultRequest,
+    _version: ApiVersion,
+    Path((name, version)): Path<(String, String)>,
+    KvJson(body): KvJson<KeyUpdateParameters>,
+) -> ApiResult<Json<KeyBundle>> {
+    ctx.authorize(Operation::UpdateKey)?;
+    let name = KeyName::parse(&name)?;
+    let key = state
+        .keys
+        .update_key(&ctx.vault, &name, Some(&version), body.try_into()?)
+        .await?;
+    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
+}

@@ -1,0 +1,190 @@
+//! The vault data plane: routes, and the authentication layer that runs before any handler,
+//! before any body is read (SDKs send their first request without a body and expect a 401
+//! challenge; contract §3, §9.1).
+
+pub mod crypto;
+pub mod keys;
+pub mod wire;
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::header;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+
+use super::AppState;
+use super::errors::ApiError;
+use super::extract::VaultRequest;
+use super::messages;
+use crate::vault::DEFAULT_VAULT;
+
+pub fn router(state: AppState) -> Router<AppState> {
+    Router::new()
+        .route("/keys", get(keys::list_keys))
+        .route(
+            "/keys/{name}",
+            get(keys::get_latest_key).patch(keys::update_latest_key),
+        )
+        .route(
+            "/keys/{name}/",
+            get(keys::get_latest_key).patch(keys::update_latest_key),
+        )
+        .route("/keys/{name}/create", post(keys::create_key))
+        .route("/keys/{name}/versions", get(keys::list_key_versions))
+        .route("/keys/{name}/encrypt", post(crypto::encrypt_latest))
+        .route("/keys/{name}/decrypt", post(crypto::decrypt_latest))
+        .route("/keys/{name}/wrapkey", post(crypto::wrap_key_latest))
+        .route("/keys/{name}/unwrapkey", post(crypto::unwrap_key_latest))
+        .route(
+            "/keys/{name}/{version}",
+            get(keys::get_key).patch(keys::update_key),
+        )
+        .route("/keys/{name}/{version}/encrypt", post(crypto::encrypt))
+        .route("/keys/{name}/{version}/decrypt", post(crypto::decrypt))
+        .route("/keys/{name}/{version}/wrapkey", post(crypto::wrap_key))
+        .route("/keys/{name}/{version}/unwrapkey", post(crypto::unwrap_key))
+        .layer(middleware::from_fn_with_state(state, authenticate))
+}
+
+/// The authority the client addressed: HTTP/2 `:authority`, else the Host header.
+pub fn request_authority(req: &Request) -> String {
+    req.uri()
+        .authority()
+        .map(|a| a.as_str().to_owned())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|h| h.to_str().ok())
+                .map(str::to_owned)
+        })
+        .unwrap_or_else(|| "localhost".to_owned())
+        .to_ascii_lowercase()
+}
+
+/// Splits `host[:port]` (IPv6 literals in brackets) into host and port.
+#[must_use]
+pub fn split_authority(authority: &str) -> (&str, Option<&str>) {
+    if let Some(rest) = authority.strip_prefix('[') {
+        if let Some((host, after)) = rest.split_once(']') {
+            return (host, after.strip_prefix(':'));
+        }
+    }
+    match authority.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, Some(port)),
+        _ => (authority, None),
+    }
+}
+
+/// The vault a host names: `{vault}.{domain}` names a vault; any other host (`localhost`, an
+/// IP, the bare domain, a compose service name) means the default vault. `None`: a host under
+/// the domain with more than one label before it, which names nothing.
+#[must_use]
+pub fn vault_for_host<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
+    match host
+        .strip_suffix(domain)
+        .and_then(|prefix| prefix.strip_suffix('.'))
+    {
+        Some(label) if !label.is_empty() && !label.contains('.') => Some(label),
+        Some(_) => None,
+        None => Some(DEFAULT_VAULT),
+    }
+}
+
+/// `WWW-Authenticate` for a request to `authority` (contract §3, sdk-clients §1): the resource
+/// is the domain with the client's port, so the vault host always ends with `.` + resource
+/// host; values carry no `,` or `=`, since Python splits on them.
+#[must_use]
+pub fn challenge(authority: &str, domain: &str, tenant: &uuid::Uuid) -> String {
+    let port = split_authority(authority)
+        .1
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    format!(
+        r#"Bearer authorization="https://localhost{port}/{tenant}", resource="https://{domain}{port}""#
+    )
+}
+
+async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let authority = request_authority(&req);
+    let (host, _) = split_authority(&authority);
+    let domain = &state.settings.domain;
+    let vault = vault_for_host(host, domain).and_then(|name| state.vaults.get(name));
+    let Some(vault) = vault else {
+        return ApiError::VaultNotFound {
+            message: messages::vault_not_found(host),
+        }
+        .into_response();
+    };
+    let challenge = challenge(&authority, domain, &vault.tenant_id);
+    let header_value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    match state
+        .validator
+        .validate_header(header_value, vault.tenant_id)
+    {
+        Ok(principal) => {
+            let origin = format!("https://{authority}");
+            req.extensions_mut().insert(VaultRequest {
+                vault,
+                origin,
+                principal,
+            });
+            next.run(req).await
+        }
+        Err(err) => {
+            tracing::debug!(error = %err, "rejected bearer token");
+            ApiError::unauthorized(&err, challenge).into_response()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_map_to_vaults() {
+        let d = "vault.localhost";
+        assert_eq!(
+            vault_for_host("default.vault.localhost", d),
+            Some("default")
+        );
+        assert_eq!(vault_for_host("cmk.vault.localhost", d), Some("cmk"));
+        assert_eq!(vault_for_host("localhost", d), Some(DEFAULT_VAULT));
+        assert_eq!(vault_for_host("127.0.0.1", d), Some(DEFAULT_VAULT));
+        assert_eq!(vault_for_host("vault.localhost", d), Some(DEFAULT_VAULT));
+        assert_eq!(vault_for_host("keyvault", d), Some(DEFAULT_VAULT));
+        assert_eq!(vault_for_host("a.b.vault.localhost", d), None);
+    }
+
+    #[test]
+    fn authorities_split() {
+        assert_eq!(
+            split_authority("a.vault.localhost:8443"),
+            ("a.vault.localhost", Some("8443"))
+        );
+        assert_eq!(split_authority("localhost"), ("localhost", None));
+        assert_eq!(split_authority("[::1]:8443"), ("::1", Some("8443")));
+        assert_eq!(split_authority("[::1]"), ("::1", None));
+    }
+
+    #[test]
+    fn challenge_keeps_the_port_and_has_no_commas_or_equals_in_values() {
+        let tenant = uuid::Uuid::nil();
+        let c = challenge("default.vault.localhost:8443", "vault.localhost", &tenant);
+        assert_eq!(
+            c,
+            r#"Bearer authorization="https://localhost:8443/00000000-0000-0000-0000-000000000000", resource="https://vault.localhost:8443""#
+        );
+        for value in c.split('"').skip(1).step_by(2) {
+            assert!(!value.contains(',') && !value.contains('='), "{value}");
+        }
+        assert!(
+            challenge("x.vault.localhost", "vault.localhost", &tenant)
+                .ends_with(r#"resource="https://vault.localhost""#)
+        );
+    }
+}

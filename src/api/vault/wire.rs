@@ -1,0 +1,385 @@
+//! Wire shapes of the keys API (contract §5.1, §8) and their mapping from domain types.
+//! snake_case JWK members, camelCase elsewhere, absent fields omitted, `nextLink` null at the end.
+
+use serde::{Deserialize, Serialize};
+
+use crate::crypto::base64url::{self, Base64Url};
+use crate::crypto::ec::Curve;
+use crate::keys::model::{Key, KeyOperation, KeyType, PublicKey, Tags};
+use crate::keys::service::{AttributeChanges, CreateKeyRequest, UpdateKeyRequest};
+use crate::keys::{Error, Result};
+use crate::vault::Vault;
+
+/// Writable attributes as clients send them; read-only members they echo back are ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct AttributesInput {
+    pub enabled: Option<bool>,
+    pub nbf: Option<i64>,
+    pub exp: Option<i64>,
+    pub exportable: Option<bool>,
+}
+
+impl From<AttributesInput> for AttributeChanges {
+    fn from(a: AttributesInput) -> Self {
+        Self {
+            enabled: a.enabled,
+            not_before: a.nbf,
+            expires: a.exp,
+            exportable: a.exportable,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyCreateParameters {
+    pub kty: String,
+    pub key_size: Option<u32>,
+    pub public_exponent: Option<u32>,
+    pub key_ops: Option<Vec<String>>,
+    pub attributes: Option<AttributesInput>,
+    pub tags: Option<Tags>,
+    pub crv: Option<String>,
+    pub release_policy: Option<serde_json::Value>,
+}
+
+fn parse_key_ops(ops: Option<Vec<String>>) -> Result<Option<Vec<KeyOperation>>> {
+    ops.map(|ops| ops.iter().map(|op| KeyOperation::parse(op)).collect())
+        .transpose()
+}
+
+impl TryFrom<KeyCreateParameters> for CreateKeyRequest {
+    type Error = Error;
+
+    fn try_from(p: KeyCreateParameters) -> Result<Self> {
+        let key_type = KeyType::parse(&p.kty)?;
+        let curve = p
+            .crv
+            .as_deref()
+            .map(|crv| {
+                Curve::from_jwk_name(crv).ok_or_else(|| {
+                    Error::BadParameter(format!(
+                        "The curve '{crv}' is not valid. Valid values: P-256, P-384, P-521, P-256K."
+                    ))
+                })
+            })
+            .transpose()?;
+        let attributes = p.attributes.unwrap_or_default();
+        match (
+            attributes.exportable.unwrap_or(false),
+            p.release_policy.is_some(),
+        ) {
+            (true, false) => {
+                return Err(Error::BadParameter(
+                    "Exportable keys must have release policy".into(),
+                ));
+            }
+            (false, true) => {
+                return Err(Error::BadParameter(
+                    "Non-exportable keys must not have release policy".into(),
+                ));
+            }
+            (true, true) => {
+                return Err(Error::BadParameter(
+                    "Exportable keys with a release policy (secure key release) are not supported by this emulator.".into(),
+                ));
+            }
+            (false, false) => {}
+        }
+        Ok(Self {
+            key_type,
+            key_size: p.key_size,
+            public_exponent: p.public_exponent,
+            curve,
+            key_ops: parse_key_ops(p.key_ops)?,
+            attributes: attributes.into(),
+            tags: p.tags,
+        })
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyUpdateParameters {
+    pub key_ops: Option<Vec<String>>,
+    pub attributes: Option<AttributesInput>,
+    pub tags: Option<Tags>,
+    pub release_policy: Option<serde_json::Value>,
+}
+
+impl TryFrom<KeyUpdateParameters> for UpdateKeyRequest {
+    type Error = Error;
+
+    fn try_from(p: KeyUpdateParameters) -> Result<Self> {
+        if p.release_policy.is_some() {
+            return Err(Error::BadParameter(
+                "Release policies are not supported by this emulator.".into(),
+            ));
+        }
+        Ok(Self {
+            key_ops: parse_key_ops(p.key_ops)?,
+            attributes: p.attributes.map(Into::into),
+            tags: p.tags,
+        })
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonWebKey {
+    pub kid: String,
+    pub kty: &'static str,
+    pub key_ops: Vec<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub n: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub e: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub crv: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub x: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub y: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyAttributesOut {
+    pub enabled: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    pub created: i64,
+    pub updated: i64,
+    pub recovery_level: &'static str,
+    pub recoverable_days: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exportable: Option<bool>,
+}
+
+impl KeyAttributesOut {
+    fn new(key: &Key, vault: &Vault) -> Self {
+        let a = &key.attributes;
+        Self {
+            enabled: a.enabled,
+            nbf: a.not_before,
+            exp: a.expires,
+            created: a.created,
+            updated: a.updated,
+            recovery_level: vault.recovery_level(),
+            recoverable_days: vault.recoverable_days(),
+            exportable: a.exportable,
+        }
+    }
+}
+
+/// `{origin}/keys/{name}`
+#[must_use]
+pub fn base_id(origin: &str, key: &Key) -> String {
+    format!("{origin}/keys/{}", key.name)
+}
+
+/// `{origin}/keys/{name}/{version}`
+#[must_use]
+pub fn versioned_id(origin: &str, key: &Key) -> String {
+    format!("{origin}/keys/{}/{}", key.name, key.version)
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyBundle {
+    pub key: JsonWebKey,
+    pub attributes: KeyAttributesOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+impl KeyBundle {
+    #[must_use]
+    pub fn new(key: &Key, vault: &Vault, origin: &str) -> Self {
+        let mut jwk = JsonWebKey {
+            kid: versioned_id(origin, key),
+            kty: key.key_type.as_str(),
+            key_ops: key.key_ops.iter().map(|op| op.as_str()).collect(),
+            n: None,
+            e: None,
+            crv: None,
+            x: None,
+            y: None,
+        };
+        match &key.public {
+            PublicKey::Rsa { n, e } => {
+                jwk.n = Some(base64url::encode(n));
+                jwk.e = Some(base64url::encode(e));
+            }
+            PublicKey::Ec { curve, x, y } => {
+                jwk.crv = Some(curve.jwk_name());
+                jwk.x = Some(base64url::encode(x));
+                jwk.y = Some(base64url::encode(y));
+            }
+        }
+        Self {
+            key: jwk,
+            attributes: KeyAttributesOut::new(key, vault),
+            tags: key.tags.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyItem {
+    pub kid: String,
+    pub attributes: KeyAttributesOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tags: Option<Tags>,
+}
+
+impl KeyItem {
+    #[must_use]
+    pub fn new(key: &Key, vault: &Vault, kid: String) -> Self {
+        Self {
+            kid,
+            attributes: KeyAttributesOut::new(key, vault),
+            tags: key.tags.clone(),
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyListResult {
+    pub value: Vec<KeyItem>,
+    /// Serialized as `null` on the last page, as the real service does.
+    pub next_link: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyOperationsParameters {
+    pub alg: String,
+    pub value: Base64Url,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyOperationResult {
+    pub kid: String,
+    pub value: Base64Url,
+}
+
+/// The opaque `$skiptoken`: base64url of `{"NextMarker": marker}`, shaped like the real one.
+#[must_use]
+pub fn encode_skip_token(marker: &str) -> String {
+    base64url::encode(
+        serde_json::json!({ "NextMarker": marker, "TargetLocation": 0 })
+            .to_string()
+            .as_bytes(),
+    )
+}
+
+#[must_use]
+pub fn decode_skip_token(token: &str) -> Option<String> {
+    let bytes = base64url::decode(token).ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    value.get("NextMarker")?.as_str().map(str::to_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::model::{KeyAttributes, KeyFamily, KeyName, KeyVersion, default_key_ops};
+    use uuid::Uuid;
+
+    fn vault() -> Vault {
+        Vault {
+            name: crate::vault::VaultName::parse("default").unwrap(),
+            tenant_id: Uuid::nil(),
+            soft_delete_retention_days: 7,
+            purge_protection: false,
+            access_policies: vec![],
+        }
+    }
+
+    #[test]
+    fn rsa_bundle_has_exactly_the_public_members() {
+        let key = Key {
+            name: KeyName::parse("cmk").unwrap(),
+            version: KeyVersion::parse("78deebed173b48e48f55abf87ed4cf71").unwrap(),
+            key_type: KeyType::Rsa,
+            public: PublicKey::Rsa {
+                n: vec![0xc3, 0x01],
+                e: vec![1, 0, 1],
+            },
+            key_ops: default_key_ops(KeyFamily::Rsa),
+            attributes: KeyAttributes {
+                enabled: true,
+                not_before: None,
+                expires: None,
+                exportable: None,
+                created: 1_629_299_980,
+                updated: 1_629_299_980,
+            },
+            tags: None,
+        };
+        let json = serde_json::to_value(KeyBundle::new(
+            &key,
+            &vault(),
+            "https://default.vault.localhost:8443",
+        ))
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({
+                "key": {
+                    "kid": "https://default.vault.localhost:8443/keys/cmk/78deebed173b48e48f55abf87ed4cf71",
+                    "kty": "RSA",
+                    "key_ops": ["encrypt", "decrypt", "sign", "verify", "wrapKey", "unwrapKey"],
+                    "n": "wwE",
+                    "e": "AQAB"
+                },
+                "attributes": {"enabled": true, "created": 1_629_299_980, "updated": 1_629_299_980, "recoveryLevel": "CustomizedRecoverable+Purgeable", "recoverableDays": 7}
+            })
+        );
+    }
+
+    #[test]
+    fn last_page_has_null_next_link() {
+        let json = serde_json::to_value(KeyListResult {
+            value: vec![],
+            next_link: None,
+        })
+        .unwrap();
+        assert_eq!(json, serde_json::json!({"value": [], "nextLink": null}));
+    }
+
+    #[test]
+    fn skip_tokens_round_trip_and_reject_garbage() {
+        assert_eq!(
+            decode_skip_token(&encode_skip_token("key-7")).as_deref(),
+            Some("key-7")
+        );
+        assert_eq!(decode_skip_token("!!!"), None);
+        assert_eq!(decode_skip_token(&base64url::encode(b"[1]")), None);
+    }
+
+    #[test]
+    fn create_parameters_validate() {
+        let parse = |v: serde_json::Value| -> Result<CreateKeyRequest> {
+            serde_json::from_value::<KeyCreateParameters>(v)
+                .unwrap()
+                .try_into()
+        };
+        assert!(parse(serde_json::json!({"kty": "RSA", "key_size": 3072})).is_ok());
+        assert!(matches!(
+            parse(serde_json::json!({"kty": "DSA"})),
+            Err(Error::BadParameter(_))
+        ));
+        assert!(matches!(
+            parse(serde_json::json!({"kty": "EC", "crv": "P-999"})),
+            Err(Error::BadParameter(_))
+        ));
+        assert!(matches!(
+            parse(serde_json::json!({"kty": "RSA", "key_ops": ["fly"]})),
+            Err(Error::BadParameter(_))
+        ));
+        assert!(matches!(
+            parse(serde_json::json!({"kty": "RSA", "attributes": {"exportable": true}})),
+            Err(Error::BadParameter(_))
+        ));
+    }
+}

@@ -1,0 +1,193 @@
+//! The token issuer: RS256 access tokens shaped like the v1 tokens Entra issues to managed
+//! identities for Key Vault, signed with a key kept (sealed) in the store so tokens stay valid
+//! across restarts of a data directory.
+
+use std::sync::Arc;
+
+use aws_lc_rs::digest::{SHA256, digest};
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::identity::ManagedIdentity;
+use super::v1_issuer;
+use crate::clock::{UnixSeconds, wall_now};
+use crate::crypto::base64url;
+use crate::crypto::rsa::{self, RsaKeyMaterial};
+use crate::crypto::sealing::MasterKey;
+use crate::store::{self, Pool};
+
+/// How long an issued access token lives. Real managed-identity tokens live for hours; SDKs
+/// refresh ahead of expiry, so any value above their five-minute margin works.
+pub const TOKEN_LIFETIME_SECONDS: i64 = 24 * 3600;
+
+/// Claims of an issued access token (v1 shape).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AccessTokenClaims {
+    pub aud: String,
+    pub iss: String,
+    pub iat: i64,
+    pub nbf: i64,
+    pub exp: i64,
+    pub appid: String,
+    pub appidacr: String,
+    pub idp: String,
+    pub idtyp: String,
+    pub oid: String,
+    pub sub: String,
+    pub tid: String,
+    pub uti: String,
+    pub ver: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub xms_mirid: Option<String>,
+}
+
+/// A signed token and when it expires.
+#[derive(Clone, Debug)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub issued_at: UnixSeconds,
+    pub expires_on: UnixSeconds,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssuerError {
+    #[error("store: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("crypto: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
+    #[error("jwt: {0}")]
+    Jwt(#[from] jsonwebtoken::errors::Error),
+}
+
+struct SigningKey {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    n: Vec<u8>,
+    e: Vec<u8>,
+}
+
+#[derive(Clone)]
+pub struct TokenIssuer {
+    key: Arc<SigningKey>,
+}
+
+impl std::fmt::Debug for TokenIssuer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenIssuer")
+            .field("kid", &self.key.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Key ids look like Entra's: a short base64url thumbprint of the public key.
+fn key_id(material: &RsaKeyMaterial) -> String {
+    let mut public = material.n.clone();
+    public.extend_from_slice(&material.e);
+    base64url::encode(&digest(&SHA256, &public).as_ref()[..20])
+}
+
+const SIGNING_KEY_OWNER: &str = "signing-key";
+
+impl TokenIssuer {
+    /// Loads the newest signing key from the store, creating and persisting one on first start.
+    pub async fn load_or_create(pool: &Pool, master: &MasterKey) -> Result<Self, IssuerError> {
+        let mut tx = store::begin_write(pool).await?;
+        let material = if let Some(row) = store::signing_keys::newest(&mut tx).await? {
+            let der = master.open(SIGNING_KEY_OWNER, &row.sealed_private_key)?;
+            rsa::material_from_pkcs8(&der)?
+        } else {
+            let material = tokio::task::spawn_blocking(|| rsa::generate(2048))
+                .await
+                .map_err(|e| crate::crypto::CryptoError::Material(e.to_string()))??;
+            let sealed = master.seal(SIGNING_KEY_OWNER, &material.pkcs8_der)?;
+            store::signing_keys::insert(&mut tx, &key_id(&material), &sealed, wall_now()).await?;
+            material
+        };
+        tx.commit().await?;
+        Self::from_material(&material)
+    }
+
+    pub fn from_material(material: &RsaKeyMaterial) -> Result<Self, IssuerError> {
+        let pkcs1 =
+            crate::crypto::der::pkcs8_private_key(&material.pkcs8_der).ok_or_else(|| {
+                crate::crypto::CryptoError::Material("signing key is not PKCS#8".into())
+            })?;
+        Ok(Self {
+            key: Arc::new(SigningKey {
+                kid: key_id(material),
+                encoding: EncodingKey::from_rsa_der(pkcs1),
+                decoding: DecodingKey::from_rsa_raw_components(&material.n, &material.e),
+                n: material.n.clone(),
+                e: material.e.clone(),
+            }),
+        })
+    }
+
+    #[must_use]
+    pub fn kid(&self) -> &str {
+        &self.key.kid
+    }
+
+    /// The verification key for `kid`, if it is one of ours.
+    #[must_use]
+    pub fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
+        (kid == self.key.kid).then_some(&self.key.decoding)
+    }
+
+    /// The JWKS document served at `/{tenant}/discovery/v2.0/keys`.
+    #[must_use]
+    pub fn jwks(&self) -> serde_json::Value {
+        serde_json::json!({
+            "keys": [{
+                "kty": "RSA",
+                "use": "sig",
+                "alg": "RS256",
+                "kid": self.key.kid,
+                "n": base64url::encode(&self.key.n),
+                "e": base64url::encode(&self.key.e),
+            }]
+        })
+    }
+
+    /// Issues an access token for a managed identity, for `audience` (a resource URI).
+    pub fn issue_for_managed_identity(
+        &self,
+        identity: &ManagedIdentity,
+        audience: &str,
+    ) -> Result<IssuedToken, IssuerError> {
+        let now = wall_now();
+        let issuer = v1_issuer(identity.tenant_id);
+        let claims = AccessTokenClaims {
+            aud: audience.to_owned(),
+            iss: issuer.clone(),
+            iat: now,
+            nbf: now,
+            exp: now + TOKEN_LIFETIME_SECONDS,
+            appid: identity.client_id.to_string(),
+            appidacr: "2".into(),
+            idp: issuer,
+            idtyp: "app".into(),
+            oid: identity.object_id.to_string(),
+            sub: identity.object_id.to_string(),
+            tid: identity.tenant_id.to_string(),
+            uti: base64url::encode(Uuid::new_v4().as_bytes()),
+            ver: "1.0".into(),
+            xms_mirid: Some(identity.resource_id.clone()),
+        };
+        self.sign(&claims)
+    }
+
+    pub fn sign(&self, claims: &AccessTokenClaims) -> Result<IssuedToken, IssuerError> {
+        let mut header = Header::new(Algorithm::RS256);
+        header.kid = Some(self.key.kid.clone());
+        header.typ = Some("JWT".into());
+        let access_token = jsonwebtoken::encode(&header, claims, &self.key.encoding)?;
+        Ok(IssuedToken {
+            access_token,
+            issued_at: claims.iat,
+            expires_on: claims.exp,
+        })
+    }
+}

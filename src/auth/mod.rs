@@ -1,0 +1,41 @@
+//! Identities, tokens and authorization.
+//!
+//! - `identity`: the managed identities the token endpoints hand out.
+//! - `issuer`: mints RS256 access tokens and publishes the JWKS.
+//! - `validate`: checks a bearer token and yields the calling [`Principal`].
+//! - `table`: every vault operation with its access-policy permission and RBAC data action.
+//! - `policy`: access policies and the authorization decision.
+
+pub mod identity;
+pub mod issuer;
+pub mod policy;
+pub mod table;
+pub mod validate;
+
+use uuid::Uuid;
+
+/// The authenticated caller of a vault request, as its token describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Principal {
+    pub tenant_id: Uuid,
+    pub object_id: Uuid,
+    pub app_id: Uuid,
+    pub issuer: String,
+}
+
+impl Principal {
+    /// How Key Vault names a caller in 403 messages: `appid=…;oid=…;iss=…` (contract §3).
+    #[must_use]
+    pub fn describe(&self) -> String {
+        format!(
+            "appid={};oid={};iss={}",
+            self.app_id, self.object_id, self.issuer
+        )
+    }
+}
+
+/// The v1 issuer Entra puts in access tokens for Key Vault.
+#[must_use]
+pub fn v1_issuer(tenant: Uuid) -> String {
+    format!("https://sts.windows.net/{tenant}/")
+}

@@ -1,0 +1,213 @@
+//! Every vault data-plane operation with the access-policy permission and the RBAC data action
+//! it needs (contract §5 table). Authorization reads this table and nothing else.
+
+/// A vault operation, named after its REST operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Operation {
+    CreateKey,
+    ImportKey,
+    GetKey,
+    UpdateKey,
+    ListKeys,
+    ListKeyVersions,
+    DeleteKey,
+    GetDeletedKey,
+    ListDeletedKeys,
+    RecoverDeletedKey,
+    PurgeDeletedKey,
+    BackupKey,
+    RestoreKey,
+    Encrypt,
+    Decrypt,
+    Sign,
+    Verify,
+    WrapKey,
+    UnwrapKey,
+    Release,
+    RotateKey,
+    GetRotationPolicy,
+    SetRotationPolicy,
+    GetKeyAttestation,
+}
+
+/// One row: (operation, access-policy key permission, RBAC data action).
+pub const TABLE: &[(Operation, &str, &str)] = &[
+    (
+        Operation::CreateKey,
+        "create",
+        "Microsoft.KeyVault/vaults/keys/create/action",
+    ),
+    (
+        Operation::ImportKey,
+        "import",
+        "Microsoft.KeyVault/vaults/keys/import/action",
+    ),
+    (
+        Operation::GetKey,
+        "get",
+        "Microsoft.KeyVault/vaults/keys/read",
+    ),
+    (
+        Operation::UpdateKey,
+        "update",
+        "Microsoft.KeyVault/vaults/keys/update/action",
+    ),
+    (
+        Operation::ListKeys,
+        "list",
+        "Microsoft.KeyVault/vaults/keys/read",
+    ),
+    (
+        Operation::ListKeyVersions,
+        "list",
+        "Microsoft.KeyVault/vaults/keys/read",
+    ),
+    (
+        Operation::DeleteKey,
+        "delete",
+        "Microsoft.KeyVault/vaults/keys/delete",
+    ),
+    (
+        Operation::GetDeletedKey,
+        "get",
+        "Microsoft.KeyVault/vaults/keys/read",
+    ),
+    (
+        Operation::ListDeletedKeys,
+        "list",
+        "Microsoft.KeyVault/vaults/keys/read",
+    ),
+    (
+        Operation::RecoverDeletedKey,
+        "recover",
+        "Microsoft.KeyVault/vaults/keys/recover/action",
+    ),
+    (
+        Operation::PurgeDeletedKey,
+        "purge",
+        "Microsoft.KeyVault/vaults/keys/purge/action",
+    ),
+    (
+        Operation::BackupKey,
+        "backup",
+        "Microsoft.KeyVault/vaults/keys/backup/action",
+    ),
+    (
+        Operation::RestoreKey,
+        "restore",
+        "Microsoft.KeyVault/vaults/keys/restore/action",
+    ),
+    (
+        Operation::Encrypt,
+        "encrypt",
+        "Microsoft.KeyVault/vaults/keys/encrypt/action",
+    ),
+    (
+        Operation::Decrypt,
+        "decrypt",
+        "Microsoft.KeyVault/vaults/keys/decrypt/action",
+    ),
+    (
+        Operation::Sign,
+        "sign",
+        "Microsoft.KeyVault/vaults/keys/sign/action",
+    ),
+    (
+        Operation::Verify,
+        "verify",
+        "Microsoft.KeyVault/vaults/keys/verify/action",
+    ),
+    (
+        Operation::WrapKey,
+        "wrapKey",
+        "Microsoft.KeyVault/vaults/keys/wrap/action",
+    ),
+    (
+        Operation::UnwrapKey,
+        "unwrapKey",
+        "Microsoft.KeyVault/vaults/keys/unwrap/action",
+    ),
+    (
+        Operation::Release,
+        "release",
+        "Microsoft.KeyVault/vaults/keys/release/action",
+    ),
+    (
+        Operation::RotateKey,
+        "rotate",
+        "Microsoft.KeyVault/vaults/keys/rotate/action",
+    ),
+    (
+        Operation::GetRotationPolicy,
+        "getrotationpolicy",
+        "Microsoft.KeyVault/vaults/keyrotationpolicies/read",
+    ),
+    (
+        Operation::SetRotationPolicy,
+        "setrotationpolicy",
+        "Microsoft.KeyVault/vaults/keyrotationpolicies/write",
+    ),
+    (
+        Operation::GetKeyAttestation,
+        "get",
+        "Microsoft.KeyVault/vaults/keys/read",
+    ),
+];
+
+impl Operation {
+    fn row(self) -> &'static (Operation, &'static str, &'static str) {
+        TABLE
+            .iter()
+            .find(|(op, _, _)| *op == self)
+            .unwrap_or_else(|| panic!("operation {self:?} is missing from the authorization table"))
+    }
+
+    /// The access-policy key permission, as the ARM `KeyPermissions` enum spells it.
+    #[must_use]
+    pub fn permission(self) -> &'static str {
+        self.row().1
+    }
+
+    /// The RBAC data action.
+    #[must_use]
+    pub fn data_action(self) -> &'static str {
+        self.row().2
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_operation_has_exactly_one_row() {
+        for (op, _, _) in TABLE {
+            assert_eq!(
+                TABLE.iter().filter(|(o, _, _)| o == op).count(),
+                1,
+                "{op:?}"
+            );
+        }
+        assert_eq!(TABLE.len(), 24);
+    }
+
+    #[test]
+    fn cmk_operations_match_the_contract() {
+        assert_eq!(Operation::WrapKey.permission(), "wrapKey");
+        assert_eq!(
+            Operation::WrapKey.data_action(),
+            "Microsoft.KeyVault/vaults/keys/wrap/action"
+        );
+        assert_eq!(Operation::UnwrapKey.permission(), "unwrapKey");
+        assert_eq!(Operation::GetKey.permission(), "get");
+        assert_eq!(Operation::ListKeyVersions.permission(), "list");
+        assert_eq!(
+            Operation::PurgeDeletedKey.data_action(),
+            "Microsoft.KeyVault/vaults/keys/purge/action"
+        );
+        assert_eq!(
+            Operation::SetRotationPolicy.permission(),
+            "setrotationpolicy"
+        );
+    }
+}

@@ -1,0 +1,373 @@
+//! Bearer-token validation for vault requests (contract §3): signature, issuer, audience,
+//! lifetime and tenant, checked against the real wall clock. Each failure says what was wrong;
+//! `api::errors` turns it into a 401 with the challenge.
+
+use jsonwebtoken::{Algorithm, Validation};
+use serde::Deserialize;
+use uuid::Uuid;
+
+use super::issuer::TokenIssuer;
+use super::{Principal, v1_issuer};
+use crate::clock::{UnixSeconds, wall_now};
+
+/// Tolerated clock difference between issuer and vault, as Entra-validated services allow.
+pub const CLOCK_SKEW_SECONDS: i64 = 300;
+
+/// The Key Vault resource every real token for a vault names.
+pub const KEY_VAULT_AUDIENCE: &str = "https://vault.azure.net";
+/// Key Vault's first-party application id, also accepted as an audience.
+pub const KEY_VAULT_APP_ID: &str = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
+
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("no bearer token")]
+    Missing,
+    #[error("malformed token: {0}")]
+    Malformed(String),
+    #[error("algorithm {0} not accepted")]
+    UnsupportedAlgorithm(String),
+    #[error("unknown signing key {0}")]
+    UnknownSigningKey(String),
+    #[error("bad signature")]
+    BadSignature,
+    #[error("invalid issuer {found}")]
+    InvalidIssuer { expected: String, found: String },
+    #[error("invalid audience {found}")]
+    InvalidAudience { found: String },
+    #[error("expired at {0}")]
+    Expired(UnixSeconds),
+    #[error("not valid before {0}")]
+    NotYetValid(UnixSeconds),
+    #[error("tenant {found} is not the vault's tenant {expected}")]
+    WrongTenant { expected: Uuid, found: String },
+    #[error("claim {0} missing or invalid")]
+    MissingClaim(&'static str),
+}
+
+#[derive(Deserialize)]
+struct ValidatedClaims {
+    aud: Option<serde_json::Value>,
+    iss: Option<String>,
+    exp: Option<i64>,
+    nbf: Option<i64>,
+    tid: Option<String>,
+    oid: Option<String>,
+    appid: Option<String>,
+    azp: Option<String>,
+}
+
+/// Validates tokens for vaults served on `domain`.
+#[derive(Clone, Debug)]
+pub struct TokenValidator {
+    issuer: TokenIssuer,
+    domain: String,
+}
+
+/// Is `aud` a Key Vault audience for a vault under `domain`? Accepted: `https://vault.azure.net`,
+/// Key Vault's app id, and `https://{domain}` on any port (the port a client sees can differ
+/// from ours behind docker port mapping), each with or without a trailing slash.
+#[must_use]
+pub fn is_vault_audience(aud: &str, domain: &str) -> bool {
+    let aud = aud.strip_suffix('/').unwrap_or(aud);
+    if aud.eq_ignore_ascii_case(KEY_VAULT_AUDIENCE) || aud.eq_ignore_ascii_case(KEY_VAULT_APP_ID) {
+        return true;
+    }
+    let Some(authority) = aud.strip_prefix("https://") else {
+        return false;
+    };
+    let host = match authority.rsplit_once(':') {
+        Some((host, port)) if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) => host,
+        _ => authority,
+    };
+    host.eq_ignore_ascii_case(domain)
+}
+
+impl TokenValidator {
+    #[must_use]
+    pub fn new(issuer: TokenIssuer, domain: &str) -> Self {
+        Self {
+            issuer,
+            domain: domain.to_ascii_lowercase(),
+        }
+    }
+
+    /// Validates a raw `Authorization` header value for a vault of `tenant`.
+    pub fn validate_header(
+        &self,
+        authorization: Option<&str>,
+        tenant: Uuid,
+    ) -> Result<Principal, TokenError> {
+        let value = authorization.ok_or(TokenError::Missing)?;
+        let (scheme, token) = value.trim().split_once(' ').ok_or(TokenError::Missing)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(TokenError::Missing);
+        }
+        self.validate(token.trim(), tenant, wall_now())
+    }
+
+    pub fn validate(
+        &self,
+        token: &str,
+        tenant: Uuid,
+        now: UnixSeconds,
+    ) -> Result<Principal, TokenError> {
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
+        if header.alg != Algorithm::RS256 {
+            return Err(TokenError::UnsupportedAlgorithm(format!(
+                "{:?}",
+                header.alg
+            )));
+        }
+        let kid = header.kid.unwrap_or_default();
+        let key = self
+            .issuer
+            .decoding_key(&kid)
+            .ok_or_else(|| TokenError::UnknownSigningKey(kid.clone()))?;
+
+        // jsonwebtoken checks only the signature here; every claim is checked below, so each
+        // failure can carry the Key Vault message for it.
+        let mut validation = Validation::new(Algorithm::RS256);
+        validation.validate_exp = false;
+        validation.validate_nbf = false;
+        validation.validate_aud = false;
+        validation.required_spec_claims.clear();
+        let claims = jsonwebtoken::decode::<ValidatedClaims>(token, key, &validation)
+            .map_err(|e| match e.kind() {
+                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
+                _ => TokenError::Malformed(e.to_string()),
+            })?
+            .claims;
+
+        let expected_issuers = [
+            v1_issuer(tenant),
+            format!("https://login.microsoftonline.com/{tenant}/v2.0"),
+        ];
+        let iss = claims.iss.ok_or(TokenError::MissingClaim("iss"))?;
+        if !expected_issuers
+            .iter()
+            .any(|e| e.eq_ignore_ascii_case(&iss))
+        {
+            return Err(TokenError::InvalidIssuer {
+                expected: expected_issuers[0].clone(),
+                found: iss,
+            });
+        }
+
+        let audiences: Vec<String> = match claims.aud {
+            Some(serde_json::Value::String(s)) => vec![s],
+            Some(serde_json::Value::Array(items)) => items
+                .into_iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => return Err(TokenError::MissingClaim("aud")),
+        };
+        if !audiences.iter().any(|a| is_vault_audience(a, &self.domain)) {
+            return Err(TokenError::InvalidAudience {
+                found: audiences.join(","),
+            });
+        }
+
+        let exp = claims.exp.ok_or(TokenError::MissingClaim("exp"))?;
+        if now >= exp + CLOCK_SKEW_SECONDS {
+            return Err(TokenError::Expired(exp));
+        }
+        if let Some(nbf) = claims.nbf {
+            if now + CLOCK_SKEW_SECONDS < nbf {
+                return Err(TokenError::NotYetValid(nbf));
+            }
+        }
+
+        let tid = claims.tid.ok_or(TokenError::MissingClaim("tid"))?;
+        if Uuid::parse_str(&tid).ok() != Some(tenant) {
+            return Err(TokenError::WrongTenant {
+                expected: tenant,
+                found: tid,
+            });
+        }
+        let object_id = claims
+            .oid
+            .as_deref()
+            .and_then(|o| Uuid::parse_str(o).ok())
+            .ok_or(TokenError::MissingClaim("oid"))?;
+        let app_id = claims
+            .appid
+            .or(claims.azp)
+            .and_then(|a| Uuid::parse_str(&a).ok())
+            .ok_or(TokenError::MissingClaim("appid"))?;
+        Ok(Principal {
+            tenant_id: tenant,
+            object_id,
+            app_id,
+            issuer: iss,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::OnceLock;
+
+    use super::*;
+    use crate::auth::identity::ManagedIdentity;
+    use crate::auth::issuer::AccessTokenClaims;
+
+    fn issuer() -> TokenIssuer {
+        static ISSUER: OnceLock<TokenIssuer> = OnceLock::new();
+        ISSUER
+            .get_or_init(|| {
+                TokenIssuer::from_material(&crate::crypto::rsa::generate(2048).unwrap()).unwrap()
+            })
+            .clone()
+    }
+
+    fn tenant() -> Uuid {
+        Uuid::from_u128(0x5eed)
+    }
+
+    fn validator() -> TokenValidator {
+        TokenValidator::new(issuer(), "vault.localhost")
+    }
+
+    fn claims() -> AccessTokenClaims {
+        let identity = ManagedIdentity::user_assigned(tenant(), "svc");
+        let token = issuer()
+            .issue_for_managed_identity(&identity, "https://vault.localhost:8443")
+            .unwrap();
+        let payload = token.access_token.split('.').nth(1).unwrap();
+        serde_json::from_slice(&crate::crypto::base64url::decode(payload).unwrap()).unwrap()
+    }
+
+    fn check(claims: &AccessTokenClaims) -> Result<Principal, TokenError> {
+        let token = issuer().sign(claims).unwrap().access_token;
+        validator().validate(&token, tenant(), wall_now())
+    }
+
+    #[test]
+    fn a_fresh_managed_identity_token_is_accepted() {
+        let c = claims();
+        let principal = check(&c).unwrap();
+        assert_eq!(principal.object_id.to_string(), c.oid);
+        assert_eq!(principal.app_id.to_string(), c.appid);
+        assert_eq!(principal.tenant_id, tenant());
+    }
+
+    #[test]
+    fn audiences() {
+        for ok in [
+            "https://vault.azure.net",
+            "https://vault.azure.net/",
+            "https://vault.localhost:8443",
+            "https://vault.localhost",
+            "https://VAULT.localhost:1/",
+            KEY_VAULT_APP_ID,
+        ] {
+            assert!(is_vault_audience(ok, "vault.localhost"), "{ok}");
+        }
+        for bad in [
+            "https://management.azure.com/",
+            "http://vault.localhost:8443",
+            "https://evil.localhost",
+            "https://vault.localhost:8443/keys",
+        ] {
+            assert!(!is_vault_audience(bad, "vault.localhost"), "{bad}");
+        }
+        let mut c = claims();
+        c.aud = "https://management.azure.com/".into();
+        assert!(matches!(check(&c), Err(TokenError::InvalidAudience { .. })));
+    }
+
+    #[test]
+    fn expired_and_future_tokens_are_rejected() {
+        let mut c = claims();
+        c.exp = wall_now() - CLOCK_SKEW_SECONDS - 1;
+        assert!(matches!(check(&c), Err(TokenError::Expired(_))));
+        let mut c = claims();
+        c.nbf = wall_now() + CLOCK_SKEW_SECONDS + 60;
+        assert!(matches!(check(&c), Err(TokenError::NotYetValid(_))));
+    }
+
+    #[test]
+    fn wrong_issuer_or_tenant_is_rejected() {
+        let mut c = claims();
+        c.iss = v1_issuer(Uuid::from_u128(7));
+        assert!(matches!(check(&c), Err(TokenError::InvalidIssuer { .. })));
+        let mut c = claims();
+        c.tid = Uuid::from_u128(7).to_string();
+        assert!(matches!(check(&c), Err(TokenError::WrongTenant { .. })));
+    }
+
+    #[test]
+    fn a_signature_from_another_key_is_rejected() {
+        let other =
+            TokenIssuer::from_material(&crate::crypto::rsa::generate(2048).unwrap()).unwrap();
+        let forged = other.sign(&claims()).unwrap().access_token;
+        // Same kid as ours, so the validator tries our key and the signature fails.
+        let mut parts: Vec<String> = forged.split('.').map(str::to_owned).collect();
+        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": issuer().kid()});
+        parts[0] = crate::crypto::base64url::encode(header.to_string().as_bytes());
+        let token = parts.join(".");
+        assert_eq!(
+            validator().validate(&token, tenant(), wall_now()),
+            Err(TokenError::BadSignature)
+        );
+        assert!(matches!(
+            validator().validate(&forged, tenant(), wall_now()),
+            Err(TokenError::UnknownSigningKey(_))
+        ));
+    }
+
+    #[test]
+    fn tampered_claims_break_the_signature() {
+        let token = issuer().sign(&claims()).unwrap().access_token;
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        let mut c = claims();
+        c.oid = Uuid::new_v4().to_string();
+        parts[1] = crate::crypto::base64url::encode(serde_json::to_string(&c).unwrap().as_bytes());
+        assert_eq!(
+            validator().validate(&parts.join("."), tenant(), wall_now()),
+            Err(TokenError::BadSignature)
+        );
+    }
+
+    #[test]
+    fn alg_none_and_hmac_are_rejected() {
+        let body =
+            crate::crypto::base64url::encode(serde_json::to_string(&claims()).unwrap().as_bytes());
+        let none = format!(
+            "{}.{body}.",
+            crate::crypto::base64url::encode(br#"{"alg":"none","typ":"JWT"}"#)
+        );
+        assert!(matches!(
+            validator().validate(&none, tenant(), wall_now()),
+            Err(TokenError::Malformed(_))
+        ));
+        let hs = format!(
+            "{}.{body}.c2ln",
+            crate::crypto::base64url::encode(br#"{"alg":"HS256","typ":"JWT"}"#)
+        );
+        assert!(matches!(
+            validator().validate(&hs, tenant(), wall_now()),
+            Err(TokenError::UnsupportedAlgorithm(_))
+        ));
+    }
+
+    #[test]
+    fn header_parsing() {
+        let v = validator();
+        assert_eq!(v.validate_header(None, tenant()), Err(TokenError::Missing));
+        assert_eq!(
+            v.validate_header(Some("Basic abc"), tenant()),
+            Err(TokenError::Missing)
+        );
+        assert!(matches!(
+            v.validate_header(Some("Bearer not.a.jwt"), tenant()),
+            Err(TokenError::Malformed(_))
+        ));
+        let token = issuer().sign(&claims()).unwrap().access_token;
+        assert!(
+            v.validate_header(Some(&format!("bearer {token}")), tenant())
+                .is_ok()
+        );
+    }
+}

@@ -1,0 +1,232 @@
+//! The command line. Every flag also reads a `KVEMU_*` environment variable; the serve flags
+//! become one [`Config`] that `server::start` takes by value.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use uuid::Uuid;
+
+/// The tenant every vault and identity belongs to unless configured otherwise. Put the same
+/// value in `AZURE_TENANT_ID` for credentials that need one.
+pub const DEFAULT_TENANT_ID: Uuid = Uuid::from_u128(0x7e6a_71f0_2c3b_4d5e_8f90_a1b2c3d4e5f6);
+pub const DEFAULT_DOMAIN: &str = "vault.localhost";
+pub const DEFAULT_HTTPS_PORT: u16 = 8443;
+pub const DEFAULT_HTTP_PORT: u16 = 8080;
+
+/// A local Azure Key Vault: the keys REST API over HTTPS, SQLite state, soft-delete, purge
+/// protection, per-identity authorization, and the managed-identity tokens it validates.
+///
+/// Vaults are served at https://{vault}.{domain}:{https-port}; any host that names no vault
+/// (localhost, 127.0.0.1) is the vault "default". Managed-identity tokens come from
+/// http://{bind}:{http-port}/msi/token (App Service protocol) and
+/// /metadata/identity/oauth2/token (IMDS protocol). On start the emulator prints the URLs, the
+/// CA file, an /etc/hosts line and environment variables for SDK clients, then `ready`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "keyvault-emulator",
+    version,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the emulator (the default when no subcommand is given).
+    Serve(ServeArgs),
+    /// Exit 0 when a running emulator answers its health check (for container HEALTHCHECKs).
+    Healthcheck(ClientArgs),
+    /// Print an access token from a running emulator's managed-identity endpoint, for curl.
+    Token {
+        #[command(flatten)]
+        client: ClientArgs,
+        /// The resource (audience) to request a token for.
+        #[arg(
+            long,
+            env = "KVEMU_TOKEN_RESOURCE",
+            default_value = "https://vault.azure.net"
+        )]
+        resource: String,
+        /// Client id of a user-assigned identity; the default identity when omitted.
+        #[arg(long, env = "KVEMU_TOKEN_CLIENT_ID")]
+        client_id: Option<String>,
+    },
+    /// Print the CA certificate (PEM) of a data directory, creating the CA if needed.
+    Ca {
+        /// The data directory whose CA to print.
+        #[arg(long, env = "KVEMU_DATA_DIR", default_value = "./kv-data")]
+        data_dir: PathBuf,
+    },
+}
+
+/// How a subcommand reaches a running emulator's plain-HTTP port.
+#[derive(Debug, Args)]
+pub struct ClientArgs {
+    /// Address of the running emulator.
+    #[arg(long, env = "KVEMU_CONNECT", default_value = "127.0.0.1")]
+    pub connect: IpAddr,
+    /// Its plain-HTTP port.
+    #[arg(long, env = "KVEMU_HTTP_PORT", default_value_t = DEFAULT_HTTP_PORT)]
+    pub http_port: u16,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Clone, Debug, Args)]
+pub struct ServeArgs {
+    /// HTTPS port for the vaults and the login endpoints; 0 picks a free port.
+    #[arg(long, env = "KVEMU_HTTPS_PORT", default_value_t = DEFAULT_HTTPS_PORT)]
+    pub https_port: u16,
+    /// Plain-HTTP port for managed identity and /_emulator controls; 0 picks a free port.
+    #[arg(long, env = "KVEMU_HTTP_PORT", default_value_t = DEFAULT_HTTP_PORT)]
+    pub http_port: u16,
+    /// Address both listeners bind to (0.0.0.0 inside containers).
+    #[arg(long, env = "KVEMU_BIND", default_value_t = IpAddr::V4(Ipv4Addr::LOCALHOST))]
+    pub bind: IpAddr,
+    /// DNS suffix of vault hosts: vault NAME is served at NAME.{domain}.
+    #[arg(long, env = "KVEMU_DOMAIN", default_value = DEFAULT_DOMAIN)]
+    pub domain: String,
+    /// Tenant id (GUID) of the vaults, identities and tokens.
+    #[arg(long, env = "KVEMU_TENANT_ID", default_value_t = DEFAULT_TENANT_ID)]
+    pub tenant_id: Uuid,
+    /// Directory for the SQLite database, master key and CA. Created if missing.
+    #[arg(long, env = "KVEMU_DATA_DIR", default_value = "./kv-data")]
+    pub data_dir: PathBuf,
+    /// Keep all state in memory (nothing is written except a temporary CA file).
+    #[arg(long, env = "KVEMU_IN_MEMORY")]
+    pub in_memory: bool,
+    /// Log format.
+    #[arg(long, env = "KVEMU_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Serve this certificate chain (PEM) instead of one issued by the local CA.
+    #[arg(long, env = "KVEMU_TLS_CERT", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Private key (PEM) for --tls-cert.
+    #[arg(long, env = "KVEMU_TLS_KEY", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+}
+
+/// Where state lives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Storage {
+    InMemory,
+    Directory(PathBuf),
+}
+
+/// Everything `server::start` needs, validated.
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub https_port: u16,
+    pub http_port: u16,
+    pub bind: IpAddr,
+    pub domain: String,
+    pub tenant_id: Uuid,
+    pub storage: Storage,
+    pub log_format: LogFormat,
+    pub tls_files: Option<(PathBuf, PathBuf)>,
+}
+
+impl Config {
+    /// An in-memory emulator on free loopback ports: the test fixture's configuration.
+    #[must_use]
+    pub fn in_memory() -> Self {
+        Self {
+            https_port: 0,
+            http_port: 0,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            domain: DEFAULT_DOMAIN.to_owned(),
+            tenant_id: DEFAULT_TENANT_ID,
+            storage: Storage::InMemory,
+            log_format: LogFormat::Text,
+            tls_files: None,
+        }
+    }
+
+    /// As [`Config::in_memory`], with state in `dir`.
+    #[must_use]
+    pub fn in_directory(dir: impl Into<PathBuf>) -> Self {
+        Self {
+            storage: Storage::Directory(dir.into()),
+            ..Self::in_memory()
+        }
+    }
+}
+
+impl TryFrom<ServeArgs> for Config {
+    type Error = String;
+
+    fn try_from(args: ServeArgs) -> Result<Self, String> {
+        let domain = args
+            .domain
+            .trim()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if domain.is_empty() || !domain.contains('.') || domain.split('.').any(str::is_empty) {
+            return Err(format!(
+                "--domain '{}' must be a DNS name with at least two labels, such as vault.localhost",
+                args.domain
+            ));
+        }
+        Ok(Self {
+            https_port: args.https_port,
+            http_port: args.http_port,
+            bind: args.bind,
+            domain,
+            tenant_id: args.tenant_id,
+            storage: if args.in_memory {
+                Storage::InMemory
+            } else {
+                Storage::Directory(args.data_dir)
+            },
+            log_format: args.log_format,
+            tls_files: args.tls_cert.zip(args.tls_key),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_documentation() {
+        let cli = Cli::try_parse_from(["keyvault-emulator"]).unwrap();
+        let config = Config::try_from(cli.serve).unwrap();
+        assert_eq!((config.https_port, config.http_port), (8443, 8080));
+        assert_eq!(config.domain, "vault.localhost");
+        assert_eq!(
+            config.storage,
+            Storage::Directory(PathBuf::from("./kv-data"))
+        );
+        assert_eq!(
+            config.tenant_id.to_string(),
+            "7e6a71f0-2c3b-4d5e-8f90-a1b2c3d4e5f6"
+        );
+    }
+
+    #[test]
+    fn in_memory_and_bad_domains() {
+        let cli =
+            Cli::try_parse_from(["keyvault-emulator", "--in-memory", "--https-port", "0"]).unwrap();
+        let config = Config::try_from(cli.serve).unwrap();
+        assert_eq!(config.storage, Storage::InMemory);
+        assert_eq!(config.https_port, 0);
+        let cli = Cli::try_parse_from(["keyvault-emulator", "--domain", "localhost"]).unwrap();
+        assert!(Config::try_from(cli.serve).is_err());
+    }
+
+    #[test]
+    fn tls_cert_needs_its_key() {
+        assert!(Cli::try_parse_from(["keyvault-emulator", "--tls-cert", "c.pem"]).is_err());
+    }
+}

@@ -1,0 +1,124 @@
+//! Elliptic-curve keys: generation and public point extraction for the four Key Vault curves.
+//! (Signing arrives with the sign/verify operations.)
+
+use aws_lc_rs::signature::{
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P256K1_SHA256_FIXED_SIGNING,
+    ECDSA_P384_SHA384_FIXED_SIGNING, ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair,
+    EcdsaSigningAlgorithm, KeyPair as _,
+};
+
+use super::{CryptoError, CryptoResult};
+
+/// The curves Key Vault names in JWKs (`crv`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Curve {
+    P256,
+    P384,
+    P521,
+    P256K,
+}
+
+impl Curve {
+    pub const ALL: [Curve; 4] = [Curve::P256, Curve::P384, Curve::P521, Curve::P256K];
+
+    #[must_use]
+    pub fn jwk_name(self) -> &'static str {
+        match self {
+            Self::P256 => "P-256",
+            Self::P384 => "P-384",
+            Self::P521 => "P-521",
+            Self::P256K => "P-256K",
+        }
+    }
+
+    /// Parses a `crv` value; Key Vault also accepts `SECP256K1` as a spelling of P-256K.
+    #[must_use]
+    pub fn from_jwk_name(name: &str) -> Option<Self> {
+        match name {
+            "P-256" => Some(Self::P256),
+            "P-384" => Some(Self::P384),
+            "P-521" => Some(Self::P521),
+            "P-256K" | "SECP256K1" => Some(Self::P256K),
+            _ => None,
+        }
+    }
+
+    /// Width in bytes of each coordinate (and of each half of a raw signature).
+    #[must_use]
+    pub fn field_bytes(self) -> usize {
+        match self {
+            Self::P256 | Self::P256K => 32,
+            Self::P384 => 48,
+            Self::P521 => 66,
+        }
+    }
+
+    fn signing_algorithm(self) -> &'static EcdsaSigningAlgorithm {
+        match self {
+            Self::P256 => &ECDSA_P256_SHA256_FIXED_SIGNING,
+            Self::P384 => &ECDSA_P384_SHA384_FIXED_SIGNING,
+            Self::P521 => &ECDSA_P521_SHA512_FIXED_SIGNING,
+            Self::P256K => &ECDSA_P256K1_SHA256_FIXED_SIGNING,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct EcKeyMaterial {
+    pub curve: Curve,
+    pub pkcs8_der: Vec<u8>,
+    pub x: Vec<u8>,
+    pub y: Vec<u8>,
+}
+
+pub fn generate(curve: Curve) -> CryptoResult<EcKeyMaterial> {
+    let pair = EcdsaKeyPair::generate(curve.signing_algorithm())
+        .map_err(|_| CryptoError::Material("EC generation failed".into()))?;
+    let der = pair
+        .to_pkcs8v1()
+        .map_err(|_| CryptoError::Material("EC PKCS#8 encoding failed".into()))?;
+    material_from_pkcs8(curve, der.as_ref())
+}
+
+pub fn material_from_pkcs8(curve: Curve, pkcs8_der: &[u8]) -> CryptoResult<EcKeyMaterial> {
+    let pair = EcdsaKeyPair::from_pkcs8(curve.signing_algorithm(), pkcs8_der)
+        .map_err(|e| CryptoError::Material(format!("EC PKCS#8: {e}")))?;
+    // An uncompressed SEC1 point: 0x04 || x || y, each coordinate fixed-width.
+    let point = pair.public_key().as_ref();
+    let width = curve.field_bytes();
+    if point.len() != 1 + 2 * width || point[0] != 4 {
+        return Err(CryptoError::Material(
+            "unexpected EC public point encoding".into(),
+        ));
+    }
+    Ok(EcKeyMaterial {
+        curve,
+        pkcs8_der: pkcs8_der.to_vec(),
+        x: point[1..=width].to_vec(),
+        y: point[1 + width..].to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_curve_generates_fixed_width_coordinates() {
+        for curve in Curve::ALL {
+            let k = generate(curve).unwrap();
+            assert_eq!(k.x.len(), curve.field_bytes(), "{curve:?}");
+            assert_eq!(k.y.len(), curve.field_bytes(), "{curve:?}");
+            let again = material_from_pkcs8(curve, &k.pkcs8_der).unwrap();
+            assert_eq!((again.x, again.y), (k.x, k.y));
+        }
+    }
+
+    #[test]
+    fn curve_names_round_trip() {
+        for curve in Curve::ALL {
+            assert_eq!(Curve::from_jwk_name(curve.jwk_name()), Some(curve));
+        }
+        assert_eq!(Curve::from_jwk_name("P-999"), None);
+    }
+}

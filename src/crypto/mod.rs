@@ -1,0 +1,43 @@
+//! Pure cryptographic functions over key material, per key family, on aws-lc-rs.
+//!
+//! Nothing here knows about vaults, HTTP or storage: functions take bytes and algorithm names
+//! and return bytes or a [`CryptoError`]. The keys service decides which function to call.
+
+pub mod base64url;
+pub mod der;
+pub mod ec;
+pub mod rsa;
+pub mod sealing;
+
+use thiserror::Error;
+
+#[derive(Debug, Error, PartialEq, Eq)]
+pub enum CryptoError {
+    /// The caller's input cannot be used with this key and algorithm (too long, wrong length,
+    /// not decryptable). Reported to clients as a bad parameter.
+    #[error("{0}")]
+    InvalidInput(String),
+    /// Key material that fails to parse or generate: a bug or corrupted store, never the caller.
+    #[error("key material error: {0}")]
+    Material(String),
+}
+
+pub type CryptoResult<T> = Result<T, CryptoError>;
+
+/// Fills a fresh buffer with cryptographically secure random bytes.
+pub fn random_bytes(len: usize) -> CryptoResult<Vec<u8>> {
+    let mut buf = vec![0u8; len];
+    aws_lc_rs::rand::fill(&mut buf)
+        .map_err(|_| CryptoError::Material("random source failed".into()))?;
+    Ok(buf)
+}
+
+/// Strips leading zero bytes: JWK integers are big-endian unsigned with no leading zeros.
+#[must_use]
+pub fn trim_leading_zeros(bytes: &[u8]) -> &[u8] {
+    let first = bytes
+        .iter()
+        .position(|b| *b != 0)
+        .unwrap_or(bytes.len().saturating_sub(1));
+    &bytes[first..]
+}

@@ -1,0 +1,10 @@
+//! Keys: the domain model, the lifecycle rules and the service that owns every key rule.
+//! Nothing in here knows about HTTP; `api::vault` translates between this and the wire.
+
+pub mod error;
+pub mod lifecycle;
+pub mod model;
+pub mod service;
+
+pub use error::{Error, Result};
+pub use service::KeyService;

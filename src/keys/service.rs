@@ -1,0 +1,409 @@
+//! The keys service: create, read, list, update and the cryptographic operations, each one
+//! load → check lifecycle → act → persist, with write transactions opened here.
+
+use std::sync::Arc;
+
+use crate::clock::{Clock, UnixSeconds};
+use crate::crypto::ec::{self, Curve};
+use crate::crypto::rsa::{self, Padding};
+use crate::crypto::sealing::MasterKey;
+use crate::store::{self, Pool};
+use crate::vault::Vault;
+
+use super::lifecycle::check_operation;
+use super::model::{
+    Key, KeyAttributes, KeyFamily, KeyName, KeyOperation, KeyType, KeyVersion, PublicKey, Tags,
+    default_key_ops, validate_tags,
+};
+use super::{Error, Result};
+
+/// Writable attributes in a create or update request; `None` leaves a value as it is (or at
+/// its default on create).
+#[derive(Clone, Debug, Default)]
+pub struct AttributeChanges {
+    pub enabled: Option<bool>,
+    pub not_before: Option<UnixSeconds>,
+    pub expires: Option<UnixSeconds>,
+    pub exportable: Option<bool>,
+}
+
+#[derive(Clone, Debug)]
+pub struct CreateKeyRequest {
+    pub key_type: KeyType,
+    pub key_size: Option<u32>,
+    pub public_exponent: Option<u32>,
+    pub curve: Option<Curve>,
+    pub key_ops: Option<Vec<KeyOperation>>,
+    pub attributes: AttributeChanges,
+    pub tags: Option<Tags>,
+}
+
+/// Patch semantics: each present field replaces the stored one whole (contract §5.2 item 4).
+#[derive(Clone, Debug, Default)]
+pub struct UpdateKeyRequest {
+    pub key_ops: Option<Vec<KeyOperation>>,
+    pub attributes: Option<AttributeChanges>,
+    pub tags: Option<Tags>,
+}
+
+/// Encryption and key-wrapping algorithms (JWA names, contract §8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EncryptionAlgorithm {
+    Rsa1_5,
+    RsaOaep,
+    RsaOaep256,
+}
+
+impl EncryptionAlgorithm {
+    pub const ALL: [EncryptionAlgorithm; 3] = [Self::Rsa1_5, Self::RsaOaep, Self::RsaOaep256];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rsa1_5 => "RSA1_5",
+            Self::RsaOaep => "RSA-OAEP",
+            Self::RsaOaep256 => "RSA-OAEP-256",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == text).ok_or_else(|| {
+            Error::BadParameter(format!(
+                "The algorithm '{text}' is not valid for this operation. Valid values: RSA1_5, RSA-OAEP, RSA-OAEP-256."
+            ))
+        })
+    }
+
+    fn padding(self) -> Padding {
+        match self {
+            Self::Rsa1_5 => Padding::Pkcs1v15,
+            Self::RsaOaep => Padding::OaepSha1,
+            Self::RsaOaep256 => Padding::OaepSha256,
+        }
+    }
+}
+
+/// One page of a listing and the marker to continue after, if there is more.
+#[derive(Debug)]
+pub struct Page<T, M> {
+    pub items: Vec<T>,
+    pub next: Option<M>,
+}
+
+#[derive(Clone)]
+pub struct KeyService {
+    pool: Pool,
+    clock: Clock,
+    master: Arc<MasterKey>,
+}
+
+fn owner(vault: &Vault, key: &Key) -> String {
+    format!(
+        "{}/{}/{}",
+        vault.name,
+        key.name.as_str().to_ascii_lowercase(),
+        key.version
+    )
+}
+
+fn not_found(name: &KeyName, version: Option<&str>) -> Error {
+    Error::KeyNotFound {
+        name: name.to_string(),
+        version: version.map(str::to_owned),
+    }
+}
+
+fn validate_key_ops(ops: &[KeyOperation], key_type: KeyType) -> Result<()> {
+    match ops.iter().find(|op| !op.supported_by(key_type.family())) {
+        Some(op) => Err(Error::BadParameter(format!(
+            "The key operation '{}' is not supported by key type {}.",
+            op.as_str(),
+            key_type.as_str()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// Generated material: the private PKCS#8 DER and the public JWK members.
+struct NewMaterial {
+    pkcs8_der: Vec<u8>,
+    public: PublicKey,
+}
+
+fn generate_material(request: &CreateKeyRequest) -> Result<NewMaterial> {
+    match request.key_type.family() {
+        KeyFamily::Rsa => {
+            let bits = request.key_size.unwrap_or(2048);
+            if !rsa::SUPPORTED_SIZES.contains(&bits) {
+                return Err(Error::BadParameter(format!(
+                    "The RSA key size {bits} is not supported. Supported sizes: 2048, 3072, 4096."
+                )));
+            }
+            if let Some(e) = request.public_exponent.filter(|e| *e != 65537) {
+                return Err(Error::BadParameter(format!(
+                    "The public exponent {e} is not supported. Supported public exponent: 65537."
+                )));
+            }
+            let material = rsa::generate(bits)?;
+            Ok(NewMaterial {
+                pkcs8_der: material.pkcs8_der,
+                public: PublicKey::Rsa {
+                    n: material.n,
+                    e: material.e,
+                },
+            })
+        }
+        KeyFamily::Ec => {
+            let material = ec::generate(request.curve.unwrap_or(Curve::P256))?;
+            Ok(NewMaterial {
+                pkcs8_der: material.pkcs8_der,
+                public: PublicKey::Ec {
+                    curve: material.curve,
+                    x: material.x,
+                    y: material.y,
+                },
+            })
+        }
+        KeyFamily::Oct => Err(Error::BadParameter(format!(
+            "Key type {} is only available on a Managed HSM.",
+            request.key_type.as_str()
+        ))),
+    }
+}
+
+impl KeyService {
+    #[must_use]
+    pub fn new(pool: Pool, clock: Clock, master: Arc<MasterKey>) -> Self {
+        Self {
+            pool,
+            clock,
+            master,
+        }
+    }
+
+    /// Creates a key, or a new current version of an existing one.
+    pub async fn create_key(
+        &self,
+        vault: &Vault,
+        name: &KeyName,
+        request: CreateKeyRequest,
+    ) -> Result<Key> {
+        let key_ops = request
+            .key_ops
+            .clone()
+            .unwrap_or_else(|| default_key_ops(request.key_type.family()));
+        validate_key_ops(&key_ops, request.key_type)?;
+        if let Some(tags) = &request.tags {
+            validate_tags(tags)?;
+        }
+        let generation_request = request.clone();
+        let material = tokio::task::spawn_blocking(move || generate_material(&generation_request))
+            .await
+            .map_err(|e| Error::Internal(format!("key generation task failed: {e}")))??;
+
+        let now = self.clock.now();
+        let mut tx = store::begin_write(&self.pool).await?;
+        // A new version keeps the spelling the key was first created with.
+        let stored_name =
+            match store::keys::find_header(&mut tx, vault.name.as_str(), name.as_str()).await? {
+                Some(header) => KeyName::parse(&header.name)?,
+                None => name.clone(),
+            };
+        let attributes = request.attributes;
+        let key = Key {
+            name: stored_name,
+            version: KeyVersion::generate(),
+            key_type: request.key_type,
+            public: material.public,
+            key_ops,
+            attributes: KeyAttributes {
+                enabled: attributes.enabled.unwrap_or(true),
+                not_before: attributes.not_before,
+                expires: attributes.expires,
+                exportable: attributes.exportable,
+                created: now,
+                updated: now,
+            },
+            tags: request.tags,
+        };
+        let sealed = self.master.seal(&owner(vault, &key), &material.pkcs8_der)?;
+        store::keys::insert_version(&mut tx, vault.name.as_str(), &key, &sealed).await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    /// A key version; `None` (or an empty path segment) means the current version.
+    pub async fn get_key(
+        &self,
+        vault: &Vault,
+        name: &KeyName,
+        version: Option<&str>,
+    ) -> Result<Key> {
+        let mut conn = self.pool.acquire().await?;
+        Self::find(&mut conn, vault, name, version).await
+    }
+
+    async fn find(
+        conn: &mut store::Conn,
+        vault: &Vault,
+        name: &KeyName,
+        version: Option<&str>,
+    ) -> Result<Key> {
+        let version = version.filter(|v| !v.is_empty());
+        let parsed = match version {
+            Some(text) => Some(KeyVersion::parse(text).ok_or_else(|| not_found(name, version))?),
+            None => None,
+        };
+        store::keys::find_active_version(
+            conn,
+            vault.name.as_str(),
+            name.as_str(),
+            parsed.as_ref().map(KeyVersion::as_str),
+        )
+        .await?
+        .ok_or_else(|| not_found(name, version))
+    }
+
+    /// The current version of every key, ordered by name.
+    pub async fn list_keys(
+        &self,
+        vault: &Vault,
+        max_results: u32,
+        after: Option<String>,
+    ) -> Result<Page<Key, String>> {
+        let mut conn = self.pool.acquire().await?;
+        let mut items = store::keys::list_current(
+            &mut conn,
+            vault.name.as_str(),
+            after.as_deref(),
+            max_results + 1,
+        )
+        .await?;
+        let next = if items.len() > max_results as usize {
+            items.truncate(max_results as usize);
+            items.last().map(|k| k.name.to_string())
+        } else {
+            None
+        };
+        Ok(Page { items, next })
+    }
+
+    /// Every version of one key, oldest first.
+    pub async fn list_versions(
+        &self,
+        vault: &Vault,
+        name: &KeyName,
+        max_results: u32,
+        after: Option<i64>,
+    ) -> Result<Page<Key, i64>> {
+        let mut conn = self.pool.acquire().await?;
+        let mut rows = store::keys::list_versions(
+            &mut conn,
+            vault.name.as_str(),
+            name.as_str(),
+            after,
+            max_results + 1,
+        )
+        .await?;
+        if rows.is_empty() && after.is_none() {
+            return Err(not_found(name, None));
+        }
+        let next = if rows.len() > max_results as usize {
+            rows.truncate(max_results as usize);
+            rows.last().map(|(seq, _)| *seq)
+        } else {
+            None
+        };
+        Ok(Page {
+            items: rows.into_iter().map(|(_, key)| key).collect(),
+            next,
+        })
+    }
+
+    pub async fn update_key(
+        &self,
+        vault: &Vault,
+        name: &KeyName,
+        version: Option<&str>,
+        request: UpdateKeyRequest,
+    ) -> Result<Key> {
+        let mut tx = store::begin_write(&self.pool).await?;
+        let mut key = Self::find(&mut tx, vault, name, version).await?;
+        if let Some(ops) = request.key_ops {
+            validate_key_ops(&ops, key.key_type)?;
+            key.key_ops = ops;
+        }
+        if let Some(tags) = request.tags {
+            validate_tags(&tags)?;
+            key.tags = Some(tags);
+        }
+        if let Some(changes) = request.attributes {
+            let attrs = &mut key.attributes;
+            attrs.enabled = changes.enabled.unwrap_or(attrs.enabled);
+            attrs.not_before = changes.not_before.or(attrs.not_before);
+            attrs.expires = changes.expires.or(attrs.expires);
+            attrs.exportable = changes.exportable.or(attrs.exportable);
+        }
+        key.attributes.updated = self.clock.now();
+        store::keys::update_properties(&mut tx, vault.name.as_str(), &key).await?;
+        tx.commit().await?;
+        Ok(key)
+    }
+
+    /// encrypt or wrapKey: both run the public-key primitive (contract §8).
+    pub async fn encrypt(
+        &self,
+        vault: &Vault,
+        name: &KeyName,
+        version: Option<&str>,
+        operation: KeyOperation,
+        algorithm: EncryptionAlgorithm,
+        plaintext: &[u8],
+    ) -> Result<(Key, Vec<u8>)> {
+        let key = self.get_key(vault, name, version).await?;
+        check_operation(&key, operation, self.clock.now())?;
+        let ciphertext = match &key.public {
+            PublicKey::Rsa { n, e } => rsa::encrypt(n, e, algorithm.padding(), plaintext)?,
+            PublicKey::Ec { .. } => return Err(incompatible(algorithm, &key)),
+        };
+        Ok((key, ciphertext))
+    }
+
+    /// decrypt or unwrapKey: the private-key primitive.
+    pub async fn decrypt(
+        &self,
+        vault: &Vault,
+        name: &KeyName,
+        version: Option<&str>,
+        operation: KeyOperation,
+        algorithm: EncryptionAlgorithm,
+        ciphertext: &[u8],
+    ) -> Result<(Key, Vec<u8>)> {
+        let mut conn = self.pool.acquire().await?;
+        let key = Self::find(&mut conn, vault, name, version).await?;
+        check_operation(&key, operation, self.clock.now())?;
+        if key.key_type.family() != KeyFamily::Rsa {
+            return Err(incompatible(algorithm, &key));
+        }
+        let sealed = store::keys::sealed_private_key(
+            &mut conn,
+            vault.name.as_str(),
+            key.name.as_str(),
+            key.version.as_str(),
+        )
+        .await?
+        .ok_or_else(|| not_found(name, version))?;
+        drop(conn);
+        let pkcs8 = self.master.open(&owner(vault, &key), &sealed)?;
+        let plaintext = rsa::decrypt(&pkcs8, algorithm.padding(), ciphertext)?;
+        Ok((key, plaintext))
+    }
+}
+
+fn incompatible(algorithm: EncryptionAlgorithm, key: &Key) -> Error {
+    Error::BadParameter(format!(
+        "The algorithm {} cannot be used with a key of type {}.",
+        algorithm.as_str(),
+        key.key_type.as_str()
+    ))
+}

@@ -1,0 +1,144 @@
+//! keyvault-emulator: a local Azure Key Vault (keys API) over HTTPS, with SQLite state and its
+//! own managed-identity token issuer.
+//!
+//! Embed it in tests: start an in-memory emulator on free ports, point an SDK at
+//! [`Emulator::vault_url`], trust [`Emulator::ca_pem`], and get tokens from
+//! [`Emulator::identity_endpoint`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let emulator = keyvault_emulator::Emulator::start(keyvault_emulator::Config::in_memory()).await?;
+//! let vault_url = emulator.vault_url("default"); // https://default.vault.localhost:{port}
+//! let ca_pem = emulator.ca_pem();                // trust this in the client
+//! # let _ = (vault_url, ca_pem);
+//! emulator.shutdown().await;
+//! # Ok(()) }
+//! ```
+
+pub mod api;
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod crypto;
+mod files;
+pub mod keys;
+pub mod server;
+pub mod store;
+pub mod tls;
+pub mod vault;
+
+pub use config::Config;
+pub use server::StartError;
+
+/// A running emulator, started in-process.
+#[derive(Debug)]
+pub struct Emulator {
+    inner: server::RunningEmulator,
+}
+
+/// The header value printed for `IDENTITY_HEADER`. With no configuration, any non-empty value
+/// selects the default identity.
+pub const DEFAULT_IDENTITY_HEADER: &str = "keyvault-emulator";
+
+impl Emulator {
+    /// Starts an emulator and returns once both listeners accept connections.
+    pub async fn start(config: Config) -> Result<Self, StartError> {
+        Ok(Self {
+            inner: server::start(config).await?,
+        })
+    }
+
+    #[must_use]
+    pub fn https_port(&self) -> u16 {
+        self.inner.https_addr.port()
+    }
+
+    #[must_use]
+    pub fn http_port(&self) -> u16 {
+        self.inner.http_addr.port()
+    }
+
+    /// `https://{vault}.{domain}:{port}`: the URL SDK clients take, challenge verification on.
+    #[must_use]
+    pub fn vault_url(&self, vault: &str) -> String {
+        format!(
+            "https://{vault}.{}:{}",
+            self.inner.domain,
+            self.https_port()
+        )
+    }
+
+    /// The vault host name, for a resolver that maps it to the loopback address.
+    #[must_use]
+    pub fn vault_host(&self, vault: &str) -> String {
+        format!("{vault}.{}", self.inner.domain)
+    }
+
+    /// The HTTPS listener's address.
+    #[must_use]
+    pub fn https_addr(&self) -> std::net::SocketAddr {
+        self.inner.https_addr
+    }
+
+    /// The CA certificate (PEM) that issued the HTTPS certificate.
+    #[must_use]
+    pub fn ca_pem(&self) -> &str {
+        &self.inner.ca_pem
+    }
+
+    /// The CA certificate file (kept in the data directory, or a temporary one in memory).
+    #[must_use]
+    pub fn ca_path(&self) -> &std::path::Path {
+        &self.inner.ca_path
+    }
+
+    /// `IDENTITY_ENDPOINT` for the App Service managed-identity protocol.
+    #[must_use]
+    pub fn identity_endpoint(&self) -> String {
+        format!("http://{}/msi/token", self.inner.http_addr)
+    }
+
+    /// `http://{bind}:{http-port}`, for the `/_emulator` controls and IMDS.
+    #[must_use]
+    pub fn http_url(&self) -> String {
+        format!("http://{}", self.inner.http_addr)
+    }
+
+    #[must_use]
+    pub fn tenant_id(&self) -> uuid::Uuid {
+        self.inner.tenant_id
+    }
+
+    /// The client id of the identity handed out when a token request selects none.
+    #[must_use]
+    pub fn default_identity_client_id(&self) -> uuid::Uuid {
+        self.inner.default_identity_client_id
+    }
+
+    /// The emulator clock, which tests may move.
+    #[must_use]
+    pub fn clock(&self) -> &clock::Clock {
+        &self.inner.clock
+    }
+
+    /// The environment variables that point SDK clients at this emulator, in print order.
+    #[must_use]
+    pub fn client_environment(&self) -> Vec<(&'static str, String)> {
+        let ca = self.ca_path().display().to_string();
+        vec![
+            ("AZURE_KEYVAULT_URL", self.vault_url(vault::DEFAULT_VAULT)),
+            ("IDENTITY_ENDPOINT", self.identity_endpoint()),
+            ("IDENTITY_HEADER", DEFAULT_IDENTITY_HEADER.to_owned()),
+            ("AZURE_POD_IDENTITY_AUTHORITY_HOST", self.http_url()),
+            ("AZURE_TENANT_ID", self.tenant_id().to_string()),
+            ("REQUESTS_CA_BUNDLE", ca.clone()),
+            ("NODE_EXTRA_CA_CERTS", ca.clone()),
+            ("SSL_CERT_FILE", ca),
+        ]
+    }
+
+    /// Stops the listeners gracefully.
+    pub async fn shutdown(self) {
+        self.inner.shutdown().await;
+    }
+}

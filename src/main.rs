@@ -1,0 +1,235 @@
+//! The `keyvault-emulator` binary: serve (default), healthcheck, token, ca.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use keyvault_emulator::config::{Cli, ClientArgs, Command, LogFormat, ServeArgs};
+use keyvault_emulator::{Config, Emulator};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        None => serve(cli.serve),
+        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Healthcheck(client)) => healthcheck(&client),
+        Some(Command::Token {
+            client,
+            resource,
+            client_id,
+        }) => token(&client, &resource, client_id.as_deref()),
+        Some(Command::Ca { data_dir }) => print_ca(&data_dir),
+    }
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("KVEMU_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+fn serve(args: ServeArgs) -> ExitCode {
+    let config = match Config::try_from(args) {
+        Ok(config) => config,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(config.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    runtime.block_on(async move {
+        let emulator = match Emulator::start(config).await {
+            Ok(emulator) => emulator,
+            Err(err) => {
+                eprintln!("error: {err}");
+                return ExitCode::FAILURE;
+            }
+        };
+        print_banner(&emulator);
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        emulator.shutdown().await;
+        ExitCode::SUCCESS
+    })
+}
+
+/// What a user needs to connect, in a fixed order, ending with the line `ready`.
+fn print_banner(emulator: &Emulator) {
+    let port = emulator.https_port();
+    let default_host = emulator.vault_host("default");
+    let mut out = String::new();
+    out.push_str(&format!(
+        "keyvault-emulator {}\n",
+        env!("CARGO_PKG_VERSION")
+    ));
+    out.push_str("Vault URLs:\n");
+    out.push_str(&format!(
+        "  {}  (vault \"default\"; works with default SDK settings)\n",
+        emulator.vault_url("default")
+    ));
+    out.push_str(&format!("  https://localhost:{port}  (also vault \"default\"; SDKs need challenge-resource verification off)\n"));
+    out.push_str(&format!(
+        "  Managed identity: {} (App Service), {}/metadata/identity/oauth2/token (IMDS)\n",
+        emulator.identity_endpoint(),
+        emulator.http_url()
+    ));
+    out.push_str(&format!(
+        "CA certificate: {}  (also {}/_emulator/ca.pem)\n",
+        emulator.ca_path().display(),
+        emulator.http_url()
+    ));
+    out.push_str("Where *.vault.localhost does not resolve, add to /etc/hosts:\n");
+    out.push_str(&format!("  127.0.0.1 {default_host}\n"));
+    out.push_str("Environment for SDK clients (Python, Node and Rust read the same variables;\n");
+    out.push_str("  REQUESTS_CA_BUNDLE is for Python, NODE_EXTRA_CA_CERTS for Node, SSL_CERT_FILE for Rust, Go and .NET):\n");
+    for (name, value) in emulator.client_environment() {
+        out.push_str(&format!("export {name}={value}\n"));
+    }
+    out.push_str("ready\n");
+    let mut stdout = std::io::stdout().lock();
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+}
+
+/// A minimal HTTP/1.1 GET over loopback, so the image needs no curl. Returns (status, body).
+fn http_get(
+    addr: SocketAddr,
+    path_and_query: &str,
+    headers: &[(&str, &str)],
+) -> std::io::Result<(u16, String)> {
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
+    stream.set_read_timeout(Some(Duration::from_secs(5)))?;
+    let mut request =
+        format!("GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        request.push_str(&format!("{name}: {value}\r\n"));
+    }
+    request.push_str("\r\n");
+    stream.write_all(request.as_bytes())?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let status = response
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response")
+        })?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    Ok((status, body))
+}
+
+fn healthcheck(client: &ClientArgs) -> ExitCode {
+    match http_get(
+        SocketAddr::new(client.connect, client.http_port),
+        "/_emulator/health",
+        &[],
+    ) {
+        Ok((200, _)) => ExitCode::SUCCESS,
+        Ok((status, body)) => {
+            eprintln!("unhealthy: HTTP {status} {body}");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("unhealthy: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn token(client: &ClientArgs, resource: &str, client_id: Option<&str>) -> ExitCode {
+    let mut query: Vec<(&str, &str)> = vec![("api-version", "2019-08-01"), ("resource", resource)];
+    if let Some(id) = client_id {
+        query.push(("client_id", id));
+    }
+    let query = serde_urlencoded::to_string(&query).unwrap_or_default();
+    let addr = SocketAddr::new(client.connect, client.http_port);
+    let header = [(
+        "X-IDENTITY-HEADER",
+        keyvault_emulator::DEFAULT_IDENTITY_HEADER,
+    )];
+    match http_get(addr, &format!("/msi/token?{query}"), &header) {
+        Ok((200, body)) => {
+            let token = serde_json::from_str::<serde_json::Value>(body.trim())
+                .ok()
+                .and_then(|v| v["access_token"].as_str().map(str::to_owned));
+            match token {
+                Some(token) => {
+                    println!("{token}");
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!("error: unexpected token response: {body}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Ok((status, body)) => {
+            eprintln!("error: HTTP {status}: {body}");
+            ExitCode::FAILURE
+        }
+        Err(err) => {
+            eprintln!("error: cannot reach the emulator at {addr}: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn print_ca(data_dir: &std::path::Path) -> ExitCode {
+    if let Err(err) = std::fs::create_dir_all(data_dir) {
+        eprintln!("error: {}: {err}", data_dir.display());
+        return ExitCode::FAILURE;
+    }
+    match keyvault_emulator::tls::LocalCa::load_or_create(Some(data_dir)) {
+        Ok(ca) => {
+            print!("{}", ca.cert_pem);
+            ExitCode::SUCCESS
+        }
+        Err(err) => {
+            eprintln!("error: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,273 @@
+//! Start-up and shutdown: data directory, store, CA and leaf, token issuer, default vault,
+//! both listeners. [`start`] is the one way to run an emulator: `main`, the embedding API in
+//! `lib.rs` and the tests all call it.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
+use axum::ServiceExt as _;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tower::ServiceBuilder;
+
+use crate::api::{self, AppState, Settings};
+use crate::auth::identity::IdentityDirectory;
+use crate::auth::issuer::TokenIssuer;
+use crate::auth::policy::AccessPolicy;
+use crate::auth::validate::TokenValidator;
+use crate::clock::Clock;
+use crate::config::{Config, Storage};
+use crate::crypto::sealing::MasterKey;
+use crate::keys::KeyService;
+use crate::tls::{self, LocalCa};
+use crate::vault::{DEFAULT_RETENTION_DAYS, DEFAULT_VAULT, Vault, VaultName, VaultRegistry};
+use crate::{files, store};
+
+const MASTER_KEY_FILE: &str = "master.key";
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("store: {0}")]
+    Store(#[from] sqlx::Error),
+    #[error("TLS: {0}")]
+    Tls(#[from] tls::TlsError),
+    #[error("token issuer: {0}")]
+    Issuer(#[from] crate::auth::issuer::IssuerError),
+    #[error("vault: {0}")]
+    Vault(#[from] crate::vault::VaultError),
+    #[error("crypto: {0}")]
+    Crypto(#[from] crate::crypto::CryptoError),
+}
+
+fn data_dir_error(path: &Path, source: std::io::Error) -> StartError {
+    StartError::DataDir {
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+/// The master key of a data directory, created on first start; in memory, a fresh one.
+fn load_or_create_master_key(dir: Option<&Path>) -> Result<MasterKey, StartError> {
+    let Some(dir) = dir else {
+        return Ok(MasterKey::from_bytes(&MasterKey::generate_bytes()?)?);
+    };
+    let path = dir.join(MASTER_KEY_FILE);
+    if path.exists() {
+        let bytes = std::fs::read(&path).map_err(|e| data_dir_error(&path, e))?;
+        return Ok(MasterKey::from_bytes(&bytes)?);
+    }
+    let bytes = MasterKey::generate_bytes()?;
+    files::write_private(&path, &bytes).map_err(|e| data_dir_error(&path, e))?;
+    Ok(MasterKey::from_bytes(&bytes)?)
+}
+
+/// Where the CA certificate is written for clients to trust. In memory there is no data
+/// directory, so it goes to a private temporary directory removed at shutdown.
+fn write_ca_file(
+    storage: &Storage,
+    ca_pem: &str,
+) -> Result<(PathBuf, Option<tempfile::TempDir>), StartError> {
+    match storage {
+        Storage::Directory(dir) => Ok((
+            std::path::absolute(dir.join(tls::CA_FILE)).map_err(|e| data_dir_error(dir, e))?,
+            None,
+        )),
+        Storage::InMemory => {
+            let temp = tempfile::Builder::new()
+                .prefix("keyvault-emulator-")
+                .tempdir()
+                .map_err(|e| data_dir_error(&std::env::temp_dir(), e))?;
+            let path = temp.path().join(tls::CA_FILE);
+            files::write_atomically(&path, ca_pem.as_bytes())
+                .map_err(|e| data_dir_error(&path, e))?;
+            Ok((path, Some(temp)))
+        }
+    }
+}
+
+fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
+    let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
+    listener
+        .set_nonblocking(true)
+        .map_err(|source| StartError::Bind { addr, source })?;
+    Ok(listener)
+}
+
+/// A running emulator. Dropping it does not stop it; call [`RunningEmulator::shutdown`].
+pub struct RunningEmulator {
+    pub https_addr: SocketAddr,
+    pub http_addr: SocketAddr,
+    pub domain: String,
+    pub tenant_id: uuid::Uuid,
+    pub ca_pem: String,
+    pub ca_path: PathBuf,
+    pub clock: Clock,
+    pub default_identity_client_id: uuid::Uuid,
+    state: AppState,
+    https_handle: axum_server::Handle<SocketAddr>,
+    stop_http: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    _temp_dir: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for RunningEmulator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RunningEmulator")
+            .field("https_addr", &self.https_addr)
+            .field("http_addr", &self.http_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Starts an emulator; returns once both listeners accept connections.
+pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
+    let data_dir = match &config.storage {
+        Storage::Directory(dir) => {
+            std::fs::create_dir_all(dir).map_err(|e| data_dir_error(dir, e))?;
+            Some(dir.as_path())
+        }
+        Storage::InMemory => None,
+    };
+    let master = Arc::new(load_or_create_master_key(data_dir)?);
+    let pool = store::open(data_dir).await?;
+    let clock = Clock::new();
+
+    let ca = LocalCa::load_or_create(data_dir)?;
+    let (chain, key) = match &config.tls_files {
+        Some((cert, key)) => tls::load_pem_pair(cert, key)?,
+        None => ca.issue_leaf(&config.domain)?,
+    };
+    let rustls_config =
+        axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(chain, key)?);
+    let (ca_path, temp_dir) = write_ca_file(&config.storage, &ca.cert_pem)?;
+
+    let issuer = TokenIssuer::load_or_create(&pool, &master).await?;
+    let identities = Arc::new(IdentityDirectory::with_default(config.tenant_id));
+    let vaults = VaultRegistry::load(pool.clone(), clock.clone()).await?;
+    let default_identity = identities.default_identity().clone();
+    vaults
+        .create(Vault {
+            name: VaultName::parse(DEFAULT_VAULT)
+                .ok_or_else(|| crate::vault::VaultError::Invalid("default vault name".into()))?,
+            tenant_id: config.tenant_id,
+            soft_delete_retention_days: DEFAULT_RETENTION_DAYS,
+            purge_protection: false,
+            access_policies: vec![AccessPolicy::all_keys(
+                config.tenant_id,
+                default_identity.object_id,
+            )],
+        })
+        .await?;
+
+    let settings = Arc::new(Settings {
+        domain: config.domain.clone(),
+        tenant_id: config.tenant_id,
+        ca_pem: ca.cert_pem.clone(),
+        ready: AtomicBool::new(false),
+    });
+    let state = AppState {
+        keys: KeyService::new(pool.clone(), clock.clone(), master),
+        vaults,
+        identities,
+        validator: TokenValidator::new(issuer.clone(), &config.domain),
+        issuer,
+        settings: settings.clone(),
+    };
+
+    let https_listener = bind(SocketAddr::new(config.bind, config.https_port))?;
+    let http_listener = bind(SocketAddr::new(config.bind, config.http_port))?;
+    let https_addr = https_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: SocketAddr::new(config.bind, config.https_port),
+            source,
+        })?;
+    let http_addr = http_listener
+        .local_addr()
+        .map_err(|source| StartError::Bind {
+            addr: SocketAddr::new(config.bind, config.http_port),
+            source,
+        })?;
+
+    let https_service = ServiceBuilder::new()
+        .map_request(api::normalize_path)
+        .service(api::https_router(state.clone()));
+    let https_handle = axum_server::Handle::new();
+    let https_server = axum_server::from_tcp_rustls(https_listener, rustls_config)
+        .map_err(|source| StartError::Bind {
+            addr: https_addr,
+            source,
+        })?
+        .handle(https_handle.clone());
+    let https_task = tokio::spawn(async move {
+        if let Err(err) = https_server.serve(https_service.into_make_service()).await {
+            tracing::error!(error = %err, "HTTPS listener stopped");
+        }
+    });
+
+    let (stop_http, mut stop_http_rx) = watch::channel(false);
+    let http_listener =
+        tokio::net::TcpListener::from_std(http_listener).map_err(|source| StartError::Bind {
+            addr: http_addr,
+            source,
+        })?;
+    let http_router = api::http_router(state.clone());
+    let http_task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stop_http_rx.wait_for(|stop| *stop).await;
+        };
+        if let Err(err) = axum::serve(http_listener, http_router)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %err, "HTTP listener stopped");
+        }
+    });
+
+    settings.mark_ready();
+    Ok(RunningEmulator {
+        https_addr,
+        http_addr,
+        domain: config.domain,
+        tenant_id: config.tenant_id,
+        ca_pem: ca.cert_pem,
+        ca_path,
+        clock,
+        default_identity_client_id: default_identity.client_id,
+        state,
+        https_handle,
+        stop_http,
+        tasks: vec![https_task, http_task],
+        _temp_dir: temp_dir,
+    })
+}
+
+impl RunningEmulator {
+    /// The shared state, for in-process tests that call services directly.
+    #[must_use]
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Stops accepting connections, lets requests in flight finish, and waits for both listeners.
+    pub async fn shutdown(self) {
+        self.https_handle
+            .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        let _ = self.stop_http.send(true);
+        for task in self.tasks {
+            let _ = task.await;
+        }
+    }
+}

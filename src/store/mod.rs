@@ -1,0 +1,64 @@
+//! SQLite through sqlx: opening the database, migrations, and one module per aggregate.
+//!
+//! Store functions are free functions over `&mut SqliteConnection` so a service can compose
+//! them inside one transaction. Queries are runtime-checked: the build needs no database.
+
+pub mod keys;
+pub mod signing_keys;
+pub mod vaults;
+
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{SqliteConnection, SqlitePool};
+
+pub type Pool = SqlitePool;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// Opens (creating if needed) the database in `data_dir`, or a private in-memory one.
+///
+/// File databases run WAL with `synchronous=FULL`: every acknowledged commit is fsynced, so it
+/// survives a killed process. The in-memory database lives in exactly one connection that the
+/// pool never closes, because each new in-memory connection would be a new, empty database.
+pub async fn open(data_dir: Option<&Path>) -> Result<Pool, sqlx::Error> {
+    let base = SqliteConnectOptions::from_str("sqlite::memory:")?
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10));
+    let pool = match data_dir {
+        Some(dir) => {
+            let options = base
+                .filename(dir.join("keyvault.sqlite3"))
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Full);
+            SqlitePoolOptions::new()
+                .max_connections(4)
+                .connect_with(options)
+                .await?
+        }
+        None => {
+            SqlitePoolOptions::new()
+                .max_connections(1)
+                .min_connections(1)
+                .idle_timeout(None)
+                .max_lifetime(None)
+                .connect_with(base)
+                .await?
+        }
+    };
+    MIGRATOR.run(&pool).await?;
+    Ok(pool)
+}
+
+/// Starts a write transaction. IMMEDIATE takes the write lock up front; a deferred transaction
+/// that reads first and then writes can fail with SQLITE_BUSY when another writer got in between.
+pub async fn begin_write(
+    pool: &Pool,
+) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+    pool.begin_with("BEGIN IMMEDIATE").await
+}
+
+pub type Conn = SqliteConnection;
