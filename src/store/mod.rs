@@ -24,12 +24,9 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 /// survives a killed process. The in-memory database lives in exactly one connection that the
 /// pool never closes, because each new in-memory connection would be a new, empty database.
 pub async fn open(data_dir: Option<&Path>) -> Result<Pool, sqlx::Error> {
-    let base = SqliteConnectOptions::from_str("sqlite::memory:")?
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10));
     let pool = match data_dir {
         Some(dir) => {
-            let options = base
+            let options = with_common_pragmas(SqliteConnectOptions::new())
                 .filename(dir.join("keyvault.sqlite3"))
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
@@ -40,17 +37,24 @@ pub async fn open(data_dir: Option<&Path>) -> Result<Pool, sqlx::Error> {
                 .await?
         }
         None => {
+            let options = with_common_pragmas(SqliteConnectOptions::from_str("sqlite::memory:")?);
             SqlitePoolOptions::new()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
                 .max_lifetime(None)
-                .connect_with(base)
+                .connect_with(options)
                 .await?
         }
     };
     MIGRATOR.run(&pool).await?;
     Ok(pool)
+}
+
+fn with_common_pragmas(options: SqliteConnectOptions) -> SqliteConnectOptions {
+    options
+        .foreign_keys(true)
+        .busy_timeout(Duration::from_secs(10))
 }
 
 /// Starts a write transaction. IMMEDIATE takes the write lock up front; a deferred transaction

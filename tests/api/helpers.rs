@@ -1,0 +1,218 @@
+//! The fixture: an in-process emulator on free ports, a reqwest client that trusts its CA and
+//! resolves `*.vault.localhost` to it, a token credential speaking the App Service
+//! managed-identity protocol, and raw request helpers for exact error shapes.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
+use azure_core::http::{ClientOptions, Transport};
+use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
+use keyvault_emulator::{Config, Emulator};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+pub const API: &str = "api-version=2025-07-01";
+
+pub struct TestVault {
+    pub emulator: Emulator,
+    pub http: reqwest::Client,
+}
+
+/// A reqwest client trusting only `ca_pem`, with `hosts` resolved to `addr`.
+pub fn https_client(ca_pem: &str, hosts: &[String], addr: SocketAddr) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("CA PEM");
+    let mut builder = reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .redirect(reqwest::redirect::Policy::none());
+    for host in hosts {
+        builder = builder.resolve(host, addr);
+    }
+    builder.build().expect("reqwest client")
+}
+
+pub async fn spawn() -> TestVault {
+    spawn_with(Config::in_memory()).await
+}
+
+pub async fn spawn_with(config: Config) -> TestVault {
+    let emulator = Emulator::start(config).await.expect("emulator starts");
+    let hosts = ["default", "other", "a"]
+        .iter()
+        .map(|v| emulator.vault_host(v))
+        .collect::<Vec<_>>();
+    let http = https_client(emulator.ca_pem(), &hosts, emulator.https_addr());
+    TestVault { emulator, http }
+}
+
+/// Gets tokens from the emulator's App Service endpoint, as `ManagedIdentityCredential` does.
+#[derive(Debug)]
+pub struct EmulatorCredential {
+    endpoint: String,
+    client_id: Option<String>,
+    http: reqwest::Client,
+}
+
+#[async_trait::async_trait]
+impl TokenCredential for EmulatorCredential {
+    async fn get_token(
+        &self,
+        scopes: &[&str],
+        _options: Option<TokenRequestOptions<'_>>,
+    ) -> azure_core::Result<AccessToken> {
+        let scope = scopes
+            .first()
+            .copied()
+            .unwrap_or("https://vault.azure.net/.default");
+        let resource = scope.strip_suffix("/.default").unwrap_or(scope);
+        let mut query = vec![("api-version", "2019-08-01"), ("resource", resource)];
+        if let Some(id) = &self.client_id {
+            query.push(("client_id", id));
+        }
+        let response = self
+            .http
+            .get(&self.endpoint)
+            .query(&query)
+            .header(
+                "X-IDENTITY-HEADER",
+                keyvault_emulator::DEFAULT_IDENTITY_HEADER,
+            )
+            .send()
+            .await
+            .map_err(|e| {
+                azure_core::Error::with_message(
+                    azure_core::error::ErrorKind::Credential,
+                    e.to_string(),
+                )
+            })?;
+        let body: Value = response.json().await.map_err(|e| {
+            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e.to_string())
+        })?;
+        let token = body["access_token"]
+            .as_str()
+            .expect("access_token")
+            .to_owned();
+        let expires_on: i64 = body["expires_on"]
+            .as_str()
+            .expect("expires_on as a string")
+            .parse()
+            .expect("epoch");
+        Ok(AccessToken::new(
+            token,
+            time::OffsetDateTime::from_unix_timestamp(expires_on).expect("timestamp"),
+        ))
+    }
+}
+
+impl TestVault {
+    pub fn vault_url(&self) -> String {
+        self.emulator.vault_url("default")
+    }
+
+    pub fn credential(&self) -> Arc<EmulatorCredential> {
+        Arc::new(EmulatorCredential {
+            endpoint: self.emulator.identity_endpoint(),
+            client_id: None,
+            http: reqwest::Client::new(),
+        })
+    }
+
+    /// The official Rust SDK client with default settings (challenge verification on), over a
+    /// transport that trusts the emulator's CA.
+    pub fn key_client(&self) -> KeyClient {
+        let options = KeyClientOptions {
+            client_options: ClientOptions {
+                transport: Some(Transport::new(Arc::new(self.http.clone()))),
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        KeyClient::new(&self.vault_url(), self.credential(), Some(options)).expect("key client")
+    }
+
+    /// A managed-identity token for `resource`, straight from the App Service endpoint.
+    pub async fn token_for(&self, resource: &str) -> String {
+        let body: Value = reqwest::Client::new()
+            .get(self.emulator.identity_endpoint())
+            .query(&[("api-version", "2019-08-01"), ("resource", resource)])
+            .header("X-IDENTITY-HEADER", "anything")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        body["access_token"].as_str().unwrap().to_owned()
+    }
+
+    pub async fn token(&self) -> String {
+        self.token_for("https://vault.azure.net").await
+    }
+
+    /// Sends `method path` to the default vault with a valid token; returns status and JSON body.
+    pub async fn call(
+        &self,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let token = self.token().await;
+        self.call_as(
+            method,
+            &format!("{}{path_and_query}", self.vault_url()),
+            Some(&token),
+            body,
+        )
+        .await
+    }
+
+    pub async fn call_as(
+        &self,
+        method: reqwest::Method,
+        url: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self.http.request(method, url);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("request sent");
+        let status = response.status();
+        let text = response.text().await.unwrap_or_default();
+        let json = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, json)
+    }
+
+    pub async fn create_rsa(&self, name: &str) -> Value {
+        let (status, body) = self
+            .call(
+                reqwest::Method::POST,
+                &format!("/keys/{name}/create?{API}"),
+                Some(serde_json::json!({"kty": "RSA"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+/// The error code and inner code of a Key Vault error body.
+pub fn error_codes(body: &Value) -> (String, Option<String>) {
+    (
+        body["error"]["code"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        body["error"]["innererror"]["code"]
+            .as_str()
+            .map(str::to_owned),
+    )
+}

@@ -1,0 +1,9 @@
+//! Integration tests against a real emulator over HTTPS: one test binary, the files follow the
+//! URL tree. `helpers` starts an emulator per test on free ports.
+
+mod auth;
+mod helpers;
+mod identity;
+mod keys;
+mod persistence;
+mod sdk;
