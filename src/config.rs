@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 /// The tenant every vault and identity belongs to unless configured otherwise. Put the same
 /// value in `AZURE_TENANT_ID` for credentials that need one.
-pub const DEFAULT_TENANT_ID: Uuid = Uuid::from_u128(0x7e6a_71f0_2c3b_4d5e_8f90_a1b2c3d4e5f6);
+pub const DEFAULT_TENANT_ID: Uuid = uuid::uuid!("7e6a71f0-2c3b-4d5e-8f90-a1b2c3d4e5f6");
 pub const DEFAULT_DOMAIN: &str = "vault.localhost";
 pub const DEFAULT_HTTPS_PORT: u16 = 8443;
 pub const DEFAULT_HTTP_PORT: u16 = 8080;
@@ -23,11 +23,7 @@ pub const DEFAULT_HTTP_PORT: u16 = 8080;
 /// /metadata/identity/oauth2/token (IMDS protocol). On start the emulator prints the URLs, the
 /// CA file, an /etc/hosts line and environment variables for SDK clients, then `ready`.
 #[derive(Debug, Parser)]
-#[command(
-    name = "keyvault-emulator",
-    version,
-    args_conflicts_with_subcommands = true
-)]
+#[command(name = "keyvault-emulator", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -46,11 +42,7 @@ pub enum Command {
         #[command(flatten)]
         client: ClientArgs,
         /// The resource (audience) to request a token for.
-        #[arg(
-            long,
-            env = "KVEMU_TOKEN_RESOURCE",
-            default_value = "https://vault.azure.net"
-        )]
+        #[arg(long, env = "KVEMU_TOKEN_RESOURCE", default_value = "https://vault.azure.net")]
         resource: String,
         /// Client id of a user-assigned identity; the default identity when omitted.
         #[arg(long, env = "KVEMU_TOKEN_CLIENT_ID")]
@@ -155,10 +147,7 @@ impl Config {
     /// As [`Config::in_memory`], with state in `dir`.
     #[must_use]
     pub fn in_directory(dir: impl Into<PathBuf>) -> Self {
-        Self {
-            storage: Storage::Directory(dir.into()),
-            ..Self::in_memory()
-        }
+        Self { storage: Storage::Directory(dir.into()), ..Self::in_memory() }
     }
 }
 
@@ -166,11 +155,7 @@ impl TryFrom<ServeArgs> for Config {
     type Error = String;
 
     fn try_from(args: ServeArgs) -> Result<Self, String> {
-        let domain = args
-            .domain
-            .trim()
-            .trim_end_matches('.')
-            .to_ascii_lowercase();
+        let domain = args.domain.trim().trim_end_matches('.').to_ascii_lowercase();
         if domain.is_empty() || !domain.contains('.') || domain.split('.').any(str::is_empty) {
             return Err(format!(
                 "--domain '{}' must be a DNS name with at least two labels, such as vault.localhost",
@@ -183,11 +168,7 @@ impl TryFrom<ServeArgs> for Config {
             bind: args.bind,
             domain,
             tenant_id: args.tenant_id,
-            storage: if args.in_memory {
-                Storage::InMemory
-            } else {
-                Storage::Directory(args.data_dir)
-            },
+            storage: if args.in_memory { Storage::InMemory } else { Storage::Directory(args.data_dir) },
             log_format: args.log_format,
             tls_files: args.tls_cert.zip(args.tls_key),
         })
@@ -204,20 +185,13 @@ mod tests {
         let config = Config::try_from(cli.serve).unwrap();
         assert_eq!((config.https_port, config.http_port), (8443, 8080));
         assert_eq!(config.domain, "vault.localhost");
-        assert_eq!(
-            config.storage,
-            Storage::Directory(PathBuf::from("./kv-data"))
-        );
-        assert_eq!(
-            config.tenant_id.to_string(),
-            "7e6a71f0-2c3b-4d5e-8f90-a1b2c3d4e5f6"
-        );
+        assert_eq!(config.storage, Storage::Directory(PathBuf::from("./kv-data")));
+        assert_eq!(config.tenant_id.to_string(), "7e6a71f0-2c3b-4d5e-8f90-a1b2c3d4e5f6");
     }
 
     #[test]
     fn in_memory_and_bad_domains() {
-        let cli =
-            Cli::try_parse_from(["keyvault-emulator", "--in-memory", "--https-port", "0"]).unwrap();
+        let cli = Cli::try_parse_from(["keyvault-emulator", "--in-memory", "--https-port", "0"]).unwrap();
         let config = Config::try_from(cli.serve).unwrap();
         assert_eq!(config.storage, Storage::InMemory);
         assert_eq!(config.https_port, 0);

@@ -43,9 +43,7 @@ pub const DEFAULT_IDENTITY_HEADER: &str = "keyvault-emulator";
 impl Emulator {
     /// Starts an emulator and returns once both listeners accept connections.
     pub async fn start(config: Config) -> Result<Self, StartError> {
-        Ok(Self {
-            inner: server::start(config).await?,
-        })
+        Ok(Self { inner: server::start(config).await? })
     }
 
     #[must_use]
@@ -61,11 +59,7 @@ impl Emulator {
     /// `https://{vault}.{domain}:{port}`: the URL SDK clients take, challenge verification on.
     #[must_use]
     pub fn vault_url(&self, vault: &str) -> String {
-        format!(
-            "https://{vault}.{}:{}",
-            self.inner.domain,
-            self.https_port()
-        )
+        format!("https://{vault}.{}:{}", self.inner.domain, self.https_port())
     }
 
     /// The vault host name, for a resolver that maps it to the loopback address.

@@ -15,11 +15,7 @@ fn main() -> ExitCode {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Healthcheck(client)) => healthcheck(&client),
-        Some(Command::Token {
-            client,
-            resource,
-            client_id,
-        }) => token(&client, &resource, client_id.as_deref()),
+        Some(Command::Token { client, resource, client_id }) => token(&client, &resource, client_id.as_deref()),
         Some(Command::Ca { data_dir }) => print_ca(&data_dir),
     }
 }
@@ -27,9 +23,7 @@ fn main() -> ExitCode {
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("KVEMU_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -45,10 +39,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     init_logging(config.log_format);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
             eprintln!("error: cannot start the async runtime: {err}");
@@ -76,16 +67,15 @@ fn print_banner(emulator: &Emulator) {
     let port = emulator.https_port();
     let default_host = emulator.vault_host("default");
     let mut out = String::new();
-    out.push_str(&format!(
-        "keyvault-emulator {}\n",
-        env!("CARGO_PKG_VERSION")
-    ));
+    out.push_str(&format!("keyvault-emulator {}\n", env!("CARGO_PKG_VERSION")));
     out.push_str("Vault URLs:\n");
     out.push_str(&format!(
         "  {}  (vault \"default\"; works with default SDK settings)\n",
         emulator.vault_url("default")
     ));
-    out.push_str(&format!("  https://localhost:{port}  (also vault \"default\"; SDKs need challenge-resource verification off)\n"));
+    out.push_str(&format!(
+        "  https://localhost:{port}  (also vault \"default\"; SDKs need challenge-resource verification off)\n"
+    ));
     out.push_str(&format!(
         "  Managed identity: {} (App Service), {}/metadata/identity/oauth2/token (IMDS)\n",
         emulator.identity_endpoint(),
@@ -99,7 +89,9 @@ fn print_banner(emulator: &Emulator) {
     out.push_str("Where *.vault.localhost does not resolve, add to /etc/hosts:\n");
     out.push_str(&format!("  127.0.0.1 {default_host}\n"));
     out.push_str("Environment for SDK clients (Python, Node and Rust read the same variables;\n");
-    out.push_str("  REQUESTS_CA_BUNDLE is for Python, NODE_EXTRA_CA_CERTS for Node, SSL_CERT_FILE for Rust, Go and .NET):\n");
+    out.push_str(
+        "  REQUESTS_CA_BUNDLE is for Python, NODE_EXTRA_CA_CERTS for Node, SSL_CERT_FILE for Rust, Go and .NET):\n",
+    );
     for (name, value) in emulator.client_environment() {
         out.push_str(&format!("export {name}={value}\n"));
     }
@@ -131,15 +123,10 @@ async fn wait_for_signal() {
 }
 
 /// A minimal HTTP/1.1 GET over loopback, so the image needs no curl. Returns (status, body).
-fn http_get(
-    addr: SocketAddr,
-    path_and_query: &str,
-    headers: &[(&str, &str)],
-) -> std::io::Result<(u16, String)> {
+fn http_get(addr: SocketAddr, path_and_query: &str, headers: &[(&str, &str)]) -> std::io::Result<(u16, String)> {
     let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))?;
     stream.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let mut request =
-        format!("GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
+    let mut request = format!("GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -151,22 +138,13 @@ fn http_get(
         .split_whitespace()
         .nth(1)
         .and_then(|s| s.parse().ok())
-        .ok_or_else(|| {
-            std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response")
-        })?;
-    let body = response
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))?;
+    let body = response.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     Ok((status, body))
 }
 
 fn healthcheck(client: &ClientArgs) -> ExitCode {
-    match http_get(
-        SocketAddr::new(client.connect, client.http_port),
-        "/_emulator/health",
-        &[],
-    ) {
+    match http_get(SocketAddr::new(client.connect, client.http_port), "/_emulator/health", &[]) {
         Ok((200, _)) => ExitCode::SUCCESS,
         Ok((status, body)) => {
             eprintln!("unhealthy: HTTP {status} {body}");
@@ -186,10 +164,7 @@ fn token(client: &ClientArgs, resource: &str, client_id: Option<&str>) -> ExitCo
     }
     let query = serde_urlencoded::to_string(&query).unwrap_or_default();
     let addr = SocketAddr::new(client.connect, client.http_port);
-    let header = [(
-        "X-IDENTITY-HEADER",
-        keyvault_emulator::DEFAULT_IDENTITY_HEADER,
-    )];
+    let header = [("X-IDENTITY-HEADER", keyvault_emulator::DEFAULT_IDENTITY_HEADER)];
     match http_get(addr, &format!("/msi/token?{query}"), &header) {
         Ok((200, body)) => {
             let token = serde_json::from_str::<serde_json::Value>(body.trim())

@@ -30,15 +30,9 @@ const MASTER_KEY_FILE: &str = "master.key";
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("data directory {path}: {source}")]
-    DataDir {
-        path: String,
-        source: std::io::Error,
-    },
+    DataDir { path: String, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        addr: SocketAddr,
-        source: std::io::Error,
-    },
+    Bind { addr: SocketAddr, source: std::io::Error },
     #[error("store: {0}")]
     Store(#[from] sqlx::Error),
     #[error("TLS: {0}")]
@@ -52,10 +46,7 @@ pub enum StartError {
 }
 
 fn data_dir_error(path: &Path, source: std::io::Error) -> StartError {
-    StartError::DataDir {
-        path: path.display().to_string(),
-        source,
-    }
+    StartError::DataDir { path: path.display().to_string(), source }
 }
 
 /// The master key of a data directory, created on first start; in memory, a fresh one.
@@ -75,23 +66,18 @@ fn load_or_create_master_key(dir: Option<&Path>) -> Result<MasterKey, StartError
 
 /// Where the CA certificate is written for clients to trust. In memory there is no data
 /// directory, so it goes to a private temporary directory removed at shutdown.
-fn write_ca_file(
-    storage: &Storage,
-    ca_pem: &str,
-) -> Result<(PathBuf, Option<tempfile::TempDir>), StartError> {
+fn write_ca_file(storage: &Storage, ca_pem: &str) -> Result<(PathBuf, Option<tempfile::TempDir>), StartError> {
     match storage {
-        Storage::Directory(dir) => Ok((
-            std::path::absolute(dir.join(tls::CA_FILE)).map_err(|e| data_dir_error(dir, e))?,
-            None,
-        )),
+        Storage::Directory(dir) => {
+            Ok((std::path::absolute(dir.join(tls::CA_FILE)).map_err(|e| data_dir_error(dir, e))?, None))
+        }
         Storage::InMemory => {
             let temp = tempfile::Builder::new()
                 .prefix("keyvault-emulator-")
                 .tempdir()
                 .map_err(|e| data_dir_error(&std::env::temp_dir(), e))?;
             let path = temp.path().join(tls::CA_FILE);
-            files::write_atomically(&path, ca_pem.as_bytes())
-                .map_err(|e| data_dir_error(&path, e))?;
+            files::write_atomically(&path, ca_pem.as_bytes()).map_err(|e| data_dir_error(&path, e))?;
             Ok((path, Some(temp)))
         }
     }
@@ -99,9 +85,7 @@ fn write_ca_file(
 
 fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
     let listener = TcpListener::bind(addr).map_err(|source| StartError::Bind { addr, source })?;
-    listener
-        .set_nonblocking(true)
-        .map_err(|source| StartError::Bind { addr, source })?;
+    listener.set_nonblocking(true).map_err(|source| StartError::Bind { addr, source })?;
     Ok(listener)
 }
 
@@ -149,8 +133,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         Some((cert, key)) => tls::load_pem_pair(cert, key)?,
         None => ca.issue_leaf(&config.domain)?,
     };
-    let rustls_config =
-        axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(chain, key)?);
+    let rustls_config = axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(chain, key)?);
     let (ca_path, temp_dir) = write_ca_file(&config.storage, &ca.cert_pem)?;
 
     let issuer = TokenIssuer::load_or_create(&pool, &master).await?;
@@ -164,10 +147,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
             tenant_id: config.tenant_id,
             soft_delete_retention_days: DEFAULT_RETENTION_DAYS,
             purge_protection: false,
-            access_policies: vec![AccessPolicy::all_keys(
-                config.tenant_id,
-                default_identity.object_id,
-            )],
+            access_policies: vec![AccessPolicy::all_keys(config.tenant_id, default_identity.object_id)],
         })
         .await?;
 
@@ -190,26 +170,16 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     let http_listener = bind(SocketAddr::new(config.bind, config.http_port))?;
     let https_addr = https_listener
         .local_addr()
-        .map_err(|source| StartError::Bind {
-            addr: SocketAddr::new(config.bind, config.https_port),
-            source,
-        })?;
+        .map_err(|source| StartError::Bind { addr: SocketAddr::new(config.bind, config.https_port), source })?;
     let http_addr = http_listener
         .local_addr()
-        .map_err(|source| StartError::Bind {
-            addr: SocketAddr::new(config.bind, config.http_port),
-            source,
-        })?;
+        .map_err(|source| StartError::Bind { addr: SocketAddr::new(config.bind, config.http_port), source })?;
 
-    let https_service = ServiceBuilder::new()
-        .map_request(api::normalize_path)
-        .service(api::https_router(state.clone()));
+    let https_service =
+        ServiceBuilder::new().map_request(api::normalize_path).service(api::https_router(state.clone()));
     let https_handle = axum_server::Handle::new();
     let https_server = axum_server::from_tcp_rustls(https_listener, rustls_config)
-        .map_err(|source| StartError::Bind {
-            addr: https_addr,
-            source,
-        })?
+        .map_err(|source| StartError::Bind { addr: https_addr, source })?
         .handle(https_handle.clone());
     let https_task = tokio::spawn(async move {
         if let Err(err) = https_server.serve(https_service.into_make_service()).await {
@@ -218,20 +188,14 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     });
 
     let (stop_http, mut stop_http_rx) = watch::channel(false);
-    let http_listener =
-        tokio::net::TcpListener::from_std(http_listener).map_err(|source| StartError::Bind {
-            addr: http_addr,
-            source,
-        })?;
+    let http_listener = tokio::net::TcpListener::from_std(http_listener)
+        .map_err(|source| StartError::Bind { addr: http_addr, source })?;
     let http_router = api::http_router(state.clone());
     let http_task = tokio::spawn(async move {
         let shutdown = async move {
             let _ = stop_http_rx.wait_for(|stop| *stop).await;
         };
-        if let Err(err) = axum::serve(http_listener, http_router)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
+        if let Err(err) = axum::serve(http_listener, http_router).with_graceful_shutdown(shutdown).await {
             tracing::error!(error = %err, "HTTP listener stopped");
         }
     });
@@ -263,8 +227,7 @@ impl RunningEmulator {
 
     /// Stops accepting connections, lets requests in flight finish, and waits for both listeners.
     pub async fn shutdown(self) {
-        self.https_handle
-            .graceful_shutdown(Some(std::time::Duration::from_secs(5)));
+        self.https_handle.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
         let _ = self.stop_http.send(true);
         for task in self.tasks {
             let _ = task.await;

@@ -8,8 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa,
-    Issuer, KeyPair, KeyUsagePurpose, SanType,
+    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+    KeyUsagePurpose, SanType,
 };
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
@@ -26,19 +26,13 @@ pub enum TlsError {
     #[error("certificate generation: {0}")]
     Generate(#[from] rcgen::Error),
     #[error("{path}: {source}")]
-    Io {
-        path: String,
-        source: std::io::Error,
-    },
+    Io { path: String, source: std::io::Error },
     #[error("TLS configuration: {0}")]
     Config(String),
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> TlsError {
-    TlsError::Io {
-        path: path.display().to_string(),
-        source,
-    }
+    TlsError::Io { path: path.display().to_string(), source }
 }
 
 /// The emulator's certificate authority.
@@ -56,11 +50,7 @@ fn ca_params() -> CertificateParams {
     dn.push(DnType::OrganizationName, "keyvault-emulator");
     params.distinguished_name = dn;
     params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    params.key_usages = vec![
-        KeyUsagePurpose::KeyCertSign,
-        KeyUsagePurpose::CrlSign,
-        KeyUsagePurpose::DigitalSignature,
-    ];
+    params.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
     params
 }
 
@@ -72,10 +62,7 @@ impl LocalCa {
         params.not_before = now - Duration::days(1);
         params.not_after = now + Duration::days(3650);
         let cert = params.self_signed(&key)?;
-        Ok(Self {
-            cert_pem: cert.pem(),
-            key,
-        })
+        Ok(Self { cert_pem: cert.pem(), key })
     }
 
     /// Loads the CA kept in `dir`, creating and saving it on first use; `None` makes a CA that
@@ -87,48 +74,28 @@ impl LocalCa {
         let cert_path = dir.join(CA_FILE);
         let key_path = dir.join(CA_KEY_FILE);
         if cert_path.exists() && key_path.exists() {
-            let cert_pem =
-                std::fs::read_to_string(&cert_path).map_err(|e| io_error(&cert_path, e))?;
+            let cert_pem = std::fs::read_to_string(&cert_path).map_err(|e| io_error(&cert_path, e))?;
             let key_pem = std::fs::read_to_string(&key_path).map_err(|e| io_error(&key_path, e))?;
-            return Ok(Self {
-                cert_pem,
-                key: KeyPair::from_pem(&key_pem)?,
-            });
+            return Ok(Self { cert_pem, key: KeyPair::from_pem(&key_pem)? });
         }
         let ca = Self::create()?;
         // The key first: a CA certificate on disk without its key could never issue a leaf.
-        files::write_private(&key_path, ca.key.serialize_pem().as_bytes())
-            .map_err(|e| io_error(&key_path, e))?;
-        files::write_atomically(&cert_path, ca.cert_pem.as_bytes())
-            .map_err(|e| io_error(&cert_path, e))?;
+        files::write_private(&key_path, ca.key.serialize_pem().as_bytes()).map_err(|e| io_error(&key_path, e))?;
+        files::write_atomically(&cert_path, ca.cert_pem.as_bytes()).map_err(|e| io_error(&cert_path, e))?;
         Ok(ca)
     }
 
     /// Issues a server certificate for the domain and the loopback names.
-    pub fn issue_leaf(
-        &self,
-        domain: &str,
-    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
-        let names = vec![
-            "localhost".to_owned(),
-            domain.to_owned(),
-            format!("*.{domain}"),
-        ];
+    pub fn issue_leaf(&self, domain: &str) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+        let names = vec!["localhost".to_owned(), domain.to_owned(), format!("*.{domain}")];
         let mut params = CertificateParams::new(names)?;
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        params
-            .subject_alt_names
-            .push(SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+        params.subject_alt_names.push(SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)));
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, domain);
         params.distinguished_name = dn;
         params.is_ca = IsCa::ExplicitNoCa;
-        params.key_usages = vec![
-            KeyUsagePurpose::DigitalSignature,
-            KeyUsagePurpose::KeyEncipherment,
-        ];
+        params.key_usages = vec![KeyUsagePurpose::DigitalSignature, KeyUsagePurpose::KeyEncipherment];
         params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ServerAuth];
         params.use_authority_key_identifier_extension = true;
         let now = OffsetDateTime::now_utc();
@@ -137,8 +104,7 @@ impl LocalCa {
         let leaf_key = KeyPair::generate()?;
         let issuer = Issuer::new(ca_params(), &self.key);
         let cert = params.signed_by(&leaf_key, &issuer)?;
-        let key = PrivateKeyDer::try_from(leaf_key.serialize_der())
-            .map_err(|e| TlsError::Config(e.to_string()))?;
+        let key = PrivateKeyDer::try_from(leaf_key.serialize_der()).map_err(|e| TlsError::Config(e.to_string()))?;
         Ok((vec![cert.der().clone()], key))
     }
 }
@@ -153,13 +119,9 @@ pub fn load_pem_pair(
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| TlsError::Config(format!("{}: {e}", cert.display())))?;
     if chain.is_empty() {
-        return Err(TlsError::Config(format!(
-            "{}: no certificate found",
-            cert.display()
-        )));
+        return Err(TlsError::Config(format!("{}: no certificate found", cert.display())));
     }
-    let key = PrivateKeyDer::from_pem_file(key)
-        .map_err(|e| TlsError::Config(format!("{}: {e}", key.display())))?;
+    let key = PrivateKeyDer::from_pem_file(key).map_err(|e| TlsError::Config(format!("{}: {e}", key.display())))?;
     Ok((chain, key))
 }
 

@@ -28,9 +28,7 @@ impl VaultName {
         let valid = (3..=24).contains(&bytes.len())
             && bytes[0].is_ascii_alphabetic()
             && bytes[bytes.len() - 1].is_ascii_alphanumeric()
-            && bytes
-                .iter()
-                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            && bytes.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
             && !text.contains("--");
         valid.then(|| Self(text.to_ascii_lowercase()))
     }
@@ -60,10 +58,7 @@ impl Vault {
     /// `recoveryLevel` as the contract's §6 table derives it from the vault's settings.
     #[must_use]
     pub fn recovery_level(&self) -> &'static str {
-        match (
-            self.soft_delete_retention_days >= DEFAULT_RETENTION_DAYS,
-            self.purge_protection,
-        ) {
+        match (self.soft_delete_retention_days >= DEFAULT_RETENTION_DAYS, self.purge_protection) {
             (true, false) => "Recoverable+Purgeable",
             (true, true) => "Recoverable",
             (false, false) => "CustomizedRecoverable+Purgeable",
@@ -99,24 +94,13 @@ impl VaultRegistry {
         let mut conn = pool.acquire().await?;
         let all = store::vaults::list(&mut conn).await?;
         drop(conn);
-        let vaults = all
-            .into_iter()
-            .map(|v| (v.name.as_str().to_owned(), Arc::new(v)))
-            .collect();
-        Ok(Self {
-            pool,
-            clock,
-            vaults: Arc::new(RwLock::new(vaults)),
-        })
+        let vaults = all.into_iter().map(|v| (v.name.as_str().to_owned(), Arc::new(v))).collect();
+        Ok(Self { pool, clock, vaults: Arc::new(RwLock::new(vaults)) })
     }
 
     #[must_use]
     pub fn get(&self, name: &str) -> Option<Arc<Vault>> {
-        self.vaults
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .get(&name.to_ascii_lowercase())
-            .cloned()
+        self.vaults.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&name.to_ascii_lowercase()).cloned()
     }
 
     /// Creates a vault, or returns the existing one unchanged when the name is taken.
@@ -160,10 +144,7 @@ mod tests {
     fn recovery_level_follows_the_contract_table() {
         assert_eq!(vault(90, false).recovery_level(), "Recoverable+Purgeable");
         assert_eq!(vault(90, true).recovery_level(), "Recoverable");
-        assert_eq!(
-            vault(7, false).recovery_level(),
-            "CustomizedRecoverable+Purgeable"
-        );
+        assert_eq!(vault(7, false).recovery_level(), "CustomizedRecoverable+Purgeable");
         assert_eq!(vault(89, true).recovery_level(), "CustomizedRecoverable");
         assert_eq!(vault(7, true).recoverable_days(), 7);
     }

@@ -47,9 +47,7 @@ pub type ApiResult<T> = Result<T, ApiError>;
 
 impl ApiError {
     pub fn bad_parameter(message: impl Into<String>) -> Self {
-        Self::BadParameter {
-            message: message.into(),
-        }
+        Self::BadParameter { message: message.into() }
     }
 
     #[must_use]
@@ -57,9 +55,7 @@ impl ApiError {
         match self {
             Self::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             Self::Forbidden { .. } => StatusCode::FORBIDDEN,
-            Self::KeyNotFound { .. } | Self::VaultNotFound { .. } | Self::RouteNotFound { .. } => {
-                StatusCode::NOT_FOUND
-            }
+            Self::KeyNotFound { .. } | Self::VaultNotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
@@ -120,15 +116,11 @@ impl ApiError {
             TokenError::UnsupportedAlgorithm(alg) => messages::unsupported_token_algorithm(alg),
             TokenError::UnknownSigningKey(kid) => messages::unknown_signing_key(kid),
             TokenError::BadSignature => messages::BAD_SIGNATURE.to_owned(),
-            TokenError::InvalidIssuer { expected, found } => {
-                messages::invalid_issuer(expected, found)
-            }
+            TokenError::InvalidIssuer { expected, found } => messages::invalid_issuer(expected, found),
             TokenError::InvalidAudience { found } => messages::invalid_audience(found),
             TokenError::Expired(exp) => messages::token_expired(*exp),
             TokenError::NotYetValid(nbf) => messages::token_not_yet_valid(*nbf),
-            TokenError::WrongTenant { expected, found } => {
-                messages::wrong_tenant(&expected.to_string(), found)
-            }
+            TokenError::WrongTenant { expected, found } => messages::wrong_tenant(&expected.to_string(), found),
             TokenError::MissingClaim(claim) => messages::missing_claim(claim),
         };
         Self::Unauthorized { message, challenge }
@@ -141,12 +133,10 @@ impl IntoResponse for ApiError {
             tracing::error!(detail = %detail, "internal error");
         }
         let mut response = (self.status(), axum::Json(self.body())).into_response();
-        if let Self::Unauthorized { challenge, .. } = &self {
-            if let Ok(value) = HeaderValue::from_str(challenge) {
-                response
-                    .headers_mut()
-                    .insert(header::WWW_AUTHENTICATE, value);
-            }
+        if let Self::Unauthorized { challenge, .. } = &self
+            && let Ok(value) = HeaderValue::from_str(challenge)
+        {
+            response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
         response
     }
@@ -156,30 +146,23 @@ impl From<keys::Error> for ApiError {
     fn from(err: keys::Error) -> Self {
         use keys::Error as E;
         match err {
-            E::KeyNotFound { name, version } => Self::KeyNotFound {
-                message: messages::key_not_found(&name, version.as_deref()),
-            },
+            E::KeyNotFound { name, version } => {
+                Self::KeyNotFound { message: messages::key_not_found(&name, version.as_deref()) }
+            }
             E::InvalidName(name) => Self::bad_parameter(messages::invalid_name(&name)),
             E::BadParameter(message) => Self::BadParameter { message },
             E::OperationNotPermitted(op) => Self::Forbidden {
                 message: messages::operation_not_permitted(op.as_str()),
                 inner: "KeyOperationForbidden",
             },
-            E::KeyDisabled(op) => Self::Forbidden {
-                message: messages::key_disabled(op.as_str()),
-                inner: "KeyDisabled",
-            },
-            E::KeyExpired(op) => Self::Forbidden {
-                message: messages::key_expired(op.as_str()),
-                inner: "KeyExpired",
-            },
-            E::KeyNotYetValid(op) => Self::Forbidden {
-                message: messages::key_not_yet_valid(op.as_str()),
-                inner: "KeyNotYetValid",
-            },
-            E::Store(e) => Self::Internal {
-                detail: format!("store: {e}"),
-            },
+            E::KeyDisabled(op) => {
+                Self::Forbidden { message: messages::key_disabled(op.as_str()), inner: "KeyDisabled" }
+            }
+            E::KeyExpired(op) => Self::Forbidden { message: messages::key_expired(op.as_str()), inner: "KeyExpired" },
+            E::KeyNotYetValid(op) => {
+                Self::Forbidden { message: messages::key_not_yet_valid(op.as_str()), inner: "KeyNotYetValid" }
+            }
+            E::Store(e) => Self::Internal { detail: format!("store: {e}") },
             E::Internal(detail) => Self::Internal { detail },
         }
     }
@@ -197,65 +180,19 @@ mod tests {
     #[test]
     fn every_variant_renders_its_status_and_code() {
         let cases: Vec<(ApiError, u16, &str, Option<&str>)> = vec![
+            (ApiError::Unauthorized { message: "m".into(), challenge: "c".into() }, 401, "Unauthorized", None),
             (
-                ApiError::Unauthorized {
-                    message: "m".into(),
-                    challenge: "c".into(),
-                },
-                401,
-                "Unauthorized",
-                None,
-            ),
-            (
-                ApiError::Forbidden {
-                    message: "m".into(),
-                    inner: "AccessDenied",
-                },
+                ApiError::Forbidden { message: "m".into(), inner: "AccessDenied" },
                 403,
                 "Forbidden",
                 Some("AccessDenied"),
             ),
-            (
-                ApiError::KeyNotFound {
-                    message: "m".into(),
-                },
-                404,
-                "KeyNotFound",
-                None,
-            ),
-            (
-                ApiError::VaultNotFound {
-                    message: "m".into(),
-                },
-                404,
-                "VaultNotFound",
-                None,
-            ),
-            (
-                ApiError::RouteNotFound {
-                    message: "m".into(),
-                },
-                404,
-                "NotFound",
-                None,
-            ),
-            (
-                ApiError::MethodNotAllowed {
-                    message: "m".into(),
-                },
-                405,
-                "MethodNotAllowed",
-                None,
-            ),
+            (ApiError::KeyNotFound { message: "m".into() }, 404, "KeyNotFound", None),
+            (ApiError::VaultNotFound { message: "m".into() }, 404, "VaultNotFound", None),
+            (ApiError::RouteNotFound { message: "m".into() }, 404, "NotFound", None),
+            (ApiError::MethodNotAllowed { message: "m".into() }, 405, "MethodNotAllowed", None),
             (ApiError::bad_parameter("m"), 400, "BadParameter", None),
-            (
-                ApiError::Internal {
-                    detail: "secret detail".into(),
-                },
-                500,
-                "InternalServerError",
-                None,
-            ),
+            (ApiError::Internal { detail: "secret detail".into() }, 500, "InternalServerError", None),
         ];
         for (err, status, code, inner) in cases {
             let (s, body) = render(err);
@@ -268,13 +205,7 @@ mod tests {
 
     #[test]
     fn key_not_found_uses_the_recorded_message() {
-        let (status, body) = render(
-            keys::Error::KeyNotFound {
-                name: "k1".into(),
-                version: None,
-            }
-            .into(),
-        );
+        let (status, body) = render(keys::Error::KeyNotFound { name: "k1".into(), version: None }.into());
         assert_eq!(status, StatusCode::NOT_FOUND);
         assert_eq!(
             body,
@@ -284,8 +215,7 @@ mod tests {
 
     #[test]
     fn lifecycle_refusals_are_403_with_inner_codes() {
-        let (status, body) =
-            render(keys::Error::OperationNotPermitted(KeyOperation::Decrypt).into());
+        let (status, body) = render(keys::Error::OperationNotPermitted(KeyOperation::Decrypt).into());
         assert_eq!(status, StatusCode::FORBIDDEN);
         assert_eq!(
             body,
@@ -293,10 +223,7 @@ mod tests {
         );
         let (_, body) = render(keys::Error::KeyDisabled(KeyOperation::UnwrapKey).into());
         assert_eq!(body["error"]["innererror"]["code"], "KeyDisabled");
-        assert_eq!(
-            body["error"]["message"],
-            "Operation unwrapKey is not allowed on a disabled key."
-        );
+        assert_eq!(body["error"]["message"], "Operation unwrapKey is not allowed on a disabled key.");
     }
 
     #[test]

@@ -35,15 +35,7 @@ pub const SUPPORTED_API_VERSIONS: &[&str] = &[
 ];
 
 fn query_map(parts: &Parts) -> HashMap<String, String> {
-    parts
-        .uri
-        .query()
-        .map(|q| {
-            url_decode_pairs(q)
-                .into_iter()
-                .collect::<HashMap<String, String>>()
-        })
-        .unwrap_or_default()
+    parts.uri.query().map(|q| url_decode_pairs(q).into_iter().collect::<HashMap<String, String>>()).unwrap_or_default()
 }
 
 /// Percent-decodes `a=b&c=d` (names too: the JS SDK sends `api%2Dversion`).
@@ -60,15 +52,11 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = query_map(parts);
-        let version = query
-            .get("api-version")
-            .ok_or_else(|| ApiError::bad_parameter(messages::MISSING_API_VERSION))?;
+        let version = query.get("api-version").ok_or_else(|| ApiError::bad_parameter(messages::MISSING_API_VERSION))?;
         if SUPPORTED_API_VERSIONS.contains(&version.as_str()) {
             Ok(Self(version.clone()))
         } else {
-            Err(ApiError::bad_parameter(messages::unknown_api_version(
-                version,
-            )))
+            Err(ApiError::bad_parameter(messages::unknown_api_version(version)))
         }
     }
 }
@@ -89,16 +77,13 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
         let query = query_map(parts);
         let max_results = match query.get("maxresults") {
             None => MAX_PAGE_SIZE,
-            Some(text) => text
-                .parse::<u32>()
-                .ok()
-                .filter(|n| (1..=MAX_PAGE_SIZE).contains(n))
-                .ok_or_else(|| ApiError::bad_parameter(format!("The value of maxresults ({text}) is invalid: it must be an integer between 1 and {MAX_PAGE_SIZE}.")))?,
+            Some(text) => text.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
+                ApiError::bad_parameter(format!(
+                    "The value of maxresults ({text}) is invalid: it must be an integer between 1 and {MAX_PAGE_SIZE}."
+                ))
+            })?,
         };
-        Ok(Self {
-            max_results,
-            skip_token: query.get("$skiptoken").cloned(),
-        })
+        Ok(Self { max_results, skip_token: query.get("$skiptoken").cloned() })
     }
 }
 
@@ -111,13 +96,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KvJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| {
-                ApiError::bad_parameter(format!("The request body could not be read: {e}"))
-            })?;
+            .map_err(|e| ApiError::bad_parameter(format!("The request body could not be read: {e}")))?;
         if bytes.is_empty() {
-            return Err(ApiError::bad_parameter(
-                "The request body is empty; a JSON object is required.",
-            ));
+            return Err(ApiError::bad_parameter("The request body is empty; a JSON object is required."));
         }
         serde_json::from_slice(&bytes)
             .map(KvJson)
@@ -137,15 +118,9 @@ pub struct VaultRequest {
 impl VaultRequest {
     /// Refuses the request unless the vault grants `operation` to the caller.
     pub fn authorize(&self, operation: Operation) -> Result<(), ApiError> {
-        authorize(&self.vault.access_policies, &self.principal, operation).map_err(|denied| {
-            ApiError::Forbidden {
-                message: messages::access_denied(
-                    &self.principal.describe(),
-                    denied.permission,
-                    self.vault.name.as_str(),
-                ),
-                inner: "AccessDenied",
-            }
+        authorize(&self.vault.access_policies, &self.principal, operation).map_err(|denied| ApiError::Forbidden {
+            message: messages::access_denied(&self.principal.describe(), denied.permission, self.vault.name.as_str()),
+            inner: "AccessDenied",
         })
     }
 }
@@ -158,8 +133,6 @@ impl<S: Send + Sync> FromRequestParts<S> for VaultRequest {
             .extensions
             .get::<VaultRequest>()
             .cloned()
-            .ok_or_else(|| ApiError::Internal {
-                detail: "vault route reached without the authentication layer".into(),
-            })
+            .ok_or_else(|| ApiError::Internal { detail: "vault route reached without the authentication layer".into() })
     }
 }

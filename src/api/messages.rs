@@ -89,9 +89,7 @@ pub fn malformed_token(detail: &str) -> String {
 
 #[must_use]
 pub fn unsupported_token_algorithm(alg: &str) -> String {
-    format!(
-        "AKV10013: The token signing algorithm {alg} is not accepted; tokens must be signed with RS256."
-    )
+    format!("AKV10013: The token signing algorithm {alg} is not accepted; tokens must be signed with RS256.")
 }
 
 #[must_use]
@@ -113,9 +111,7 @@ pub fn token_not_yet_valid(nbf: i64) -> String {
 
 #[must_use]
 pub fn wrong_tenant(expected: &str, found: &str) -> String {
-    format!(
-        "AKV10046: The token was issued for tenant {found}, but this vault belongs to tenant {expected}."
-    )
+    format!("AKV10046: The token was issued for tenant {found}, but this vault belongs to tenant {expected}.")
 }
 
 #[must_use]
@@ -126,9 +122,7 @@ pub fn missing_claim(claim: &str) -> String {
 /// [unverified] a host that names no vault of this emulator.
 #[must_use]
 pub fn vault_not_found(vault: &str) -> String {
-    format!(
-        "The vault '{vault}' does not exist on this emulator. Create it first, or use the default vault."
-    )
+    format!("The vault '{vault}' does not exist on this emulator. Create it first, or use the default vault.")
 }
 
 #[must_use]

@@ -79,15 +79,11 @@ pub fn http_router(state: AppState) -> Router {
 }
 
 async fn route_not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::RouteNotFound {
-        message: messages::route_not_found(method.as_str(), uri.path()),
-    }
+    ApiError::RouteNotFound { message: messages::route_not_found(method.as_str(), uri.path()) }
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::MethodNotAllowed {
-        message: messages::method_not_allowed(method.as_str(), uri.path()),
-    }
+    ApiError::MethodNotAllowed { message: messages::method_not_allowed(method.as_str(), uri.path()) }
 }
 
 /// The response headers the real service sends on every answer (contract §2).
@@ -105,28 +101,16 @@ async fn key_vault_headers(req: Request, next: Next) -> Response {
         (header::CACHE_CONTROL.as_str(), "no-cache"),
         (header::PRAGMA.as_str(), "no-cache"),
         (header::EXPIRES.as_str(), "-1"),
-        (
-            "x-ms-keyvault-service-version",
-            concat!("1.9.0.0-emulator-", env!("CARGO_PKG_VERSION")),
-        ),
+        ("x-ms-keyvault-service-version", concat!("1.9.0.0-emulator-", env!("CARGO_PKG_VERSION"))),
         ("x-ms-keyvault-region", messages::REGION),
-        (
-            header::STRICT_TRANSPORT_SECURITY.as_str(),
-            "max-age=31536000;includeSubDomains",
-        ),
+        (header::STRICT_TRANSPORT_SECURITY.as_str(), "max-age=31536000;includeSubDomains"),
         (header::X_CONTENT_TYPE_OPTIONS.as_str(), "nosniff"),
     ];
     for (name, value) in fixed {
         headers.insert(name, HeaderValue::from_static(value));
     }
-    if headers
-        .get(header::CONTENT_TYPE)
-        .is_some_and(|v| v == "application/json")
-    {
-        headers.insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json; charset=utf-8"),
-        );
+    if headers.get(header::CONTENT_TYPE).is_some_and(|v| v == "application/json") {
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
     }
     response
 }

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::AppState;
-use crate::auth::identity::{IdentitySelector, ManagedIdentity};
+use crate::auth::identity::IdentitySelector;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -22,22 +22,31 @@ pub fn router() -> Router<AppState> {
         .route("/metadata/identity/oauth2/token/", get(imds_token))
 }
 
-/// The OAuth-style error body both protocols use.
-fn token_error(status: StatusCode, error: &str, description: &str) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "error": error, "error_description": description })),
-    )
-        .into_response()
+/// The OAuth-style error both protocols answer with.
+struct TokenEndpointError {
+    status: StatusCode,
+    description: &'static str,
 }
 
-fn invalid_request(description: &str) -> Response {
-    token_error(StatusCode::BAD_REQUEST, "invalid_request", description)
+impl TokenEndpointError {
+    fn invalid_request(description: &'static str) -> Self {
+        Self { status: StatusCode::BAD_REQUEST, description }
+    }
 }
+
+impl IntoResponse for TokenEndpointError {
+    fn into_response(self) -> Response {
+        let error = if self.status.is_server_error() { "server_error" } else { "invalid_request" };
+        (self.status, Json(serde_json::json!({ "error": error, "error_description": self.description })))
+            .into_response()
+    }
+}
+
+type TokenResult = Result<Response, TokenEndpointError>;
 
 /// Which identity the query selects: `client_id`, `object_id`/`principal_id`, or the resource
 /// id (`mi_res_id` on App Service, `msi_res_id` on IMDS). More than one is an error.
-fn selector(query: &HashMap<String, String>) -> Result<IdentitySelector, Response> {
+fn selector(query: &HashMap<String, String>) -> Result<IdentitySelector, TokenEndpointError> {
     let mut found = Vec::new();
     if let Some(id) = query.get("client_id") {
         found.push(IdentitySelector::ClientId(id.clone()));
@@ -51,83 +60,66 @@ fn selector(query: &HashMap<String, String>) -> Result<IdentitySelector, Respons
     match found.len() {
         0 => Ok(IdentitySelector::Default),
         1 => Ok(found.remove(0)),
-        _ => Err(invalid_request(
-            "Only one of client_id, object_id and mi_res_id may be specified.",
-        )),
+        _ => {
+            Err(TokenEndpointError::invalid_request("Only one of client_id, object_id and mi_res_id may be specified."))
+        }
     }
 }
 
 /// A token request's `resource`; a trailing `/.default` scope suffix is tolerated.
-fn resource(query: &HashMap<String, String>) -> Result<String, Response> {
+fn resource(query: &HashMap<String, String>) -> Result<String, TokenEndpointError> {
     let resource = query
         .get("resource")
         .filter(|r| !r.is_empty())
-        .ok_or_else(|| invalid_request("Required query variable 'resource' is missing"))?;
-    Ok(resource
-        .strip_suffix("/.default")
-        .unwrap_or(resource)
-        .to_owned())
+        .ok_or(TokenEndpointError::invalid_request("Required query variable 'resource' is missing"))?;
+    Ok(resource.strip_suffix("/.default").unwrap_or(resource).to_owned())
 }
 
-fn issue(state: &AppState, identity: &ManagedIdentity, resource: &str) -> Response {
-    match state.issuer.issue_for_managed_identity(identity, resource) {
-        Ok(token) => {
-            let lifetime = (token.expires_on - token.issued_at).to_string();
-            Json(serde_json::json!({
-                "access_token": token.access_token,
-                "expires_in": lifetime,
-                "expires_on": token.expires_on.to_string(),
-                "ext_expires_in": lifetime,
-                "not_before": token.issued_at.to_string(),
-                "resource": resource,
-                "token_type": "Bearer",
-                "client_id": identity.client_id.to_string(),
-            }))
-            .into_response()
-        }
-        Err(err) => {
-            tracing::error!(error = %err, "token issuance failed");
-            token_error(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "The emulator could not sign a token.",
-            )
-        }
+fn require_api_version(query: &HashMap<String, String>) -> Result<(), TokenEndpointError> {
+    if query.contains_key("api-version") {
+        Ok(())
+    } else {
+        Err(TokenEndpointError::invalid_request("Required query variable 'api-version' is missing"))
     }
 }
 
-fn select_and_issue(state: &AppState, query: &HashMap<String, String>) -> Response {
-    let selector = match selector(query) {
-        Ok(s) => s,
-        Err(response) => return response,
-    };
-    let resource = match resource(query) {
-        Ok(r) => r,
-        Err(response) => return response,
-    };
-    match state.identities.select(&selector) {
-        Some(identity) => issue(state, identity, &resource),
-        None => invalid_request("Identity not found"),
-    }
+fn select_and_issue(state: &AppState, query: &HashMap<String, String>) -> TokenResult {
+    require_api_version(query)?;
+    let selector = selector(query)?;
+    let resource = resource(query)?;
+    let identity =
+        state.identities.select(&selector).ok_or(TokenEndpointError::invalid_request("Identity not found"))?;
+    let token = state.issuer.issue_for_managed_identity(identity, &resource).map_err(|err| {
+        tracing::error!(error = %err, "token issuance failed");
+        TokenEndpointError {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            description: "The emulator could not sign a token.",
+        }
+    })?;
+    let lifetime = (token.expires_on - token.issued_at).to_string();
+    Ok(Json(serde_json::json!({
+        "access_token": token.access_token,
+        "expires_in": lifetime,
+        "expires_on": token.expires_on.to_string(),
+        "ext_expires_in": lifetime,
+        "not_before": token.issued_at.to_string(),
+        "resource": resource,
+        "token_type": "Bearer",
+        "client_id": identity.client_id.to_string(),
+    }))
+    .into_response())
 }
 
 async fn app_service_token(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    if headers
-        .get("x-identity-header")
-        .is_none_or(|v| v.is_empty())
-    {
-        return token_error(
-            StatusCode::UNAUTHORIZED,
-            "invalid_request",
-            "The X-IDENTITY-HEADER header is required.",
-        );
-    }
-    if !query.contains_key("api-version") {
-        return invalid_request("Required query variable 'api-version' is missing");
+) -> TokenResult {
+    if headers.get("x-identity-header").is_none_or(|v| v.is_empty()) {
+        return Err(TokenEndpointError {
+            status: StatusCode::UNAUTHORIZED,
+            description: "The X-IDENTITY-HEADER header is required.",
+        });
     }
     select_and_issue(&state, &query)
 }
@@ -136,15 +128,9 @@ async fn imds_token(
     State(state): State<AppState>,
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    if !headers
-        .get("metadata")
-        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true"))
-    {
-        return invalid_request("Required metadata header not specified");
-    }
-    if !query.contains_key("api-version") {
-        return invalid_request("Required query variable 'api-version' is missing");
+) -> TokenResult {
+    if !headers.get("metadata").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true")) {
+        return Err(TokenEndpointError::invalid_request("Required metadata header not specified"));
     }
     select_and_issue(&state, &query)
 }

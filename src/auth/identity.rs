@@ -17,19 +17,13 @@ pub struct ManagedIdentity {
 }
 
 fn namespace() -> Uuid {
-    Uuid::new_v5(
-        &Uuid::NAMESPACE_URL,
-        b"https://github.com/keyvault-emulator/identities",
-    )
+    Uuid::new_v5(&Uuid::NAMESPACE_URL, b"https://github.com/keyvault-emulator/identities")
 }
 
 /// A deterministic id for `purpose` ("client", "object") of the named identity in `tenant`.
 #[must_use]
 pub fn derived_id(tenant: Uuid, name: &str, purpose: &str) -> Uuid {
-    Uuid::new_v5(
-        &namespace(),
-        format!("{tenant}/{name}/{purpose}").as_bytes(),
-    )
+    Uuid::new_v5(&namespace(), format!("{tenant}/{name}/{purpose}").as_bytes())
 }
 
 impl ManagedIdentity {
@@ -68,9 +62,7 @@ pub struct IdentityDirectory {
 impl IdentityDirectory {
     #[must_use]
     pub fn with_default(tenant_id: Uuid) -> Self {
-        Self {
-            identities: vec![ManagedIdentity::user_assigned(tenant_id, DEFAULT_IDENTITY)],
-        }
+        Self { identities: vec![ManagedIdentity::user_assigned(tenant_id, DEFAULT_IDENTITY)] }
     }
 
     #[must_use]
@@ -85,18 +77,9 @@ impl IdentityDirectory {
         let matches_uuid = |text: &str, id: Uuid| Uuid::parse_str(text).is_ok_and(|u| u == id);
         match selector {
             IdentitySelector::Default => Some(self.default_identity()),
-            IdentitySelector::ClientId(id) => self
-                .identities
-                .iter()
-                .find(|i| matches_uuid(id, i.client_id)),
-            IdentitySelector::ObjectId(id) => self
-                .identities
-                .iter()
-                .find(|i| matches_uuid(id, i.object_id)),
-            IdentitySelector::ResourceId(id) => self
-                .identities
-                .iter()
-                .find(|i| i.resource_id.eq_ignore_ascii_case(id)),
+            IdentitySelector::ClientId(id) => self.identities.iter().find(|i| matches_uuid(id, i.client_id)),
+            IdentitySelector::ObjectId(id) => self.identities.iter().find(|i| matches_uuid(id, i.object_id)),
+            IdentitySelector::ResourceId(id) => self.identities.iter().find(|i| i.resource_id.eq_ignore_ascii_case(id)),
         }
     }
 }
@@ -111,41 +94,18 @@ mod tests {
         let a = ManagedIdentity::user_assigned(tenant, "svc");
         assert_eq!(a, ManagedIdentity::user_assigned(tenant, "svc"));
         assert_ne!(a.client_id, a.object_id);
-        assert_ne!(
-            a.object_id,
-            ManagedIdentity::user_assigned(tenant, "other").object_id
-        );
-        assert_ne!(
-            a.object_id,
-            ManagedIdentity::user_assigned(Uuid::new_v4(), "svc").object_id
-        );
+        assert_ne!(a.object_id, ManagedIdentity::user_assigned(tenant, "other").object_id);
+        assert_ne!(a.object_id, ManagedIdentity::user_assigned(Uuid::new_v4(), "svc").object_id);
     }
 
     #[test]
     fn selectors_find_only_existing_identities() {
         let dir = IdentityDirectory::with_default(Uuid::new_v4());
         let me = dir.default_identity().clone();
-        assert_eq!(
-            dir.select(&IdentitySelector::ClientId(me.client_id.to_string())),
-            Some(&me)
-        );
-        assert_eq!(
-            dir.select(&IdentitySelector::ObjectId(
-                me.object_id.to_string().to_uppercase()
-            )),
-            Some(&me)
-        );
-        assert_eq!(
-            dir.select(&IdentitySelector::ResourceId(me.resource_id.clone())),
-            Some(&me)
-        );
-        assert_eq!(
-            dir.select(&IdentitySelector::ClientId(Uuid::new_v4().to_string())),
-            None
-        );
-        assert_eq!(
-            dir.select(&IdentitySelector::ClientId("not-a-guid".into())),
-            None
-        );
+        assert_eq!(dir.select(&IdentitySelector::ClientId(me.client_id.to_string())), Some(&me));
+        assert_eq!(dir.select(&IdentitySelector::ObjectId(me.object_id.to_string().to_uppercase())), Some(&me));
+        assert_eq!(dir.select(&IdentitySelector::ResourceId(me.resource_id.clone())), Some(&me));
+        assert_eq!(dir.select(&IdentitySelector::ClientId(Uuid::new_v4().to_string())), None);
+        assert_eq!(dir.select(&IdentitySelector::ClientId("not-a-guid".into())), None);
     }
 }

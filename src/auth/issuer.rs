@@ -75,9 +75,7 @@ pub struct TokenIssuer {
 
 impl std::fmt::Debug for TokenIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenIssuer")
-            .field("kid", &self.key.kid)
-            .finish_non_exhaustive()
+        f.debug_struct("TokenIssuer").field("kid", &self.key.kid).finish_non_exhaustive()
     }
 }
 
@@ -110,10 +108,8 @@ impl TokenIssuer {
     }
 
     pub fn from_material(material: &RsaKeyMaterial) -> Result<Self, IssuerError> {
-        let pkcs1 =
-            crate::crypto::der::pkcs8_private_key(&material.pkcs8_der).ok_or_else(|| {
-                crate::crypto::CryptoError::Material("signing key is not PKCS#8".into())
-            })?;
+        let pkcs1 = crate::crypto::der::pkcs8_private_key(&material.pkcs8_der)
+            .ok_or_else(|| crate::crypto::CryptoError::Material("signing key is not PKCS#8".into()))?;
         Ok(Self {
             key: Arc::new(SigningKey {
                 kid: key_id(material),
@@ -184,10 +180,6 @@ impl TokenIssuer {
         header.kid = Some(self.key.kid.clone());
         header.typ = Some("JWT".into());
         let access_token = jsonwebtoken::encode(&header, claims, &self.key.encoding)?;
-        Ok(IssuedToken {
-            access_token,
-            issued_at: claims.iat,
-            expires_on: claims.exp,
-        })
+        Ok(IssuedToken { access_token, issued_at: claims.iat, expires_on: claims.exp })
     }
 }

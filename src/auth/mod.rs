@@ -27,10 +27,7 @@ impl Principal {
     /// How Key Vault names a caller in 403 messages: `appid=…;oid=…;iss=…` (contract §3).
     #[must_use]
     pub fn describe(&self) -> String {
-        format!(
-            "appid={};oid={};iss={}",
-            self.app_id, self.object_id, self.issuer
-        )
+        format!("appid={};oid={};iss={}", self.app_id, self.object_id, self.issuer)
     }
 }
 

@@ -26,29 +26,17 @@ impl AccessPolicy {
     /// A policy granting every key permission.
     #[must_use]
     pub fn all_keys(tenant_id: Uuid, object_id: Uuid) -> Self {
-        Self {
-            tenant_id,
-            object_id,
-            application_id: None,
-            permissions: Permissions {
-                keys: vec!["all".into()],
-            },
-        }
+        Self { tenant_id, object_id, application_id: None, permissions: Permissions { keys: vec!["all".into()] } }
     }
 
     fn applies_to(&self, principal: &Principal) -> bool {
         self.tenant_id == principal.tenant_id
             && self.object_id == principal.object_id
-            && self
-                .application_id
-                .is_none_or(|app| app == principal.app_id)
+            && self.application_id.is_none_or(|app| app == principal.app_id)
     }
 
     fn grants(&self, permission: &str) -> bool {
-        self.permissions
-            .keys
-            .iter()
-            .any(|p| p.eq_ignore_ascii_case("all") || p.eq_ignore_ascii_case(permission))
+        self.permissions.keys.iter().any(|p| p.eq_ignore_ascii_case("all") || p.eq_ignore_ascii_case(permission))
     }
 }
 
@@ -60,22 +48,12 @@ pub struct Denied {
 }
 
 /// Does any of the vault's policies grant `operation` to `principal`?
-pub fn authorize(
-    policies: &[AccessPolicy],
-    principal: &Principal,
-    operation: Operation,
-) -> Result<(), Denied> {
+pub fn authorize(policies: &[AccessPolicy], principal: &Principal, operation: Operation) -> Result<(), Denied> {
     let permission = operation.permission();
-    if policies
-        .iter()
-        .any(|p| p.applies_to(principal) && p.grants(permission))
-    {
+    if policies.iter().any(|p| p.applies_to(principal) && p.grants(permission)) {
         Ok(())
     } else {
-        Err(Denied {
-            permission,
-            data_action: operation.data_action(),
-        })
+        Err(Denied { permission, data_action: operation.data_action() })
     }
 }
 
@@ -97,9 +75,7 @@ mod tests {
             tenant_id: Uuid::from_u128(1),
             object_id: Uuid::from_u128(2),
             application_id: None,
-            permissions: Permissions {
-                keys: keys.iter().map(|s| (*s).to_owned()).collect(),
-            },
+            permissions: Permissions { keys: keys.iter().map(|s| (*s).to_owned()).collect() },
         }
     }
 
@@ -109,18 +85,8 @@ mod tests {
         for op in [Operation::GetKey, Operation::WrapKey, Operation::UnwrapKey] {
             assert!(authorize(&policies, &principal(), op).is_ok(), "{op:?}");
         }
-        for op in [
-            Operation::CreateKey,
-            Operation::Decrypt,
-            Operation::ListKeys,
-            Operation::PurgeDeletedKey,
-        ] {
-            assert_eq!(
-                authorize(&policies, &principal(), op)
-                    .unwrap_err()
-                    .permission,
-                op.permission()
-            );
+        for op in [Operation::CreateKey, Operation::Decrypt, Operation::ListKeys, Operation::PurgeDeletedKey] {
+            assert_eq!(authorize(&policies, &principal(), op).unwrap_err().permission, op.permission());
         }
     }
 

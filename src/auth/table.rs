@@ -32,126 +32,30 @@ pub enum Operation {
 
 /// One row: (operation, access-policy key permission, RBAC data action).
 pub const TABLE: &[(Operation, &str, &str)] = &[
-    (
-        Operation::CreateKey,
-        "create",
-        "Microsoft.KeyVault/vaults/keys/create/action",
-    ),
-    (
-        Operation::ImportKey,
-        "import",
-        "Microsoft.KeyVault/vaults/keys/import/action",
-    ),
-    (
-        Operation::GetKey,
-        "get",
-        "Microsoft.KeyVault/vaults/keys/read",
-    ),
-    (
-        Operation::UpdateKey,
-        "update",
-        "Microsoft.KeyVault/vaults/keys/update/action",
-    ),
-    (
-        Operation::ListKeys,
-        "list",
-        "Microsoft.KeyVault/vaults/keys/read",
-    ),
-    (
-        Operation::ListKeyVersions,
-        "list",
-        "Microsoft.KeyVault/vaults/keys/read",
-    ),
-    (
-        Operation::DeleteKey,
-        "delete",
-        "Microsoft.KeyVault/vaults/keys/delete",
-    ),
-    (
-        Operation::GetDeletedKey,
-        "get",
-        "Microsoft.KeyVault/vaults/keys/read",
-    ),
-    (
-        Operation::ListDeletedKeys,
-        "list",
-        "Microsoft.KeyVault/vaults/keys/read",
-    ),
-    (
-        Operation::RecoverDeletedKey,
-        "recover",
-        "Microsoft.KeyVault/vaults/keys/recover/action",
-    ),
-    (
-        Operation::PurgeDeletedKey,
-        "purge",
-        "Microsoft.KeyVault/vaults/keys/purge/action",
-    ),
-    (
-        Operation::BackupKey,
-        "backup",
-        "Microsoft.KeyVault/vaults/keys/backup/action",
-    ),
-    (
-        Operation::RestoreKey,
-        "restore",
-        "Microsoft.KeyVault/vaults/keys/restore/action",
-    ),
-    (
-        Operation::Encrypt,
-        "encrypt",
-        "Microsoft.KeyVault/vaults/keys/encrypt/action",
-    ),
-    (
-        Operation::Decrypt,
-        "decrypt",
-        "Microsoft.KeyVault/vaults/keys/decrypt/action",
-    ),
-    (
-        Operation::Sign,
-        "sign",
-        "Microsoft.KeyVault/vaults/keys/sign/action",
-    ),
-    (
-        Operation::Verify,
-        "verify",
-        "Microsoft.KeyVault/vaults/keys/verify/action",
-    ),
-    (
-        Operation::WrapKey,
-        "wrapKey",
-        "Microsoft.KeyVault/vaults/keys/wrap/action",
-    ),
-    (
-        Operation::UnwrapKey,
-        "unwrapKey",
-        "Microsoft.KeyVault/vaults/keys/unwrap/action",
-    ),
-    (
-        Operation::Release,
-        "release",
-        "Microsoft.KeyVault/vaults/keys/release/action",
-    ),
-    (
-        Operation::RotateKey,
-        "rotate",
-        "Microsoft.KeyVault/vaults/keys/rotate/action",
-    ),
-    (
-        Operation::GetRotationPolicy,
-        "getrotationpolicy",
-        "Microsoft.KeyVault/vaults/keyrotationpolicies/read",
-    ),
-    (
-        Operation::SetRotationPolicy,
-        "setrotationpolicy",
-        "Microsoft.KeyVault/vaults/keyrotationpolicies/write",
-    ),
-    (
-        Operation::GetKeyAttestation,
-        "get",
-        "Microsoft.KeyVault/vaults/keys/read",
-    ),
+    (Operation::CreateKey, "create", "Microsoft.KeyVault/vaults/keys/create/action"),
+    (Operation::ImportKey, "import", "Microsoft.KeyVault/vaults/keys/import/action"),
+    (Operation::GetKey, "get", "Microsoft.KeyVault/vaults/keys/read"),
+    (Operation::UpdateKey, "update", "Microsoft.KeyVault/vaults/keys/update/action"),
+    (Operation::ListKeys, "list", "Microsoft.KeyVault/vaults/keys/read"),
+    (Operation::ListKeyVersions, "list", "Microsoft.KeyVault/vaults/keys/read"),
+    (Operation::DeleteKey, "delete", "Microsoft.KeyVault/vaults/keys/delete"),
+    (Operation::GetDeletedKey, "get", "Microsoft.KeyVault/vaults/keys/read"),
+    (Operation::ListDeletedKeys, "list", "Microsoft.KeyVault/vaults/keys/read"),
+    (Operation::RecoverDeletedKey, "recover", "Microsoft.KeyVault/vaults/keys/recover/action"),
+    (Operation::PurgeDeletedKey, "purge", "Microsoft.KeyVault/vaults/keys/purge/action"),
+    (Operation::BackupKey, "backup", "Microsoft.KeyVault/vaults/keys/backup/action"),
+    (Operation::RestoreKey, "restore", "Microsoft.KeyVault/vaults/keys/restore/action"),
+    (Operation::Encrypt, "encrypt", "Microsoft.KeyVault/vaults/keys/encrypt/action"),
+    (Operation::Decrypt, "decrypt", "Microsoft.KeyVault/vaults/keys/decrypt/action"),
+    (Operation::Sign, "sign", "Microsoft.KeyVault/vaults/keys/sign/action"),
+    (Operation::Verify, "verify", "Microsoft.KeyVault/vaults/keys/verify/action"),
+    (Operation::WrapKey, "wrapKey", "Microsoft.KeyVault/vaults/keys/wrap/action"),
+    (Operation::UnwrapKey, "unwrapKey", "Microsoft.KeyVault/vaults/keys/unwrap/action"),
+    (Operation::Release, "release", "Microsoft.KeyVault/vaults/keys/release/action"),
+    (Operation::RotateKey, "rotate", "Microsoft.KeyVault/vaults/keys/rotate/action"),
+    (Operation::GetRotationPolicy, "getrotationpolicy", "Microsoft.KeyVault/vaults/keyrotationpolicies/read"),
+    (Operation::SetRotationPolicy, "setrotationpolicy", "Microsoft.KeyVault/vaults/keyrotationpolicies/write"),
+    (Operation::GetKeyAttestation, "get", "Microsoft.KeyVault/vaults/keys/read"),
 ];
 
 impl Operation {
@@ -182,11 +86,7 @@ mod tests {
     #[test]
     fn every_operation_has_exactly_one_row() {
         for (op, _, _) in TABLE {
-            assert_eq!(
-                TABLE.iter().filter(|(o, _, _)| o == op).count(),
-                1,
-                "{op:?}"
-            );
+            assert_eq!(TABLE.iter().filter(|(o, _, _)| o == op).count(), 1, "{op:?}");
         }
         assert_eq!(TABLE.len(), 24);
     }
@@ -194,20 +94,11 @@ mod tests {
     #[test]
     fn cmk_operations_match_the_contract() {
         assert_eq!(Operation::WrapKey.permission(), "wrapKey");
-        assert_eq!(
-            Operation::WrapKey.data_action(),
-            "Microsoft.KeyVault/vaults/keys/wrap/action"
-        );
+        assert_eq!(Operation::WrapKey.data_action(), "Microsoft.KeyVault/vaults/keys/wrap/action");
         assert_eq!(Operation::UnwrapKey.permission(), "unwrapKey");
         assert_eq!(Operation::GetKey.permission(), "get");
         assert_eq!(Operation::ListKeyVersions.permission(), "list");
-        assert_eq!(
-            Operation::PurgeDeletedKey.data_action(),
-            "Microsoft.KeyVault/vaults/keys/purge/action"
-        );
-        assert_eq!(
-            Operation::SetRotationPolicy.permission(),
-            "setrotationpolicy"
-        );
+        assert_eq!(Operation::PurgeDeletedKey.data_action(), "Microsoft.KeyVault/vaults/keys/purge/action");
+        assert_eq!(Operation::SetRotationPolicy.permission(), "setrotationpolicy");
     }
 }

@@ -85,18 +85,11 @@ pub fn is_vault_audience(aud: &str, domain: &str) -> bool {
 impl TokenValidator {
     #[must_use]
     pub fn new(issuer: TokenIssuer, domain: &str) -> Self {
-        Self {
-            issuer,
-            domain: domain.to_ascii_lowercase(),
-        }
+        Self { issuer, domain: domain.to_ascii_lowercase() }
     }
 
     /// Validates a raw `Authorization` header value for a vault of `tenant`.
-    pub fn validate_header(
-        &self,
-        authorization: Option<&str>,
-        tenant: Uuid,
-    ) -> Result<Principal, TokenError> {
+    pub fn validate_header(&self, authorization: Option<&str>, tenant: Uuid) -> Result<Principal, TokenError> {
         let value = authorization.ok_or(TokenError::Missing)?;
         let (scheme, token) = value.trim().split_once(' ').ok_or(TokenError::Missing)?;
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
@@ -105,25 +98,13 @@ impl TokenValidator {
         self.validate(token.trim(), tenant, wall_now())
     }
 
-    pub fn validate(
-        &self,
-        token: &str,
-        tenant: Uuid,
-        now: UnixSeconds,
-    ) -> Result<Principal, TokenError> {
-        let header =
-            jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
+    pub fn validate(&self, token: &str, tenant: Uuid, now: UnixSeconds) -> Result<Principal, TokenError> {
+        let header = jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
         if header.alg != Algorithm::RS256 {
-            return Err(TokenError::UnsupportedAlgorithm(format!(
-                "{:?}",
-                header.alg
-            )));
+            return Err(TokenError::UnsupportedAlgorithm(format!("{:?}", header.alg)));
         }
         let kid = header.kid.unwrap_or_default();
-        let key = self
-            .issuer
-            .decoding_key(&kid)
-            .ok_or_else(|| TokenError::UnknownSigningKey(kid.clone()))?;
+        let key = self.issuer.decoding_key(&kid).ok_or_else(|| TokenError::UnknownSigningKey(kid.clone()))?;
 
         // jsonwebtoken checks only the signature here; every claim is checked below, so each
         // failure can carry the Key Vault message for it.
@@ -139,68 +120,45 @@ impl TokenValidator {
             })?
             .claims;
 
-        let expected_issuers = [
-            v1_issuer(tenant),
-            format!("https://login.microsoftonline.com/{tenant}/v2.0"),
-        ];
+        let expected_issuers = [v1_issuer(tenant), format!("https://login.microsoftonline.com/{tenant}/v2.0")];
         let iss = claims.iss.ok_or(TokenError::MissingClaim("iss"))?;
-        if !expected_issuers
-            .iter()
-            .any(|e| e.eq_ignore_ascii_case(&iss))
-        {
-            return Err(TokenError::InvalidIssuer {
-                expected: expected_issuers[0].clone(),
-                found: iss,
-            });
+        if !expected_issuers.iter().any(|e| e.eq_ignore_ascii_case(&iss)) {
+            return Err(TokenError::InvalidIssuer { expected: expected_issuers[0].clone(), found: iss });
         }
 
         let audiences: Vec<String> = match claims.aud {
             Some(serde_json::Value::String(s)) => vec![s],
-            Some(serde_json::Value::Array(items)) => items
-                .into_iter()
-                .filter_map(|v| v.as_str().map(str::to_owned))
-                .collect(),
+            Some(serde_json::Value::Array(items)) => {
+                items.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
+            }
             _ => return Err(TokenError::MissingClaim("aud")),
         };
         if !audiences.iter().any(|a| is_vault_audience(a, &self.domain)) {
-            return Err(TokenError::InvalidAudience {
-                found: audiences.join(","),
-            });
+            return Err(TokenError::InvalidAudience { found: audiences.join(",") });
         }
 
         let exp = claims.exp.ok_or(TokenError::MissingClaim("exp"))?;
         if now >= exp + CLOCK_SKEW_SECONDS {
             return Err(TokenError::Expired(exp));
         }
-        if let Some(nbf) = claims.nbf {
-            if now + CLOCK_SKEW_SECONDS < nbf {
-                return Err(TokenError::NotYetValid(nbf));
-            }
+        if let Some(nbf) = claims.nbf
+            && now + CLOCK_SKEW_SECONDS < nbf
+        {
+            return Err(TokenError::NotYetValid(nbf));
         }
 
         let tid = claims.tid.ok_or(TokenError::MissingClaim("tid"))?;
         if Uuid::parse_str(&tid).ok() != Some(tenant) {
-            return Err(TokenError::WrongTenant {
-                expected: tenant,
-                found: tid,
-            });
+            return Err(TokenError::WrongTenant { expected: tenant, found: tid });
         }
-        let object_id = claims
-            .oid
-            .as_deref()
-            .and_then(|o| Uuid::parse_str(o).ok())
-            .ok_or(TokenError::MissingClaim("oid"))?;
+        let object_id =
+            claims.oid.as_deref().and_then(|o| Uuid::parse_str(o).ok()).ok_or(TokenError::MissingClaim("oid"))?;
         let app_id = claims
             .appid
             .or(claims.azp)
             .and_then(|a| Uuid::parse_str(&a).ok())
             .ok_or(TokenError::MissingClaim("appid"))?;
-        Ok(Principal {
-            tenant_id: tenant,
-            object_id,
-            app_id,
-            issuer: iss,
-        })
+        Ok(Principal { tenant_id: tenant, object_id, app_id, issuer: iss })
     }
 }
 
@@ -214,11 +172,7 @@ mod tests {
 
     fn issuer() -> TokenIssuer {
         static ISSUER: OnceLock<TokenIssuer> = OnceLock::new();
-        ISSUER
-            .get_or_init(|| {
-                TokenIssuer::from_material(&crate::crypto::rsa::generate(2048).unwrap()).unwrap()
-            })
-            .clone()
+        ISSUER.get_or_init(|| TokenIssuer::from_material(&crate::crypto::rsa::generate(2048).unwrap()).unwrap()).clone()
     }
 
     fn tenant() -> Uuid {
@@ -231,9 +185,7 @@ mod tests {
 
     fn claims() -> AccessTokenClaims {
         let identity = ManagedIdentity::user_assigned(tenant(), "svc");
-        let token = issuer()
-            .issue_for_managed_identity(&identity, "https://vault.localhost:8443")
-            .unwrap();
+        let token = issuer().issue_for_managed_identity(&identity, "https://vault.localhost:8443").unwrap();
         let payload = token.access_token.split('.').nth(1).unwrap();
         serde_json::from_slice(&crate::crypto::base64url::decode(payload).unwrap()).unwrap()
     }
@@ -299,22 +251,15 @@ mod tests {
 
     #[test]
     fn a_signature_from_another_key_is_rejected() {
-        let other =
-            TokenIssuer::from_material(&crate::crypto::rsa::generate(2048).unwrap()).unwrap();
+        let other = TokenIssuer::from_material(&crate::crypto::rsa::generate(2048).unwrap()).unwrap();
         let forged = other.sign(&claims()).unwrap().access_token;
         // Same kid as ours, so the validator tries our key and the signature fails.
         let mut parts: Vec<String> = forged.split('.').map(str::to_owned).collect();
         let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": issuer().kid()});
         parts[0] = crate::crypto::base64url::encode(header.to_string().as_bytes());
         let token = parts.join(".");
-        assert_eq!(
-            validator().validate(&token, tenant(), wall_now()),
-            Err(TokenError::BadSignature)
-        );
-        assert!(matches!(
-            validator().validate(&forged, tenant(), wall_now()),
-            Err(TokenError::UnknownSigningKey(_))
-        ));
+        assert_eq!(validator().validate(&token, tenant(), wall_now()), Err(TokenError::BadSignature));
+        assert!(matches!(validator().validate(&forged, tenant(), wall_now()), Err(TokenError::UnknownSigningKey(_))));
     }
 
     #[test]
@@ -324,50 +269,25 @@ mod tests {
         let mut c = claims();
         c.oid = Uuid::new_v4().to_string();
         parts[1] = crate::crypto::base64url::encode(serde_json::to_string(&c).unwrap().as_bytes());
-        assert_eq!(
-            validator().validate(&parts.join("."), tenant(), wall_now()),
-            Err(TokenError::BadSignature)
-        );
+        assert_eq!(validator().validate(&parts.join("."), tenant(), wall_now()), Err(TokenError::BadSignature));
     }
 
     #[test]
     fn alg_none_and_hmac_are_rejected() {
-        let body =
-            crate::crypto::base64url::encode(serde_json::to_string(&claims()).unwrap().as_bytes());
-        let none = format!(
-            "{}.{body}.",
-            crate::crypto::base64url::encode(br#"{"alg":"none","typ":"JWT"}"#)
-        );
-        assert!(matches!(
-            validator().validate(&none, tenant(), wall_now()),
-            Err(TokenError::Malformed(_))
-        ));
-        let hs = format!(
-            "{}.{body}.c2ln",
-            crate::crypto::base64url::encode(br#"{"alg":"HS256","typ":"JWT"}"#)
-        );
-        assert!(matches!(
-            validator().validate(&hs, tenant(), wall_now()),
-            Err(TokenError::UnsupportedAlgorithm(_))
-        ));
+        let body = crate::crypto::base64url::encode(serde_json::to_string(&claims()).unwrap().as_bytes());
+        let none = format!("{}.{body}.", crate::crypto::base64url::encode(br#"{"alg":"none","typ":"JWT"}"#));
+        assert!(matches!(validator().validate(&none, tenant(), wall_now()), Err(TokenError::Malformed(_))));
+        let hs = format!("{}.{body}.c2ln", crate::crypto::base64url::encode(br#"{"alg":"HS256","typ":"JWT"}"#));
+        assert!(matches!(validator().validate(&hs, tenant(), wall_now()), Err(TokenError::UnsupportedAlgorithm(_))));
     }
 
     #[test]
     fn header_parsing() {
         let v = validator();
         assert_eq!(v.validate_header(None, tenant()), Err(TokenError::Missing));
-        assert_eq!(
-            v.validate_header(Some("Basic abc"), tenant()),
-            Err(TokenError::Missing)
-        );
-        assert!(matches!(
-            v.validate_header(Some("Bearer not.a.jwt"), tenant()),
-            Err(TokenError::Malformed(_))
-        ));
+        assert_eq!(v.validate_header(Some("Basic abc"), tenant()), Err(TokenError::Missing));
+        assert!(matches!(v.validate_header(Some("Bearer not.a.jwt"), tenant()), Err(TokenError::Malformed(_))));
         let token = issuer().sign(&claims()).unwrap().access_token;
-        assert!(
-            v.validate_header(Some(&format!("bearer {token}")), tenant())
-                .is_ok()
-        );
+        assert!(v.validate_header(Some(&format!("bearer {token}")), tenant()).is_ok());
     }
 }

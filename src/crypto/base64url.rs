@@ -37,9 +37,9 @@ impl Serialize for Base64Url {
 impl<'de> Deserialize<'de> for Base64Url {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        decode(&text).map(Base64Url).map_err(|_| {
-            serde::de::Error::custom(format!("'{text}' is not a valid base64url value"))
-        })
+        decode(&text)
+            .map(Base64Url)
+            .map_err(|_| serde::de::Error::custom(format!("'{text}' is not a valid base64url value")))
     }
 }
 

@@ -2,9 +2,8 @@
 //! (Signing arrives with the sign/verify operations.)
 
 use aws_lc_rs::signature::{
-    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P256K1_SHA256_FIXED_SIGNING,
-    ECDSA_P384_SHA384_FIXED_SIGNING, ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair,
-    EcdsaSigningAlgorithm, KeyPair as _,
+    ECDSA_P256_SHA256_FIXED_SIGNING, ECDSA_P256K1_SHA256_FIXED_SIGNING, ECDSA_P384_SHA384_FIXED_SIGNING,
+    ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair, EcdsaSigningAlgorithm, KeyPair as _,
 };
 
 use super::{CryptoError, CryptoResult};
@@ -74,9 +73,7 @@ pub struct EcKeyMaterial {
 pub fn generate(curve: Curve) -> CryptoResult<EcKeyMaterial> {
     let pair = EcdsaKeyPair::generate(curve.signing_algorithm())
         .map_err(|_| CryptoError::Material("EC generation failed".into()))?;
-    let der = pair
-        .to_pkcs8v1()
-        .map_err(|_| CryptoError::Material("EC PKCS#8 encoding failed".into()))?;
+    let der = pair.to_pkcs8v1().map_err(|_| CryptoError::Material("EC PKCS#8 encoding failed".into()))?;
     material_from_pkcs8(curve, der.as_ref())
 }
 
@@ -87,9 +84,7 @@ pub fn material_from_pkcs8(curve: Curve, pkcs8_der: &[u8]) -> CryptoResult<EcKey
     let point = pair.public_key().as_ref();
     let width = curve.field_bytes();
     if point.len() != 1 + 2 * width || point[0] != 4 {
-        return Err(CryptoError::Material(
-            "unexpected EC public point encoding".into(),
-        ));
+        return Err(CryptoError::Material("unexpected EC public point encoding".into()));
     }
     Ok(EcKeyMaterial {
         curve,

@@ -27,17 +27,13 @@ pub type CryptoResult<T> = Result<T, CryptoError>;
 /// Fills a fresh buffer with cryptographically secure random bytes.
 pub fn random_bytes(len: usize) -> CryptoResult<Vec<u8>> {
     let mut buf = vec![0u8; len];
-    aws_lc_rs::rand::fill(&mut buf)
-        .map_err(|_| CryptoError::Material("random source failed".into()))?;
+    aws_lc_rs::rand::fill(&mut buf).map_err(|_| CryptoError::Material("random source failed".into()))?;
     Ok(buf)
 }
 
 /// Strips leading zero bytes: JWK integers are big-endian unsigned with no leading zeros.
 #[must_use]
 pub fn trim_leading_zeros(bytes: &[u8]) -> &[u8] {
-    let first = bytes
-        .iter()
-        .position(|b| *b != 0)
-        .unwrap_or(bytes.len().saturating_sub(1));
+    let first = bytes.iter().position(|b| *b != 0).unwrap_or(bytes.len().saturating_sub(1));
     &bytes[first..]
 }

@@ -5,9 +5,9 @@
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{
-    KeyPair, KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm,
-    OaepPrivateDecryptingKey, OaepPublicEncryptingKey, Pkcs1PrivateDecryptingKey,
-    Pkcs1PublicEncryptingKey, PrivateDecryptingKey, PublicEncryptingKey, PublicKeyComponents,
+    KeyPair, KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm, OaepPrivateDecryptingKey,
+    OaepPublicEncryptingKey, Pkcs1PrivateDecryptingKey, Pkcs1PublicEncryptingKey, PrivateDecryptingKey,
+    PublicEncryptingKey, PublicKeyComponents,
 };
 use aws_lc_rs::signature::KeyPair as _;
 
@@ -59,23 +59,17 @@ pub fn generate(bits: u32) -> CryptoResult<RsaKeyMaterial> {
         3072 => KeySize::Rsa3072,
         4096 => KeySize::Rsa4096,
         other => {
-            return Err(CryptoError::InvalidInput(format!(
-                "unsupported RSA key size {other}"
-            )));
+            return Err(CryptoError::InvalidInput(format!("unsupported RSA key size {other}")));
         }
     };
-    let pair = KeyPair::generate(size)
-        .map_err(|_| CryptoError::Material("RSA generation failed".into()))?;
-    let der = pair
-        .as_der()
-        .map_err(|_| CryptoError::Material("RSA PKCS#8 encoding failed".into()))?;
+    let pair = KeyPair::generate(size).map_err(|_| CryptoError::Material("RSA generation failed".into()))?;
+    let der = pair.as_der().map_err(|_| CryptoError::Material("RSA PKCS#8 encoding failed".into()))?;
     material_from_pkcs8(der.as_ref())
 }
 
 /// Parses PKCS#8 DER and returns it with its public components.
 pub fn material_from_pkcs8(pkcs8_der: &[u8]) -> CryptoResult<RsaKeyMaterial> {
-    let pair = KeyPair::from_pkcs8(pkcs8_der)
-        .map_err(|e| CryptoError::Material(format!("RSA PKCS#8: {e}")))?;
+    let pair = KeyPair::from_pkcs8(pkcs8_der).map_err(|e| CryptoError::Material(format!("RSA PKCS#8: {e}")))?;
     let public = pair.public_key();
     Ok(RsaKeyMaterial {
         pkcs8_der: pkcs8_der.to_vec(),
@@ -85,9 +79,7 @@ pub fn material_from_pkcs8(pkcs8_der: &[u8]) -> CryptoResult<RsaKeyMaterial> {
 }
 
 fn public_key(n: &[u8], e: &[u8]) -> CryptoResult<PublicEncryptingKey> {
-    PublicKeyComponents { n, e }
-        .try_into()
-        .map_err(|_| CryptoError::Material("invalid RSA public key".into()))
+    PublicKeyComponents { n, e }.try_into().map_err(|_| CryptoError::Material("invalid RSA public key".into()))
 }
 
 /// Encrypts one block with the public key. Plaintext longer than the padding allows is refused.
@@ -106,15 +98,11 @@ pub fn encrypt(n: &[u8], e: &[u8], padding: Padding, plaintext: &[u8]) -> Crypto
     let written = match padding.oaep() {
         Some(alg) => {
             let key = OaepPublicEncryptingKey::new(key).map_err(|_| failed())?;
-            key.encrypt(alg, plaintext, &mut out, None)
-                .map_err(|_| failed())?
-                .len()
+            key.encrypt(alg, plaintext, &mut out, None).map_err(|_| failed())?.len()
         }
         None => {
             let key = Pkcs1PublicEncryptingKey::new(key).map_err(|_| failed())?;
-            key.encrypt(plaintext, &mut out)
-                .map_err(|_| failed())?
-                .len()
+            key.encrypt(plaintext, &mut out).map_err(|_| failed())?.len()
         }
     };
     out.truncate(written);
@@ -123,8 +111,8 @@ pub fn encrypt(n: &[u8], e: &[u8], padding: Padding, plaintext: &[u8]) -> Crypto
 
 /// Decrypts one block with the private key.
 pub fn decrypt(pkcs8_der: &[u8], padding: Padding, ciphertext: &[u8]) -> CryptoResult<Vec<u8>> {
-    let key = PrivateDecryptingKey::from_pkcs8(pkcs8_der)
-        .map_err(|e| CryptoError::Material(format!("RSA PKCS#8: {e}")))?;
+    let key =
+        PrivateDecryptingKey::from_pkcs8(pkcs8_der).map_err(|e| CryptoError::Material(format!("RSA PKCS#8: {e}")))?;
     let modulus_len = key.key_size_bytes();
     if ciphertext.len() != modulus_len {
         return Err(CryptoError::InvalidInput(format!(
@@ -132,24 +120,17 @@ pub fn decrypt(pkcs8_der: &[u8], padding: Padding, ciphertext: &[u8]) -> CryptoR
             ciphertext.len()
         )));
     }
-    let undecryptable = || {
-        CryptoError::InvalidInput(
-            "The ciphertext could not be decrypted with this key and algorithm.".into(),
-        )
-    };
+    let undecryptable =
+        || CryptoError::InvalidInput("The ciphertext could not be decrypted with this key and algorithm.".into());
     let mut out = vec![0u8; modulus_len];
     let written = match padding.oaep() {
         Some(alg) => {
             let key = OaepPrivateDecryptingKey::new(key).map_err(|_| undecryptable())?;
-            key.decrypt(alg, ciphertext, &mut out, None)
-                .map_err(|_| undecryptable())?
-                .len()
+            key.decrypt(alg, ciphertext, &mut out, None).map_err(|_| undecryptable())?.len()
         }
         None => {
             let key = Pkcs1PrivateDecryptingKey::new(key).map_err(|_| undecryptable())?;
-            key.decrypt(ciphertext, &mut out)
-                .map_err(|_| undecryptable())?
-                .len()
+            key.decrypt(ciphertext, &mut out).map_err(|_| undecryptable())?.len()
         }
     };
     out.truncate(written);
@@ -181,11 +162,7 @@ mod tests {
             let secret = b"0123456789abcdef0123456789abcdef";
             let ct = encrypt(&k.n, &k.e, padding, secret).unwrap();
             assert_eq!(ct.len(), 256);
-            assert_eq!(
-                decrypt(&k.pkcs8_der, padding, &ct).unwrap(),
-                secret,
-                "{padding:?}"
-            );
+            assert_eq!(decrypt(&k.pkcs8_der, padding, &ct).unwrap(), secret, "{padding:?}");
         }
     }
 
@@ -193,24 +170,15 @@ mod tests {
     fn wrong_padding_or_corrupt_ciphertext_is_invalid_input() {
         let k = key();
         let ct = encrypt(&k.n, &k.e, Padding::OaepSha256, b"secret").unwrap();
-        assert!(matches!(
-            decrypt(&k.pkcs8_der, Padding::OaepSha1, &ct),
-            Err(CryptoError::InvalidInput(_))
-        ));
-        assert!(matches!(
-            decrypt(&k.pkcs8_der, Padding::OaepSha256, &ct[1..]),
-            Err(CryptoError::InvalidInput(_))
-        ));
+        assert!(matches!(decrypt(&k.pkcs8_der, Padding::OaepSha1, &ct), Err(CryptoError::InvalidInput(_))));
+        assert!(matches!(decrypt(&k.pkcs8_der, Padding::OaepSha256, &ct[1..]), Err(CryptoError::InvalidInput(_))));
     }
 
     #[test]
     fn plaintext_limit_follows_padding() {
         let k = key();
         assert!(encrypt(&k.n, &k.e, Padding::OaepSha256, &[7u8; 190]).is_ok());
-        assert!(matches!(
-            encrypt(&k.n, &k.e, Padding::OaepSha256, &[7u8; 191]),
-            Err(CryptoError::InvalidInput(_))
-        ));
+        assert!(matches!(encrypt(&k.n, &k.e, Padding::OaepSha256, &[7u8; 191]), Err(CryptoError::InvalidInput(_))));
         assert!(encrypt(&k.n, &k.e, Padding::Pkcs1v15, &[7u8; 245]).is_ok());
     }
 

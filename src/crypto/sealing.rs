@@ -53,15 +53,12 @@ impl MasterKey {
             return Err(CryptoError::Material("sealed blob too short".into()));
         }
         let (nonce, ciphertext) = sealed.split_at(NONCE_LEN);
-        let nonce = Nonce::try_assume_unique_for_key(nonce)
-            .map_err(|_| CryptoError::Material("bad nonce".into()))?;
+        let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Material("bad nonce".into()))?;
         let mut data = ciphertext.to_vec();
         let plain_len = self
             .key
             .open_in_place(nonce, Aad::from(owner.as_bytes()), &mut data)
-            .map_err(|_| {
-                CryptoError::Material(format!("sealed material for {owner} failed authentication"))
-            })?
+            .map_err(|_| CryptoError::Material(format!("sealed material for {owner} failed authentication")))?
             .len();
         data.truncate(plain_len);
         Ok(data)

@@ -8,10 +8,7 @@ use super::model::KeyOperation;
 #[derive(Debug, Error)]
 pub enum Error {
     #[error("key {name} not found")]
-    KeyNotFound {
-        name: String,
-        version: Option<String>,
-    },
+    KeyNotFound { name: String, version: Option<String> },
     #[error("invalid object name {0}")]
     InvalidName(String),
     #[error("{0}")]

@@ -30,19 +30,14 @@ pub fn check_operation(key: &Key, op: KeyOperation, now: UnixSeconds) -> Result<
 mod tests {
     use super::*;
     use crate::keys::model::KeyFamily;
-    use crate::keys::model::{
-        KeyAttributes, KeyName, KeyType, KeyVersion, PublicKey, default_key_ops,
-    };
+    use crate::keys::model::{KeyAttributes, KeyName, KeyType, KeyVersion, PublicKey, default_key_ops};
 
     fn key(enabled: bool, nbf: Option<i64>, exp: Option<i64>) -> Key {
         Key {
             name: KeyName::parse("k").unwrap(),
             version: KeyVersion::generate(),
             key_type: KeyType::Rsa,
-            public: PublicKey::Rsa {
-                n: vec![1],
-                e: vec![1, 0, 1],
-            },
+            public: PublicKey::Rsa { n: vec![1], e: vec![1, 0, 1] },
             key_ops: default_key_ops(KeyFamily::Rsa),
             attributes: KeyAttributes {
                 enabled,
@@ -58,12 +53,7 @@ mod tests {
 
     #[test]
     fn enabled_key_in_window_allows_everything() {
-        for op in [
-            KeyOperation::WrapKey,
-            KeyOperation::UnwrapKey,
-            KeyOperation::Encrypt,
-            KeyOperation::Decrypt,
-        ] {
+        for op in [KeyOperation::WrapKey, KeyOperation::UnwrapKey, KeyOperation::Encrypt, KeyOperation::Decrypt] {
             assert!(check_operation(&key(true, Some(10), Some(100)), op, 50).is_ok());
         }
     }
@@ -71,10 +61,7 @@ mod tests {
     #[test]
     fn disabled_key_refuses_first() {
         let k = key(false, None, Some(1));
-        assert!(matches!(
-            check_operation(&k, KeyOperation::UnwrapKey, 50),
-            Err(Error::KeyDisabled(_))
-        ));
+        assert!(matches!(check_operation(&k, KeyOperation::UnwrapKey, 50), Err(Error::KeyDisabled(_))));
     }
 
     #[test]
@@ -90,21 +77,12 @@ mod tests {
     #[test]
     fn window_blocks_producing_but_not_consuming() {
         let expired = key(true, None, Some(100));
-        assert!(matches!(
-            check_operation(&expired, KeyOperation::WrapKey, 100),
-            Err(Error::KeyExpired(_))
-        ));
-        assert!(matches!(
-            check_operation(&expired, KeyOperation::Encrypt, 200),
-            Err(Error::KeyExpired(_))
-        ));
+        assert!(matches!(check_operation(&expired, KeyOperation::WrapKey, 100), Err(Error::KeyExpired(_))));
+        assert!(matches!(check_operation(&expired, KeyOperation::Encrypt, 200), Err(Error::KeyExpired(_))));
         assert!(check_operation(&expired, KeyOperation::UnwrapKey, 200).is_ok());
         assert!(check_operation(&expired, KeyOperation::Decrypt, 200).is_ok());
         let early = key(true, Some(100), None);
-        assert!(matches!(
-            check_operation(&early, KeyOperation::WrapKey, 99),
-            Err(Error::KeyNotYetValid(_))
-        ));
+        assert!(matches!(check_operation(&early, KeyOperation::WrapKey, 99), Err(Error::KeyNotYetValid(_))));
         assert!(check_operation(&early, KeyOperation::UnwrapKey, 99).is_ok());
     }
 }

@@ -17,13 +17,8 @@ pub struct KeyName(String);
 
 impl KeyName {
     pub fn parse(text: &str) -> Result<Self, Error> {
-        let valid = (1..=127).contains(&text.len())
-            && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
-        if valid {
-            Ok(Self(text.to_owned()))
-        } else {
-            Err(Error::InvalidName(text.to_owned()))
-        }
+        let valid = (1..=127).contains(&text.len()) && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-');
+        if valid { Ok(Self(text.to_owned())) } else { Err(Error::InvalidName(text.to_owned())) }
     }
 
     #[must_use]
@@ -52,8 +47,7 @@ impl KeyVersion {
     /// version, so the caller reports the key as not found.
     #[must_use]
     pub fn parse(text: &str) -> Option<Self> {
-        (text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit()))
-            .then(|| Self(text.to_ascii_lowercase()))
+        (text.len() == 32 && text.bytes().all(|b| b.is_ascii_hexdigit())).then(|| Self(text.to_ascii_lowercase()))
     }
 
     #[must_use]
@@ -88,14 +82,7 @@ pub enum KeyFamily {
 }
 
 impl KeyType {
-    pub const ALL: [KeyType; 6] = [
-        Self::Ec,
-        Self::EcHsm,
-        Self::Rsa,
-        Self::RsaHsm,
-        Self::Oct,
-        Self::OctHsm,
-    ];
+    pub const ALL: [KeyType; 6] = [Self::Ec, Self::EcHsm, Self::Rsa, Self::RsaHsm, Self::Oct, Self::OctHsm];
 
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -182,10 +169,7 @@ impl KeyOperation {
     pub fn supported_by(self, family: KeyFamily) -> bool {
         match family {
             KeyFamily::Rsa | KeyFamily::Oct => true,
-            KeyFamily::Ec => matches!(
-                self,
-                Self::Sign | Self::Verify | Self::Import | Self::Export
-            ),
+            KeyFamily::Ec => matches!(self, Self::Sign | Self::Verify | Self::Import | Self::Export),
         }
     }
 
@@ -210,15 +194,8 @@ pub fn default_key_ops(family: KeyFamily) -> Vec<KeyOperation> {
 /// Public key material as a JWK exposes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublicKey {
-    Rsa {
-        n: Vec<u8>,
-        e: Vec<u8>,
-    },
-    Ec {
-        curve: Curve,
-        x: Vec<u8>,
-        y: Vec<u8>,
-    },
+    Rsa { n: Vec<u8>, e: Vec<u8> },
+    Ec { curve: Curve, x: Vec<u8>, y: Vec<u8> },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -239,10 +216,7 @@ pub const MAX_TAG_LEN: usize = 256;
 /// Checks the documented tag limits (contract §8).
 pub fn validate_tags(tags: &Tags) -> Result<(), Error> {
     if tags.len() > MAX_TAGS {
-        return Err(Error::BadParameter(format!(
-            "A key may have at most {MAX_TAGS} tags; {} were given.",
-            tags.len()
-        )));
+        return Err(Error::BadParameter(format!("A key may have at most {MAX_TAGS} tags; {} were given.", tags.len())));
     }
     for (name, value) in tags {
         if name.chars().count() > MAX_TAG_LEN || value.chars().count() > MAX_TAG_LEN {
@@ -276,10 +250,7 @@ mod tests {
         assert!(KeyName::parse("cmk-01").is_ok());
         assert!(KeyName::parse(&"a".repeat(127)).is_ok());
         for bad in ["", "a_b", "a.b", "naïve", &"a".repeat(128)] {
-            assert!(
-                matches!(KeyName::parse(bad), Err(Error::InvalidName(_))),
-                "{bad}"
-            );
+            assert!(matches!(KeyName::parse(bad), Err(Error::InvalidName(_))), "{bad}");
         }
     }
 
@@ -300,10 +271,7 @@ mod tests {
         for op in KeyOperation::ALL {
             assert_eq!(KeyOperation::parse(op.as_str()).unwrap(), op);
         }
-        assert_eq!(
-            KeyOperation::parse("wrapkey").unwrap(),
-            KeyOperation::WrapKey
-        );
+        assert_eq!(KeyOperation::parse("wrapkey").unwrap(), KeyOperation::WrapKey);
     }
 
     #[test]

@@ -12,8 +12,8 @@ use crate::vault::Vault;
 
 use super::lifecycle::check_operation;
 use super::model::{
-    Key, KeyAttributes, KeyFamily, KeyName, KeyOperation, KeyType, KeyVersion, PublicKey, Tags,
-    default_key_ops, validate_tags,
+    Key, KeyAttributes, KeyFamily, KeyName, KeyOperation, KeyType, KeyVersion, PublicKey, Tags, default_key_ops,
+    validate_tags,
 };
 use super::{Error, Result};
 
@@ -98,19 +98,11 @@ pub struct KeyService {
 }
 
 fn owner(vault: &Vault, key: &Key) -> String {
-    format!(
-        "{}/{}/{}",
-        vault.name,
-        key.name.as_str().to_ascii_lowercase(),
-        key.version
-    )
+    format!("{}/{}/{}", vault.name, key.name.as_str().to_ascii_lowercase(), key.version)
 }
 
 fn not_found(name: &KeyName, version: Option<&str>) -> Error {
-    Error::KeyNotFound {
-        name: name.to_string(),
-        version: version.map(str::to_owned),
-    }
+    Error::KeyNotFound { name: name.to_string(), version: version.map(str::to_owned) }
 }
 
 fn validate_key_ops(ops: &[KeyOperation], key_type: KeyType) -> Result<()> {
@@ -145,23 +137,13 @@ fn generate_material(request: &CreateKeyRequest) -> Result<NewMaterial> {
                 )));
             }
             let material = rsa::generate(bits)?;
-            Ok(NewMaterial {
-                pkcs8_der: material.pkcs8_der,
-                public: PublicKey::Rsa {
-                    n: material.n,
-                    e: material.e,
-                },
-            })
+            Ok(NewMaterial { pkcs8_der: material.pkcs8_der, public: PublicKey::Rsa { n: material.n, e: material.e } })
         }
         KeyFamily::Ec => {
             let material = ec::generate(request.curve.unwrap_or(Curve::P256))?;
             Ok(NewMaterial {
                 pkcs8_der: material.pkcs8_der,
-                public: PublicKey::Ec {
-                    curve: material.curve,
-                    x: material.x,
-                    y: material.y,
-                },
+                public: PublicKey::Ec { curve: material.curve, x: material.x, y: material.y },
             })
         }
         KeyFamily::Oct => Err(Error::BadParameter(format!(
@@ -174,24 +156,12 @@ fn generate_material(request: &CreateKeyRequest) -> Result<NewMaterial> {
 impl KeyService {
     #[must_use]
     pub fn new(pool: Pool, clock: Clock, master: Arc<MasterKey>) -> Self {
-        Self {
-            pool,
-            clock,
-            master,
-        }
+        Self { pool, clock, master }
     }
 
     /// Creates a key, or a new current version of an existing one.
-    pub async fn create_key(
-        &self,
-        vault: &Vault,
-        name: &KeyName,
-        request: CreateKeyRequest,
-    ) -> Result<Key> {
-        let key_ops = request
-            .key_ops
-            .clone()
-            .unwrap_or_else(|| default_key_ops(request.key_type.family()));
+    pub async fn create_key(&self, vault: &Vault, name: &KeyName, request: CreateKeyRequest) -> Result<Key> {
+        let key_ops = request.key_ops.clone().unwrap_or_else(|| default_key_ops(request.key_type.family()));
         validate_key_ops(&key_ops, request.key_type)?;
         if let Some(tags) = &request.tags {
             validate_tags(tags)?;
@@ -204,11 +174,10 @@ impl KeyService {
         let now = self.clock.now();
         let mut tx = store::begin_write(&self.pool).await?;
         // A new version keeps the spelling the key was first created with.
-        let stored_name =
-            match store::keys::find_header(&mut tx, vault.name.as_str(), name.as_str()).await? {
-                Some(header) => KeyName::parse(&header.name)?,
-                None => name.clone(),
-            };
+        let stored_name = match store::keys::find_header(&mut tx, vault.name.as_str(), name.as_str()).await? {
+            Some(header) => KeyName::parse(&header.name)?,
+            None => name.clone(),
+        };
         let attributes = request.attributes;
         let key = Key {
             name: stored_name,
@@ -233,22 +202,12 @@ impl KeyService {
     }
 
     /// A key version; `None` (or an empty path segment) means the current version.
-    pub async fn get_key(
-        &self,
-        vault: &Vault,
-        name: &KeyName,
-        version: Option<&str>,
-    ) -> Result<Key> {
+    pub async fn get_key(&self, vault: &Vault, name: &KeyName, version: Option<&str>) -> Result<Key> {
         let mut conn = self.pool.acquire().await?;
         Self::find(&mut conn, vault, name, version).await
     }
 
-    async fn find(
-        conn: &mut store::Conn,
-        vault: &Vault,
-        name: &KeyName,
-        version: Option<&str>,
-    ) -> Result<Key> {
+    async fn find(conn: &mut store::Conn, vault: &Vault, name: &KeyName, version: Option<&str>) -> Result<Key> {
         let version = version.filter(|v| !v.is_empty());
         let parsed = match version {
             Some(text) => Some(KeyVersion::parse(text).ok_or_else(|| not_found(name, version))?),
@@ -265,20 +224,10 @@ impl KeyService {
     }
 
     /// The current version of every key, ordered by name.
-    pub async fn list_keys(
-        &self,
-        vault: &Vault,
-        max_results: u32,
-        after: Option<String>,
-    ) -> Result<Page<Key, String>> {
+    pub async fn list_keys(&self, vault: &Vault, max_results: u32, after: Option<String>) -> Result<Page<Key, String>> {
         let mut conn = self.pool.acquire().await?;
-        let mut items = store::keys::list_current(
-            &mut conn,
-            vault.name.as_str(),
-            after.as_deref(),
-            max_results + 1,
-        )
-        .await?;
+        let mut items =
+            store::keys::list_current(&mut conn, vault.name.as_str(), after.as_deref(), max_results + 1).await?;
         let next = if items.len() > max_results as usize {
             items.truncate(max_results as usize);
             items.last().map(|k| k.name.to_string())
@@ -297,14 +246,8 @@ impl KeyService {
         after: Option<i64>,
     ) -> Result<Page<Key, i64>> {
         let mut conn = self.pool.acquire().await?;
-        let mut rows = store::keys::list_versions(
-            &mut conn,
-            vault.name.as_str(),
-            name.as_str(),
-            after,
-            max_results + 1,
-        )
-        .await?;
+        let mut rows =
+            store::keys::list_versions(&mut conn, vault.name.as_str(), name.as_str(), after, max_results + 1).await?;
         if rows.is_empty() && after.is_none() {
             return Err(not_found(name, None));
         }
@@ -314,10 +257,7 @@ impl KeyService {
         } else {
             None
         };
-        Ok(Page {
-            items: rows.into_iter().map(|(_, key)| key).collect(),
-            next,
-        })
+        Ok(Page { items: rows.into_iter().map(|(_, key)| key).collect(), next })
     }
 
     pub async fn update_key(
@@ -385,14 +325,10 @@ impl KeyService {
         if key.key_type.family() != KeyFamily::Rsa {
             return Err(incompatible(algorithm, &key));
         }
-        let sealed = store::keys::sealed_private_key(
-            &mut conn,
-            vault.name.as_str(),
-            key.name.as_str(),
-            key.version.as_str(),
-        )
-        .await?
-        .ok_or_else(|| not_found(name, version))?;
+        let sealed =
+            store::keys::sealed_private_key(&mut conn, vault.name.as_str(), key.name.as_str(), key.version.as_str())
+                .await?
+                .ok_or_else(|| not_found(name, version))?;
         drop(conn);
         let pkcs8 = self.master.open(&owner(vault, &key), &sealed)?;
         let plaintext = rsa::decrypt(&pkcs8, algorithm.padding(), ciphertext)?;

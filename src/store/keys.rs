@@ -6,9 +6,7 @@ use sqlx::SqliteConnection;
 
 use crate::crypto::base64url::Base64Url;
 use crate::crypto::ec::Curve;
-use crate::keys::model::{
-    Key, KeyAttributes, KeyName, KeyOperation, KeyType, KeyVersion, PublicKey, Tags,
-};
+use crate::keys::model::{Key, KeyAttributes, KeyName, KeyOperation, KeyType, KeyVersion, PublicKey, Tags};
 
 /// The row of a key name.
 #[derive(Debug, sqlx::FromRow)]
@@ -39,15 +37,8 @@ struct VersionRow {
 #[derive(Serialize, Deserialize)]
 #[serde(untagged)]
 enum StoredPublicKey {
-    Rsa {
-        n: Base64Url,
-        e: Base64Url,
-    },
-    Ec {
-        crv: String,
-        x: Base64Url,
-        y: Base64Url,
-    },
+    Rsa { n: Base64Url, e: Base64Url },
+    Ec { crv: String, x: Base64Url, y: Base64Url },
 }
 
 fn corrupt(what: impl Into<String>) -> sqlx::Error {
@@ -60,24 +51,20 @@ fn json_err(err: serde_json::Error) -> sqlx::Error {
 
 impl VersionRow {
     fn into_key(self) -> Result<(i64, Key), sqlx::Error> {
-        let public =
-            match serde_json::from_str::<StoredPublicKey>(&self.public_jwk).map_err(json_err)? {
-                StoredPublicKey::Rsa { n, e } => PublicKey::Rsa { n: n.0, e: e.0 },
-                StoredPublicKey::Ec { crv, x, y } => PublicKey::Ec {
-                    curve: Curve::from_jwk_name(&crv)
-                        .ok_or_else(|| corrupt(format!("unknown curve {crv}")))?,
-                    x: x.0,
-                    y: y.0,
-                },
-            };
+        let public = match serde_json::from_str::<StoredPublicKey>(&self.public_jwk).map_err(json_err)? {
+            StoredPublicKey::Rsa { n, e } => PublicKey::Rsa { n: n.0, e: e.0 },
+            StoredPublicKey::Ec { crv, x, y } => PublicKey::Ec {
+                curve: Curve::from_jwk_name(&crv).ok_or_else(|| corrupt(format!("unknown curve {crv}")))?,
+                x: x.0,
+                y: y.0,
+            },
+        };
         let key_ops: Vec<String> = serde_json::from_str(&self.key_ops).map_err(json_err)?;
         let key = Key {
-            name: KeyName::parse(&self.name)
-                .map_err(|_| corrupt(format!("bad key name {}", self.name)))?,
+            name: KeyName::parse(&self.name).map_err(|_| corrupt(format!("bad key name {}", self.name)))?,
             version: KeyVersion::parse(&self.version)
                 .ok_or_else(|| corrupt(format!("bad version {}", self.version)))?,
-            key_type: KeyType::parse(&self.kty)
-                .map_err(|_| corrupt(format!("bad kty {}", self.kty)))?,
+            key_type: KeyType::parse(&self.kty).map_err(|_| corrupt(format!("bad kty {}", self.kty)))?,
             public,
             key_ops: key_ops
                 .iter()
@@ -91,12 +78,7 @@ impl VersionRow {
                 created: self.created,
                 updated: self.updated,
             },
-            tags: self
-                .tags
-                .as_deref()
-                .map(serde_json::from_str::<Tags>)
-                .transpose()
-                .map_err(json_err)?,
+            tags: self.tags.as_deref().map(serde_json::from_str::<Tags>).transpose().map_err(json_err)?,
         };
         Ok((self.seq, key))
     }
@@ -104,15 +86,10 @@ impl VersionRow {
 
 fn public_jwk_json(public: &PublicKey) -> Result<String, sqlx::Error> {
     let stored = match public {
-        PublicKey::Rsa { n, e } => StoredPublicKey::Rsa {
-            n: Base64Url(n.clone()),
-            e: Base64Url(e.clone()),
-        },
-        PublicKey::Ec { curve, x, y } => StoredPublicKey::Ec {
-            crv: curve.jwk_name().to_owned(),
-            x: Base64Url(x.clone()),
-            y: Base64Url(y.clone()),
-        },
+        PublicKey::Rsa { n, e } => StoredPublicKey::Rsa { n: Base64Url(n.clone()), e: Base64Url(e.clone()) },
+        PublicKey::Ec { curve, x, y } => {
+            StoredPublicKey::Ec { crv: curve.jwk_name().to_owned(), x: Base64Url(x.clone()), y: Base64Url(y.clone()) }
+        }
     };
     serde_json::to_string(&stored).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
@@ -133,13 +110,11 @@ pub async fn find_header(
     vault: &str,
     name: &str,
 ) -> Result<Option<KeyHeader>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT name, current_version, deleted_date FROM keys WHERE vault = ? AND name = ?",
-    )
-    .bind(vault)
-    .bind(name)
-    .fetch_optional(conn)
-    .await
+    sqlx::query_as("SELECT name, current_version, deleted_date FROM keys WHERE vault = ? AND name = ?")
+        .bind(vault)
+        .bind(name)
+        .fetch_optional(conn)
+        .await
 }
 
 /// Adds a version and makes it current, creating the key row on first use.
@@ -193,12 +168,8 @@ pub async fn find_active_version(
         "SELECT {VERSION_COLUMNS} FROM key_versions v JOIN keys k ON k.vault = v.vault AND k.name = v.name
          WHERE v.vault = ? AND v.name = ? AND v.version = COALESCE(?, k.current_version) AND k.deleted_date IS NULL"
     );
-    let row: Option<VersionRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
-        .bind(vault)
-        .bind(name)
-        .bind(version)
-        .fetch_optional(conn)
-        .await?;
+    let row: Option<VersionRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(vault).bind(name).bind(version).fetch_optional(conn).await?;
     row.map(|r| r.into_key().map(|(_, key)| key)).transpose()
 }
 
@@ -208,14 +179,12 @@ pub async fn sealed_private_key(
     name: &str,
     version: &str,
 ) -> Result<Option<Vec<u8>>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT sealed_private_key FROM key_versions WHERE vault = ? AND name = ? AND version = ?",
-    )
-    .bind(vault)
-    .bind(name)
-    .bind(version)
-    .fetch_optional(conn)
-    .await
+    sqlx::query_scalar("SELECT sealed_private_key FROM key_versions WHERE vault = ? AND name = ? AND version = ?")
+        .bind(vault)
+        .bind(name)
+        .bind(version)
+        .fetch_optional(conn)
+        .await
 }
 
 /// The current version of each non-deleted key, by name, after `after_name`.
@@ -237,9 +206,7 @@ pub async fn list_current(
         .bind(i64::from(limit))
         .fetch_all(conn)
         .await?;
-    rows.into_iter()
-        .map(|r| r.into_key().map(|(_, key)| key))
-        .collect()
+    rows.into_iter().map(|r| r.into_key().map(|(_, key)| key)).collect()
 }
 
 /// Versions of one non-deleted key in creation order, after creation sequence `after_seq`.
@@ -266,11 +233,7 @@ pub async fn list_versions(
 }
 
 /// Writes a version's mutable properties: key_ops, attributes and tags.
-pub async fn update_properties(
-    conn: &mut SqliteConnection,
-    vault: &str,
-    key: &Key,
-) -> Result<(), sqlx::Error> {
+pub async fn update_properties(conn: &mut SqliteConnection, vault: &str, key: &Key) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE key_versions SET key_ops = ?, enabled = ?, nbf = ?, exp = ?, exportable = ?, updated = ?, tags = ?
          WHERE vault = ? AND name = ? AND version = ?",

@@ -31,10 +31,7 @@ pub async fn open(data_dir: Option<&Path>) -> Result<Pool, sqlx::Error> {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full);
-            SqlitePoolOptions::new()
-                .max_connections(4)
-                .connect_with(options)
-                .await?
+            SqlitePoolOptions::new().max_connections(4).connect_with(options).await?
         }
         None => {
             let options = with_common_pragmas(SqliteConnectOptions::from_str("sqlite::memory:")?);
@@ -52,16 +49,12 @@ pub async fn open(data_dir: Option<&Path>) -> Result<Pool, sqlx::Error> {
 }
 
 fn with_common_pragmas(options: SqliteConnectOptions) -> SqliteConnectOptions {
-    options
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
+    options.foreign_keys(true).busy_timeout(Duration::from_secs(10))
 }
 
 /// Starts a write transaction. IMMEDIATE takes the write lock up front; a deferred transaction
 /// that reads first and then writes can fail with SQLITE_BUSY when another writer got in between.
-pub async fn begin_write(
-    pool: &Pool,
-) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+pub async fn begin_write(pool: &Pool) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
     pool.begin_with("BEGIN IMMEDIATE").await
 }
 

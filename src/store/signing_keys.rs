@@ -9,11 +9,9 @@ pub struct SigningKeyRow {
 }
 
 pub async fn newest(conn: &mut SqliteConnection) -> Result<Option<SigningKeyRow>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT kid, sealed_private_key FROM signing_keys ORDER BY created DESC, kid LIMIT 1",
-    )
-    .fetch_optional(conn)
-    .await
+    sqlx::query_as("SELECT kid, sealed_private_key FROM signing_keys ORDER BY created DESC, kid LIMIT 1")
+        .fetch_optional(conn)
+        .await
 }
 
 pub async fn insert(

@@ -7,13 +7,8 @@ use crate::auth::policy::AccessPolicy;
 use crate::clock::UnixSeconds;
 use crate::vault::{Vault, VaultName};
 
-pub async fn insert(
-    conn: &mut SqliteConnection,
-    vault: &Vault,
-    now: UnixSeconds,
-) -> Result<(), sqlx::Error> {
-    let policies = serde_json::to_string(&vault.access_policies)
-        .map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+pub async fn insert(conn: &mut SqliteConnection, vault: &Vault, now: UnixSeconds) -> Result<(), sqlx::Error> {
+    let policies = serde_json::to_string(&vault.access_policies).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query(
         "INSERT INTO vaults (name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, created)
          VALUES (?, ?, ?, ?, ?, ?)",
@@ -45,12 +40,10 @@ fn vault_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Vault, sqlx::Error> {
     let days: i64 = row.try_get("soft_delete_retention_days")?;
     let policies: String = row.try_get("access_policies")?;
     Ok(Vault {
-        name: VaultName::parse(&name)
-            .ok_or_else(|| decode(format!("bad vault name {name}").into()))?,
+        name: VaultName::parse(&name).ok_or_else(|| decode(format!("bad vault name {name}").into()))?,
         tenant_id: Uuid::parse_str(&tenant).map_err(|e| decode(Box::new(e)))?,
         soft_delete_retention_days: u32::try_from(days).map_err(|e| decode(Box::new(e)))?,
         purge_protection: row.try_get("purge_protection")?,
-        access_policies: serde_json::from_str::<Vec<AccessPolicy>>(&policies)
-            .map_err(|e| decode(Box::new(e)))?,
+        access_policies: serde_json::from_str::<Vec<AccessPolicy>>(&policies).map_err(|e| decode(Box::new(e)))?,
     })
 }

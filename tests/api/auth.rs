@@ -18,10 +18,7 @@ async fn a_bodiless_unauthenticated_post_gets_the_challenge_before_body_validati
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    let challenge = response.headers()["www-authenticate"]
-        .to_str()
-        .unwrap()
-        .to_owned();
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert_eq!(
         challenge,
         format!(
@@ -29,12 +26,7 @@ async fn a_bodiless_unauthenticated_post_gets_the_challenge_before_body_validati
             vault.emulator.tenant_id()
         )
     );
-    assert!(
-        response.headers()["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json")
-    );
+    assert!(response.headers()["content-type"].to_str().unwrap().starts_with("application/json"));
     let body: serde_json::Value = response.json().await.unwrap();
     assert_eq!(
         body,
@@ -48,46 +40,25 @@ async fn bad_tokens_get_401_with_the_challenge_and_a_reason() {
     let url = format!("{}/keys?{API}", vault.vault_url());
 
     let management = vault.token_for("https://management.azure.com/").await;
-    let (status, body) = vault
-        .call_as(Method::GET, &url, Some(&management), None)
-        .await;
+    let (status, body) = vault.call_as(Method::GET, &url, Some(&management), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(
         body["error"]["message"],
         "AKV10022: Invalid audience. Expected https://vault.azure.net, found: https://management.azure.com/."
     );
 
-    let (status, body) = vault
-        .call_as(Method::GET, &url, Some("not-a-jwt"), None)
-        .await;
+    let (status, body) = vault.call_as(Method::GET, &url, Some("not-a-jwt"), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .starts_with("AKV10001"),
-        "{body}"
-    );
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("AKV10001"), "{body}");
 
     let good = vault.token().await;
     let mut parts: Vec<&str> = good.split('.').collect();
     parts[2] = "AAAA";
-    let (status, body) = vault
-        .call_as(Method::GET, &url, Some(&parts.join(".")), None)
-        .await;
+    let (status, body) = vault.call_as(Method::GET, &url, Some(&parts.join(".")), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
-    assert_eq!(
-        body["error"]["message"],
-        "AKV10015: The token signature is invalid."
-    );
+    assert_eq!(body["error"]["message"], "AKV10015: The token signature is invalid.");
 
-    let response = vault
-        .http
-        .get(&url)
-        .bearer_auth("x.y.z")
-        .send()
-        .await
-        .unwrap();
+    let response = vault.http.get(&url).bearer_auth("x.y.z").send().await.unwrap();
     assert!(response.headers().contains_key("www-authenticate"));
 }
 
@@ -95,19 +66,10 @@ async fn bad_tokens_get_401_with_the_challenge_and_a_reason() {
 async fn tokens_for_the_emulator_resource_with_its_port_are_accepted() {
     let vault = spawn().await;
     let port = vault.emulator.https_port();
-    for resource in [
-        format!("https://vault.localhost:{port}"),
-        "https://vault.azure.net/".to_owned(),
-    ] {
+    for resource in [format!("https://vault.localhost:{port}"), "https://vault.azure.net/".to_owned()] {
         let token = vault.token_for(&resource).await;
-        let (status, body) = vault
-            .call_as(
-                Method::GET,
-                &format!("{}/keys?{API}", vault.vault_url()),
-                Some(&token),
-                None,
-            )
-            .await;
+        let (status, body) =
+            vault.call_as(Method::GET, &format!("{}/keys?{API}", vault.vault_url()), Some(&token), None).await;
         assert_eq!(status, StatusCode::OK, "{resource}: {body}");
     }
 }
@@ -119,32 +81,16 @@ async fn hosts_route_to_vaults() {
     let port = vault.emulator.https_port();
     // A vault label that names no vault.
     let (status, body) = vault
-        .call_as(
-            Method::GET,
-            &format!("https://other.vault.localhost:{port}/keys?{API}"),
-            Some(&token),
-            None,
-        )
+        .call_as(Method::GET, &format!("https://other.vault.localhost:{port}/keys?{API}"), Some(&token), None)
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(error_codes(&body).0, "VaultNotFound");
     // A bare loopback host is the default vault, and ids use the origin the client used.
     vault.create_rsa("k1").await;
-    let (status, body) = vault
-        .call_as(
-            Method::GET,
-            &format!("https://localhost:{port}/keys/k1?{API}"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let (status, body) =
+        vault.call_as(Method::GET, &format!("https://localhost:{port}/keys/k1?{API}"), Some(&token), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    assert!(
-        body["key"]["kid"]
-            .as_str()
-            .unwrap()
-            .starts_with(&format!("https://localhost:{port}/keys/k1/"))
-    );
+    assert!(body["key"]["kid"].as_str().unwrap().starts_with(&format!("https://localhost:{port}/keys/k1/")));
 }
 
 #[tokio::test]

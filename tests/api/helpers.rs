@@ -22,9 +22,7 @@ pub struct TestVault {
 /// A reqwest client trusting only `ca_pem`, with `hosts` resolved to `addr`.
 pub fn https_client(ca_pem: &str, hosts: &[String], addr: SocketAddr) -> reqwest::Client {
     let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("CA PEM");
-    let mut builder = reqwest::Client::builder()
-        .tls_certs_only([ca])
-        .redirect(reqwest::redirect::Policy::none());
+    let mut builder = reqwest::Client::builder().tls_certs_only([ca]).redirect(reqwest::redirect::Policy::none());
     for host in hosts {
         builder = builder.resolve(host, addr);
     }
@@ -37,10 +35,7 @@ pub async fn spawn() -> TestVault {
 
 pub async fn spawn_with(config: Config) -> TestVault {
     let emulator = Emulator::start(config).await.expect("emulator starts");
-    let hosts = ["default", "other", "a"]
-        .iter()
-        .map(|v| emulator.vault_host(v))
-        .collect::<Vec<_>>();
+    let hosts = ["default", "other", "a"].iter().map(|v| emulator.vault_host(v)).collect::<Vec<_>>();
     let http = https_client(emulator.ca_pem(), &hosts, emulator.https_addr());
     TestVault { emulator, http }
 }
@@ -60,10 +55,7 @@ impl TokenCredential for EmulatorCredential {
         scopes: &[&str],
         _options: Option<TokenRequestOptions<'_>>,
     ) -> azure_core::Result<AccessToken> {
-        let scope = scopes
-            .first()
-            .copied()
-            .unwrap_or("https://vault.azure.net/.default");
+        let scope = scopes.first().copied().unwrap_or("https://vault.azure.net/.default");
         let resource = scope.strip_suffix("/.default").unwrap_or(scope);
         let mut query = vec![("api-version", "2019-08-01"), ("resource", resource)];
         if let Some(id) = &self.client_id {
@@ -73,34 +65,17 @@ impl TokenCredential for EmulatorCredential {
             .http
             .get(&self.endpoint)
             .query(&query)
-            .header(
-                "X-IDENTITY-HEADER",
-                keyvault_emulator::DEFAULT_IDENTITY_HEADER,
-            )
+            .header("X-IDENTITY-HEADER", keyvault_emulator::DEFAULT_IDENTITY_HEADER)
             .send()
             .await
-            .map_err(|e| {
-                azure_core::Error::with_message(
-                    azure_core::error::ErrorKind::Credential,
-                    e.to_string(),
-                )
-            })?;
-        let body: Value = response.json().await.map_err(|e| {
-            azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e.to_string())
-        })?;
-        let token = body["access_token"]
-            .as_str()
-            .expect("access_token")
-            .to_owned();
-        let expires_on: i64 = body["expires_on"]
-            .as_str()
-            .expect("expires_on as a string")
-            .parse()
-            .expect("epoch");
-        Ok(AccessToken::new(
-            token,
-            time::OffsetDateTime::from_unix_timestamp(expires_on).expect("timestamp"),
-        ))
+            .map_err(|e| azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e.to_string()))?;
+        let body: Value = response
+            .json()
+            .await
+            .map_err(|e| azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e.to_string()))?;
+        let token = body["access_token"].as_str().expect("access_token").to_owned();
+        let expires_on: i64 = body["expires_on"].as_str().expect("expires_on as a string").parse().expect("epoch");
+        Ok(AccessToken::new(token, time::OffsetDateTime::from_unix_timestamp(expires_on).expect("timestamp")))
     }
 }
 
@@ -157,13 +132,7 @@ impl TestVault {
         body: Option<Value>,
     ) -> (StatusCode, Value) {
         let token = self.token().await;
-        self.call_as(
-            method,
-            &format!("{}{path_and_query}", self.vault_url()),
-            Some(&token),
-            body,
-        )
-        .await
+        self.call_as(method, &format!("{}{path_and_query}", self.vault_url()), Some(&token), body).await
     }
 
     pub async fn call_as(
@@ -183,21 +152,14 @@ impl TestVault {
         let response = request.send().await.expect("request sent");
         let status = response.status();
         let text = response.text().await.unwrap_or_default();
-        let json = if text.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_str(&text).unwrap_or(Value::String(text))
-        };
+        let json =
+            if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text)) };
         (status, json)
     }
 
     pub async fn create_rsa(&self, name: &str) -> Value {
         let (status, body) = self
-            .call(
-                reqwest::Method::POST,
-                &format!("/keys/{name}/create?{API}"),
-                Some(serde_json::json!({"kty": "RSA"})),
-            )
+            .call(reqwest::Method::POST, &format!("/keys/{name}/create?{API}"), Some(serde_json::json!({"kty": "RSA"})))
             .await;
         assert_eq!(status, StatusCode::OK, "{body}");
         body
@@ -207,12 +169,7 @@ impl TestVault {
 /// The error code and inner code of a Key Vault error body.
 pub fn error_codes(body: &Value) -> (String, Option<String>) {
     (
-        body["error"]["code"]
-            .as_str()
-            .unwrap_or_default()
-            .to_owned(),
-        body["error"]["innererror"]["code"]
-            .as_str()
-            .map(str::to_owned),
+        body["error"]["code"].as_str().unwrap_or_default().to_owned(),
+        body["error"]["innererror"]["code"].as_str().map(str::to_owned),
     )
 }

@@ -43,7 +43,11 @@ async fn app_service_protocol_returns_string_fields_for_the_default_identity() {
     assert_eq!(body["client_id"], client_id.as_str());
 
     // Selecting the default identity explicitly works; an unknown one never gets a token.
-    let (status, _) = get(&format!("{endpoint}?api-version=2019-08-01&resource=https://vault.azure.net&client_id={client_id}"), &[("X-IDENTITY-HEADER", "h")]).await;
+    let (status, _) = get(
+        &format!("{endpoint}?api-version=2019-08-01&resource=https://vault.azure.net&client_id={client_id}"),
+        &[("X-IDENTITY-HEADER", "h")],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = get(
         &format!("{endpoint}?api-version=2019-08-01&resource=https://vault.azure.net&client_id=00000000-0000-0000-0000-000000000001"),
@@ -54,21 +58,9 @@ async fn app_service_protocol_returns_string_fields_for_the_default_identity() {
     assert_eq!(body["error"], "invalid_request");
     assert!(body.get("access_token").is_none());
 
-    let (status, _) = get(
-        &format!("{endpoint}?api-version=2019-08-01&resource=https://vault.azure.net"),
-        &[],
-    )
-    .await;
-    assert_eq!(
-        status,
-        StatusCode::UNAUTHORIZED,
-        "the identity header is required"
-    );
-    let (status, _) = get(
-        &format!("{endpoint}?api-version=2019-08-01"),
-        &[("X-IDENTITY-HEADER", "h")],
-    )
-    .await;
+    let (status, _) = get(&format!("{endpoint}?api-version=2019-08-01&resource=https://vault.azure.net"), &[]).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "the identity header is required");
+    let (status, _) = get(&format!("{endpoint}?api-version=2019-08-01"), &[("X-IDENTITY-HEADER", "h")]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "resource is required");
 }
 
@@ -76,20 +68,14 @@ async fn app_service_protocol_returns_string_fields_for_the_default_identity() {
 async fn imds_protocol_needs_the_metadata_header_and_accepts_a_trailing_slash() {
     let vault = spawn().await;
     let base = vault.emulator.http_url();
-    for path in [
-        "/metadata/identity/oauth2/token",
-        "/metadata/identity/oauth2/token/",
-    ] {
+    for path in ["/metadata/identity/oauth2/token", "/metadata/identity/oauth2/token/"] {
         let url = format!("{base}{path}?api-version=2018-02-01&resource=https://vault.azure.net");
         let (status, body) = get(&url, &[("Metadata", "true")]).await;
         assert_eq!(status, StatusCode::OK, "{path}: {body}");
         assert!(body["expires_in"].is_string());
         let (status, body) = get(&url, &[]).await;
         assert_eq!(status, StatusCode::BAD_REQUEST);
-        assert_eq!(
-            body["error_description"],
-            "Required metadata header not specified"
-        );
+        assert_eq!(body["error_description"], "Required metadata header not specified");
     }
 }
 
@@ -97,15 +83,7 @@ async fn imds_protocol_needs_the_metadata_header_and_accepts_a_trailing_slash() 
 async fn jwks_health_and_ca_are_served() {
     let vault = spawn().await;
     let tenant = vault.emulator.tenant_id();
-    let response = vault
-        .http
-        .get(format!(
-            "{}/{tenant}/discovery/v2.0/keys",
-            vault.vault_url()
-        ))
-        .send()
-        .await
-        .unwrap();
+    let response = vault.http.get(format!("{}/{tenant}/discovery/v2.0/keys", vault.vault_url())).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::OK);
     let jwks: Value = response.json().await.unwrap();
     let key = &jwks["keys"][0];
@@ -123,24 +101,10 @@ async fn jwks_health_and_ca_are_served() {
     assert_eq!(header["kid"], key["kid"]);
     assert_eq!(header["alg"], "RS256");
 
-    let (status, body) = get(
-        &format!("{}/_emulator/health", vault.emulator.http_url()),
-        &[],
-    )
-    .await;
-    assert_eq!(
-        (status, body["status"].as_str()),
-        (StatusCode::OK, Some("ready"))
-    );
-    let pem = reqwest::get(format!("{}/_emulator/ca.pem", vault.emulator.http_url()))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (status, body) = get(&format!("{}/_emulator/health", vault.emulator.http_url()), &[]).await;
+    assert_eq!((status, body["status"].as_str()), (StatusCode::OK, Some("ready")));
+    let pem =
+        reqwest::get(format!("{}/_emulator/ca.pem", vault.emulator.http_url())).await.unwrap().text().await.unwrap();
     assert_eq!(pem, vault.emulator.ca_pem());
-    assert_eq!(
-        std::fs::read_to_string(vault.emulator.ca_path()).unwrap(),
-        pem
-    );
+    assert_eq!(std::fs::read_to_string(vault.emulator.ca_path()).unwrap(), pem);
 }

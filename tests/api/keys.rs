@@ -29,61 +29,17 @@ async fn bad_input_gets_key_vault_errors() {
         }
     };
     let cases: Vec<(&str, String, &str)> = vec![
-        (
-            "malformed JSON",
-            format!("{base}/keys/k2/create?{API}"),
-            "{\"kty\": ",
-        ),
-        (
-            "unknown kty",
-            format!("{base}/keys/k2/create?{API}"),
-            r#"{"kty":"DSA"}"#,
-        ),
-        (
-            "key_size 1000",
-            format!("{base}/keys/k2/create?{API}"),
-            r#"{"kty":"RSA","key_size":1000}"#,
-        ),
-        (
-            "negative key_size",
-            format!("{base}/keys/k2/create?{API}"),
-            r#"{"kty":"RSA","key_size":-1}"#,
-        ),
-        (
-            "unknown curve",
-            format!("{base}/keys/k2/create?{API}"),
-            r#"{"kty":"EC","crv":"P-1"}"#,
-        ),
-        (
-            "invalid name",
-            format!("{base}/keys/bad_name/create?{API}"),
-            r#"{"kty":"RSA"}"#,
-        ),
-        (
-            "missing api-version",
-            format!("{base}/keys/k2/create"),
-            r#"{"kty":"RSA"}"#,
-        ),
-        (
-            "unknown api-version",
-            format!("{base}/keys/k2/create?api-version=1.0"),
-            r#"{"kty":"RSA"}"#,
-        ),
-        (
-            "unknown alg",
-            format!("{base}/keys/k1//wrapkey?{API}"),
-            r#"{"alg":"ROT13","value":"AQID"}"#,
-        ),
-        (
-            "bad base64url",
-            format!("{base}/keys/k1//wrapkey?{API}"),
-            r#"{"alg":"RSA-OAEP","value":"***"}"#,
-        ),
-        (
-            "missing value",
-            format!("{base}/keys/k1//wrapkey?{API}"),
-            r#"{"alg":"RSA-OAEP"}"#,
-        ),
+        ("malformed JSON", format!("{base}/keys/k2/create?{API}"), "{\"kty\": "),
+        ("unknown kty", format!("{base}/keys/k2/create?{API}"), r#"{"kty":"DSA"}"#),
+        ("key_size 1000", format!("{base}/keys/k2/create?{API}"), r#"{"kty":"RSA","key_size":1000}"#),
+        ("negative key_size", format!("{base}/keys/k2/create?{API}"), r#"{"kty":"RSA","key_size":-1}"#),
+        ("unknown curve", format!("{base}/keys/k2/create?{API}"), r#"{"kty":"EC","crv":"P-1"}"#),
+        ("invalid name", format!("{base}/keys/bad_name/create?{API}"), r#"{"kty":"RSA"}"#),
+        ("missing api-version", format!("{base}/keys/k2/create"), r#"{"kty":"RSA"}"#),
+        ("unknown api-version", format!("{base}/keys/k2/create?api-version=1.0"), r#"{"kty":"RSA"}"#),
+        ("unknown alg", format!("{base}/keys/k1//wrapkey?{API}"), r#"{"alg":"ROT13","value":"AQID"}"#),
+        ("bad base64url", format!("{base}/keys/k1//wrapkey?{API}"), r#"{"alg":"RSA-OAEP","value":"***"}"#),
+        ("missing value", format!("{base}/keys/k1//wrapkey?{API}"), r#"{"alg":"RSA-OAEP"}"#),
         (
             "ciphertext of the wrong size",
             format!("{base}/keys/k1//unwrapkey?{API}"),
@@ -100,16 +56,9 @@ async fn bad_input_gets_key_vault_errors() {
         let (status, json) = raw(body, url).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{what}: {json}");
         assert_eq!(error_codes(&json).0, "BadParameter", "{what}: {json}");
-        assert!(
-            !json["error"]["message"].as_str().unwrap().is_empty(),
-            "{what}"
-        );
+        assert!(!json["error"]["message"].as_str().unwrap().is_empty(), "{what}");
     }
-    let (_, json) = raw(
-        r#"{"kty":"RSA"}"#,
-        format!("{base}/keys/k2/create?api-version=1.0"),
-    )
-    .await;
+    let (_, json) = raw(r#"{"kty":"RSA"}"#, format!("{base}/keys/k2/create?api-version=1.0")).await;
     assert_eq!(
         json["error"]["message"],
         "The specified version (1.0) is not recognized. Consider using the latest supported version (2025-07-01)."
@@ -119,36 +68,20 @@ async fn bad_input_gets_key_vault_errors() {
 #[tokio::test]
 async fn missing_keys_and_versions_are_404_key_not_found() {
     let vault = spawn().await;
-    let (status, body) = vault
-        .call(Method::GET, &format!("/keys/nope?{API}"), None)
-        .await;
+    let (status, body) = vault.call(Method::GET, &format!("/keys/nope?{API}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(
         body["error"]["message"],
         "A key with (name/id) nope was not found in this key vault. If you recently deleted this key you may be able to recover it using the correct recovery command. For help resolving this issue, please see https://go.microsoft.com/fwlink/?linkid=2125182"
     );
     vault.create_rsa("k1").await;
-    for path in [
-        "/keys/k1/00000000000000000000000000000000",
-        "/keys/k1/not-a-version",
-        "/keys/nope/versions",
-    ] {
-        let (status, body) = vault
-            .call(Method::GET, &format!("{path}?{API}"), None)
-            .await;
-        assert_eq!(
-            (status, error_codes(&body).0.as_str()),
-            (StatusCode::NOT_FOUND, "KeyNotFound"),
-            "{path}"
-        );
+    for path in ["/keys/k1/00000000000000000000000000000000", "/keys/k1/not-a-version", "/keys/nope/versions"] {
+        let (status, body) = vault.call(Method::GET, &format!("{path}?{API}"), None).await;
+        assert_eq!((status, error_codes(&body).0.as_str()), (StatusCode::NOT_FOUND, "KeyNotFound"), "{path}");
     }
-    let (status, body) = vault
-        .call(Method::GET, &format!("/secrets/s1?{API}"), None)
-        .await;
+    let (status, body) = vault.call(Method::GET, &format!("/secrets/s1?{API}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    let (status, body) = vault
-        .call(Method::DELETE, &format!("/keys?{API}"), None)
-        .await;
+    let (status, body) = vault.call(Method::DELETE, &format!("/keys?{API}"), None).await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
 }
 
@@ -159,11 +92,7 @@ async fn created_keys_have_the_contract_shape() {
     let kid = body["key"]["kid"].as_str().unwrap();
     let version = kid.rsplit('/').next().unwrap();
     assert_eq!(version.len(), 32);
-    assert!(
-        version
-            .bytes()
-            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
-    );
+    assert!(version.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
     assert_eq!(body["key"]["e"], "AQAB");
     assert_eq!(body["key"]["n"].as_str().unwrap().len(), 342);
     assert!(body["key"].get("d").is_none());
@@ -175,16 +104,9 @@ async fn created_keys_have_the_contract_shape() {
     assert!(body.get("tags").is_none());
 
     // Names are case-insensitive; the first spelling is kept.
-    let (status, body) = vault
-        .call(Method::GET, &format!("/keys/shape-key/?{API}"), None)
-        .await;
+    let (status, body) = vault.call(Method::GET, &format!("/keys/shape-key/?{API}"), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(
-        body["key"]["kid"]
-            .as_str()
-            .unwrap()
-            .contains("/keys/Shape-Key/")
-    );
+    assert!(body["key"]["kid"].as_str().unwrap().contains("/keys/Shape-Key/"));
 
     let (status, ec) = vault
         .call(
@@ -216,15 +138,7 @@ async fn paging_follows_absolute_next_links_to_a_null_end() {
         assert_eq!(status, StatusCode::OK, "{body}");
         pages += 1;
         for item in body["value"].as_array().unwrap() {
-            seen.push(
-                item["kid"]
-                    .as_str()
-                    .unwrap()
-                    .rsplit('/')
-                    .next()
-                    .unwrap()
-                    .to_owned(),
-            );
+            seen.push(item["kid"].as_str().unwrap().rsplit('/').next().unwrap().to_owned());
         }
         match &body["nextLink"] {
             Value::Null => break,
@@ -238,17 +152,9 @@ async fn paging_follows_absolute_next_links_to_a_null_end() {
     }
     assert_eq!(pages, 2);
     assert_eq!(seen, ["k1", "k2", "k3"]);
-    let (status, _) = vault
-        .call(Method::GET, &format!("/keys?{API}&maxresults=26"), None)
-        .await;
+    let (status, _) = vault.call(Method::GET, &format!("/keys?{API}&maxresults=26"), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = vault
-        .call(
-            Method::GET,
-            &format!("/keys?{API}&$skiptoken=garbage"),
-            None,
-        )
-        .await;
+    let (status, _) = vault.call(Method::GET, &format!("/keys?{API}&$skiptoken=garbage"), None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
@@ -256,16 +162,10 @@ async fn paging_follows_absolute_next_links_to_a_null_end() {
 async fn update_patches_and_lifecycle_refusals_follow_the_contract() {
     let vault = spawn().await;
     vault.create_rsa("k1").await;
-    let wrap =
-        |alg: &str| json!({"alg": alg, "value": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"});
+    let wrap = |alg: &str| json!({"alg": alg, "value": "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"});
 
-    let (status, wrapped) = vault
-        .call(
-            Method::POST,
-            &format!("/keys/k1/wrapkey?{API}"),
-            Some(wrap("RSA-OAEP-256")),
-        )
-        .await;
+    let (status, wrapped) =
+        vault.call(Method::POST, &format!("/keys/k1/wrapkey?{API}"), Some(wrap("RSA-OAEP-256"))).await;
     assert_eq!(status, StatusCode::OK, "{wrapped}");
 
     // Disable: crypto refused with KeyDisabled, get still works.
@@ -291,15 +191,9 @@ async fn update_patches_and_lifecycle_refusals_follow_the_contract() {
         body,
         json!({"error": {"code": "Forbidden", "message": "Operation unwrapKey is not allowed on a disabled key.", "innererror": {"code": "KeyDisabled"}}})
     );
-    let (status, body) = vault
-        .call(Method::GET, &format!("/keys/k1?{API}"), None)
-        .await;
+    let (status, body) = vault.call(Method::GET, &format!("/keys/k1?{API}"), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        body["tags"],
-        json!({"a": "b"}),
-        "an update without tags keeps them"
-    );
+    assert_eq!(body["tags"], json!({"a": "b"}), "an update without tags keeps them");
 
     // Re-enable with key_ops lacking unwrapKey.
     let (status, _) = vault
@@ -318,10 +212,7 @@ async fn update_patches_and_lifecycle_refusals_follow_the_contract() {
         )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    assert_eq!(
-        error_codes(&body),
-        ("Forbidden".into(), Some("KeyOperationForbidden".into()))
-    );
+    assert_eq!(error_codes(&body), ("Forbidden".into(), Some("KeyOperationForbidden".into())));
 
     // Expired: wrap refused, unwrap allowed again once permitted.
     let (status, _) = vault
@@ -332,13 +223,7 @@ async fn update_patches_and_lifecycle_refusals_follow_the_contract() {
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = vault
-        .call(
-            Method::POST,
-            &format!("/keys/k1/wrapkey?{API}"),
-            Some(wrap("RSA-OAEP-256")),
-        )
-        .await;
+    let (status, body) = vault.call(Method::POST, &format!("/keys/k1/wrapkey?{API}"), Some(wrap("RSA-OAEP-256"))).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(error_codes(&body).1.as_deref(), Some("KeyExpired"));
     let (status, body) = vault
@@ -367,34 +252,16 @@ async fn every_algorithm_round_trips_and_ec_keys_refuse_rsa_algorithms() {
                 .await;
             assert_eq!(status, StatusCode::OK, "{alg} {forward}: {out}");
             let (status, plain) = vault
-                .call(
-                    Method::POST,
-                    &format!("/keys/k1/{back}?{API}"),
-                    Some(json!({"alg": alg, "value": out["value"]})),
-                )
+                .call(Method::POST, &format!("/keys/k1/{back}?{API}"), Some(json!({"alg": alg, "value": out["value"]})))
                 .await;
             assert_eq!(status, StatusCode::OK, "{alg} {back}: {plain}");
             assert_eq!(plain["value"], "c2VjcmV0");
         }
     }
-    let (status, _) = vault
-        .call(
-            Method::POST,
-            &format!("/keys/ec/create?{API}"),
-            Some(json!({"kty": "EC"})),
-        )
-        .await;
+    let (status, _) = vault.call(Method::POST, &format!("/keys/ec/create?{API}"), Some(json!({"kty": "EC"}))).await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = vault
-        .call(
-            Method::POST,
-            &format!("/keys/ec/wrapkey?{API}"),
-            Some(json!({"alg": "RSA-OAEP", "value": "c2VjcmV0"})),
-        )
+        .call(Method::POST, &format!("/keys/ec/wrapkey?{API}"), Some(json!({"alg": "RSA-OAEP", "value": "c2VjcmV0"})))
         .await;
-    assert_eq!(
-        status,
-        StatusCode::FORBIDDEN,
-        "EC keys lack wrapKey in key_ops: {body}"
-    );
+    assert_eq!(status, StatusCode::FORBIDDEN, "EC keys lack wrapKey in key_ops: {body}");
 }

@@ -25,18 +25,10 @@ async fn keys_ca_and_tokens_survive_a_restart() {
     vault.emulator.shutdown().await;
 
     let vault = spawn_with(Config::in_directory(dir.path())).await;
-    assert_eq!(
-        vault.emulator.ca_pem(),
-        ca,
-        "the CA is created once per data directory"
-    );
+    assert_eq!(vault.emulator.ca_pem(), ca, "the CA is created once per data directory");
     let url = format!("{}/keys/durable?{API}", vault.vault_url());
     let (status, body) = vault.call_as(Method::GET, &url, Some(&token), None).await;
-    assert_eq!(
-        status,
-        StatusCode::OK,
-        "a token from before the restart is still valid: {body}"
-    );
+    assert_eq!(status, StatusCode::OK, "a token from before the restart is still valid: {body}");
     assert_eq!(body["key"]["n"], created["key"]["n"]);
     let kid = created["key"]["kid"].as_str().unwrap();
     let version = kid.rsplit('/').next().unwrap();
@@ -55,25 +47,12 @@ async fn keys_ca_and_tokens_survive_a_restart() {
     assert_eq!(master.len(), 32);
     // Private keys are sealed: no PKCS#8 RSA structure (rsaEncryption OID) appears in any
     // database file, WAL included.
-    let rsa_encryption_oid = [
-        0x06u8, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01,
-    ];
+    let rsa_encryption_oid = [0x06u8, 0x09, 0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x01, 0x01];
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let path = entry.unwrap().path();
-        if path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with("keyvault.sqlite3")
-        {
+        if path.file_name().unwrap().to_string_lossy().starts_with("keyvault.sqlite3") {
             let bytes = std::fs::read(&path).unwrap();
-            assert!(
-                !bytes
-                    .windows(rsa_encryption_oid.len())
-                    .any(|w| w == rsa_encryption_oid),
-                "{}",
-                path.display()
-            );
+            assert!(!bytes.windows(rsa_encryption_oid.len()).any(|w| w == rsa_encryption_oid), "{}", path.display());
         }
     }
 }

@@ -4,32 +4,19 @@
 use azure_core::http::RequestContent;
 use azure_security_keyvault_keys::ResourceExt;
 use azure_security_keyvault_keys::models::{
-    CreateKeyParameters, CurveName, EncryptionAlgorithm, KeyClientDecryptOptions,
-    KeyClientGetKeyOptions, KeyClientUnwrapKeyOptions, KeyClientWrapKeyOptions,
-    KeyOperationParameters, KeyType,
+    CreateKeyParameters, CurveName, EncryptionAlgorithm, KeyClientDecryptOptions, KeyClientGetKeyOptions,
+    KeyClientUnwrapKeyOptions, KeyClientWrapKeyOptions, KeyOperationParameters, KeyType,
 };
 use futures::TryStreamExt;
 
 use crate::helpers::spawn;
 
 fn create_rsa(size: i32) -> RequestContent<CreateKeyParameters> {
-    CreateKeyParameters {
-        kty: Some(KeyType::Rsa),
-        key_size: Some(size),
-        ..Default::default()
-    }
-    .try_into()
-    .unwrap()
+    CreateKeyParameters { kty: Some(KeyType::Rsa), key_size: Some(size), ..Default::default() }.try_into().unwrap()
 }
 
 fn wrap_params(alg: EncryptionAlgorithm, value: Vec<u8>) -> RequestContent<KeyOperationParameters> {
-    KeyOperationParameters {
-        algorithm: Some(alg),
-        value: Some(value),
-        ..Default::default()
-    }
-    .try_into()
-    .unwrap()
+    KeyOperationParameters { algorithm: Some(alg), value: Some(value), ..Default::default() }.try_into().unwrap()
 }
 
 #[tokio::test]
@@ -38,12 +25,7 @@ async fn sdk_create_get_list_version_wrap_unwrap() {
     let client = vault.key_client();
 
     // create
-    let key = client
-        .create_key("cmk", create_rsa(2048), None)
-        .await
-        .unwrap()
-        .into_model()
-        .unwrap();
+    let key = client.create_key("cmk", create_rsa(2048), None).await.unwrap().into_model().unwrap();
     let jwk = key.key.as_ref().unwrap();
     assert_eq!(jwk.kty, Some(KeyType::Rsa));
     assert_eq!(jwk.n.as_ref().unwrap().len(), 256);
@@ -51,95 +33,39 @@ async fn sdk_create_get_list_version_wrap_unwrap() {
     let first_version = key.resource_id().unwrap().version.unwrap();
 
     // get, latest and by version
-    let latest = client
-        .get_key("cmk", None)
-        .await
-        .unwrap()
-        .into_model()
-        .unwrap();
+    let latest = client.get_key("cmk", None).await.unwrap().into_model().unwrap();
     assert_eq!(latest.key.as_ref().unwrap().kid, jwk.kid);
-    let options = KeyClientGetKeyOptions {
-        key_version: Some(first_version.clone()),
-        ..Default::default()
-    };
-    let by_version = client
-        .get_key("cmk", Some(options))
-        .await
-        .unwrap()
-        .into_model()
-        .unwrap();
+    let options = KeyClientGetKeyOptions { key_version: Some(first_version.clone()), ..Default::default() };
+    let by_version = client.get_key("cmk", Some(options)).await.unwrap().into_model().unwrap();
     assert_eq!(by_version.key.as_ref().unwrap().n, jwk.n);
 
     // a new version becomes current; both versions list
-    let second = client
-        .create_key("cmk", create_rsa(2048), None)
-        .await
-        .unwrap()
-        .into_model()
-        .unwrap();
+    let second = client.create_key("cmk", create_rsa(2048), None).await.unwrap().into_model().unwrap();
     let second_version = second.resource_id().unwrap().version.unwrap();
     assert_ne!(first_version, second_version);
-    let latest = client
-        .get_key("cmk", None)
-        .await
-        .unwrap()
-        .into_model()
-        .unwrap();
-    assert_eq!(
-        latest.resource_id().unwrap().version.unwrap(),
-        second_version
-    );
-    let versions: Vec<_> = client
-        .list_key_properties_versions("cmk", None)
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let latest = client.get_key("cmk", None).await.unwrap().into_model().unwrap();
+    assert_eq!(latest.resource_id().unwrap().version.unwrap(), second_version);
+    let versions: Vec<_> = client.list_key_properties_versions("cmk", None).unwrap().try_collect().await.unwrap();
     assert_eq!(versions.len(), 2);
 
     // list keys
-    let ec = CreateKeyParameters {
-        kty: Some(KeyType::Ec),
-        curve: Some(CurveName::P256),
-        ..Default::default()
-    };
-    client
-        .create_key("signing", ec.try_into().unwrap(), None)
-        .await
-        .unwrap();
-    let keys: Vec<_> = client
-        .list_key_properties(None)
-        .unwrap()
-        .try_collect()
-        .await
-        .unwrap();
+    let ec = CreateKeyParameters { kty: Some(KeyType::Ec), curve: Some(CurveName::P256), ..Default::default() };
+    client.create_key("signing", ec.try_into().unwrap(), None).await.unwrap();
+    let keys: Vec<_> = client.list_key_properties(None).unwrap().try_collect().await.unwrap();
     let mut names: Vec<String> = keys.iter().map(|k| k.resource_id().unwrap().name).collect();
     names.sort();
     assert_eq!(names, ["cmk", "signing"]);
 
     // wrap/unwrap a data key with the first (non-current) version
     let data_key = vec![0x5a; 32];
-    let wrap_options = KeyClientWrapKeyOptions {
-        key_version: Some(first_version.clone()),
-        ..Default::default()
-    };
+    let wrap_options = KeyClientWrapKeyOptions { key_version: Some(first_version.clone()), ..Default::default() };
     let wrapped = client
-        .wrap_key(
-            "cmk",
-            wrap_params(EncryptionAlgorithm::RsaOaep256, data_key.clone()),
-            Some(wrap_options),
-        )
+        .wrap_key("cmk", wrap_params(EncryptionAlgorithm::RsaOaep256, data_key.clone()), Some(wrap_options))
         .await
         .unwrap()
         .into_model()
         .unwrap();
-    assert!(
-        wrapped
-            .kid
-            .as_ref()
-            .unwrap()
-            .ends_with(&format!("/keys/cmk/{first_version}"))
-    );
+    assert!(wrapped.kid.as_ref().unwrap().ends_with(&format!("/keys/cmk/{first_version}")));
     let unwrap_options = KeyClientUnwrapKeyOptions::default();
     let unwrapped = client
         .unwrap_key(
@@ -157,35 +83,20 @@ async fn sdk_create_get_list_version_wrap_unwrap() {
 
 #[tokio::test]
 async fn sdk_decrypts_rsa_oaep_256_ciphertext_made_from_the_public_key() {
-    use aws_lc_rs::rsa::{
-        OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey, PublicKeyComponents,
-    };
+    use aws_lc_rs::rsa::{OAEP_SHA256_MGF1SHA256, OaepPublicEncryptingKey, PublicEncryptingKey, PublicKeyComponents};
 
     let vault = spawn().await;
     let client = vault.key_client();
-    let key = client
-        .create_key("cmk", create_rsa(3072), None)
-        .await
-        .unwrap()
-        .into_model()
-        .unwrap();
+    let key = client.create_key("cmk", create_rsa(3072), None).await.unwrap().into_model().unwrap();
     let version = key.resource_id().unwrap().version.unwrap();
     let jwk = key.key.unwrap();
     let (n, e) = (jwk.n.unwrap(), jwk.e.unwrap());
 
-    let public: PublicEncryptingKey = PublicKeyComponents {
-        n: n.as_slice(),
-        e: e.as_slice(),
-    }
-    .try_into()
-    .unwrap();
+    let public: PublicEncryptingKey = PublicKeyComponents { n: n.as_slice(), e: e.as_slice() }.try_into().unwrap();
     let public = OaepPublicEncryptingKey::new(public).unwrap();
     let secret = b"customer data encryption key 256";
     let mut ciphertext = vec![0u8; public.ciphertext_size()];
-    let ciphertext = public
-        .encrypt(&OAEP_SHA256_MGF1SHA256, secret, &mut ciphertext, None)
-        .unwrap()
-        .to_vec();
+    let ciphertext = public.encrypt(&OAEP_SHA256_MGF1SHA256, secret, &mut ciphertext, None).unwrap().to_vec();
 
     let result = client
         .decrypt(
@@ -204,14 +115,6 @@ async fn sdk_decrypts_rsa_oaep_256_ciphertext_made_from_the_public_key() {
 #[tokio::test]
 async fn sdk_reports_a_missing_key_as_404() {
     let vault = spawn().await;
-    let err = vault
-        .key_client()
-        .get_key("missing", None)
-        .await
-        .unwrap_err();
-    assert_eq!(
-        err.http_status(),
-        Some(azure_core::http::StatusCode::NotFound),
-        "{err}"
-    );
+    let err = vault.key_client().get_key("missing", None).await.unwrap_err();
+    assert_eq!(err.http_status(), Some(azure_core::http::StatusCode::NotFound), "{err}");
 }

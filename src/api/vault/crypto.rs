@@ -32,58 +32,20 @@ async fn run(
     let algorithm = EncryptionAlgorithm::parse(&body.alg)?;
     let (key, output) = match direction {
         Direction::Encrypt => {
-            state
-                .keys
-                .encrypt(
-                    &ctx.vault,
-                    &name,
-                    Some(version),
-                    key_operation,
-                    algorithm,
-                    &body.value.0,
-                )
-                .await?
+            state.keys.encrypt(&ctx.vault, &name, Some(version), key_operation, algorithm, &body.value.0).await?
         }
         Direction::Decrypt => {
-            state
-                .keys
-                .decrypt(
-                    &ctx.vault,
-                    &name,
-                    Some(version),
-                    key_operation,
-                    algorithm,
-                    &body.value.0,
-                )
-                .await?
+            state.keys.decrypt(&ctx.vault, &name, Some(version), key_operation, algorithm, &body.value.0).await?
         }
     };
-    Ok(Json(KeyOperationResult {
-        kid: versioned_id(&ctx.origin, &key),
-        value: Base64Url(output),
-    }))
+    Ok(Json(KeyOperationResult { kid: versioned_id(&ctx.origin, &key), value: Base64Url(output) }))
 }
 
-const ENCRYPT: (Operation, KeyOperation, Direction) = (
-    Operation::Encrypt,
-    KeyOperation::Encrypt,
-    Direction::Encrypt,
-);
-const DECRYPT: (Operation, KeyOperation, Direction) = (
-    Operation::Decrypt,
-    KeyOperation::Decrypt,
-    Direction::Decrypt,
-);
-const WRAP: (Operation, KeyOperation, Direction) = (
-    Operation::WrapKey,
-    KeyOperation::WrapKey,
-    Direction::Encrypt,
-);
-const UNWRAP: (Operation, KeyOperation, Direction) = (
-    Operation::UnwrapKey,
-    KeyOperation::UnwrapKey,
-    Direction::Decrypt,
-);
+const ENCRYPT: (Operation, KeyOperation, Direction) = (Operation::Encrypt, KeyOperation::Encrypt, Direction::Encrypt);
+const DECRYPT: (Operation, KeyOperation, Direction) = (Operation::Decrypt, KeyOperation::Decrypt, Direction::Decrypt);
+const WRAP: (Operation, KeyOperation, Direction) = (Operation::WrapKey, KeyOperation::WrapKey, Direction::Encrypt);
+const UNWRAP: (Operation, KeyOperation, Direction) =
+    (Operation::UnwrapKey, KeyOperation::UnwrapKey, Direction::Decrypt);
 
 /// Generates the versioned and the current-version handler of one operation.
 macro_rules! crypto_handlers {

@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::{Path, State};
 
 use super::wire::{
-    KeyBundle, KeyCreateParameters, KeyItem, KeyListResult, KeyUpdateParameters, base_id,
-    decode_skip_token, encode_skip_token, versioned_id,
+    KeyBundle, KeyCreateParameters, KeyItem, KeyListResult, KeyUpdateParameters, base_id, decode_skip_token,
+    encode_skip_token, versioned_id,
 };
 use crate::api::AppState;
 use crate::api::errors::{ApiError, ApiResult};
@@ -44,10 +44,7 @@ pub async fn create_key(
 ) -> ApiResult<Json<KeyBundle>> {
     ctx.authorize(Operation::CreateKey)?;
     let name = KeyName::parse(&name)?;
-    let key = state
-        .keys
-        .create_key(&ctx.vault, &name, body.try_into()?)
-        .await?;
+    let key = state.keys.create_key(&ctx.vault, &name, body.try_into()?).await?;
     Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
 }
 
@@ -68,10 +65,7 @@ pub async fn get_key(
 ) -> ApiResult<Json<KeyBundle>> {
     ctx.authorize(Operation::GetKey)?;
     let name = KeyName::parse(&name)?;
-    let key = state
-        .keys
-        .get_key(&ctx.vault, &name, Some(&version))
-        .await?;
+    let key = state.keys.get_key(&ctx.vault, &name, Some(&version)).await?;
     Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
 }
 
@@ -82,20 +76,9 @@ pub async fn list_keys(
     paging: Paging,
 ) -> ApiResult<Json<KeyListResult>> {
     ctx.authorize(Operation::ListKeys)?;
-    let after = paging
-        .skip_token
-        .as_deref()
-        .map(|t| decode_skip_token(t).ok_or_else(bad_skip_token))
-        .transpose()?;
-    let page = state
-        .keys
-        .list_keys(&ctx.vault, paging.max_results, after)
-        .await?;
-    let value = page
-        .items
-        .iter()
-        .map(|k| KeyItem::new(k, &ctx.vault, base_id(&ctx.origin, k)))
-        .collect();
+    let after = paging.skip_token.as_deref().map(|t| decode_skip_token(t).ok_or_else(bad_skip_token)).transpose()?;
+    let page = state.keys.list_keys(&ctx.vault, paging.max_results, after).await?;
+    let value = page.items.iter().map(|k| KeyItem::new(k, &ctx.vault, base_id(&ctx.origin, k))).collect();
     let next_link = next_link(&ctx.origin, "/keys", &version, &paging, page.next);
     Ok(Json(KeyListResult { value, next_link }))
 }
@@ -112,29 +95,12 @@ pub async fn list_key_versions(
     let after = paging
         .skip_token
         .as_deref()
-        .map(|t| {
-            decode_skip_token(t)
-                .and_then(|m| m.parse::<i64>().ok())
-                .ok_or_else(bad_skip_token)
-        })
+        .map(|t| decode_skip_token(t).and_then(|m| m.parse::<i64>().ok()).ok_or_else(bad_skip_token))
         .transpose()?;
-    let page = state
-        .keys
-        .list_versions(&ctx.vault, &name, paging.max_results, after)
-        .await?;
-    let value = page
-        .items
-        .iter()
-        .map(|k| KeyItem::new(k, &ctx.vault, versioned_id(&ctx.origin, k)))
-        .collect();
+    let page = state.keys.list_versions(&ctx.vault, &name, paging.max_results, after).await?;
+    let value = page.items.iter().map(|k| KeyItem::new(k, &ctx.vault, versioned_id(&ctx.origin, k))).collect();
     let path = format!("/keys/{name}/versions");
-    let next_link = next_link(
-        &ctx.origin,
-        &path,
-        &version,
-        &paging,
-        page.next.map(|seq| seq.to_string()),
-    );
+    let next_link = next_link(&ctx.origin, &path, &version, &paging, page.next.map(|seq| seq.to_string()));
     Ok(Json(KeyListResult { value, next_link }))
 }
 
@@ -157,9 +123,6 @@ pub async fn update_key(
 ) -> ApiResult<Json<KeyBundle>> {
     ctx.authorize(Operation::UpdateKey)?;
     let name = KeyName::parse(&name)?;
-    let key = state
-        .keys
-        .update_key(&ctx.vault, &name, Some(&version), body.try_into()?)
-        .await?;
+    let key = state.keys.update_key(&ctx.vault, &name, Some(&version), body.try_into()?).await?;
     Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
 }

@@ -22,24 +22,15 @@ use crate::vault::DEFAULT_VAULT;
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
         .route("/keys", get(keys::list_keys))
-        .route(
-            "/keys/{name}",
-            get(keys::get_latest_key).patch(keys::update_latest_key),
-        )
-        .route(
-            "/keys/{name}/",
-            get(keys::get_latest_key).patch(keys::update_latest_key),
-        )
+        .route("/keys/{name}", get(keys::get_latest_key).patch(keys::update_latest_key))
+        .route("/keys/{name}/", get(keys::get_latest_key).patch(keys::update_latest_key))
         .route("/keys/{name}/create", post(keys::create_key))
         .route("/keys/{name}/versions", get(keys::list_key_versions))
         .route("/keys/{name}/encrypt", post(crypto::encrypt_latest))
         .route("/keys/{name}/decrypt", post(crypto::decrypt_latest))
         .route("/keys/{name}/wrapkey", post(crypto::wrap_key_latest))
         .route("/keys/{name}/unwrapkey", post(crypto::unwrap_key_latest))
-        .route(
-            "/keys/{name}/{version}",
-            get(keys::get_key).patch(keys::update_key),
-        )
+        .route("/keys/{name}/{version}", get(keys::get_key).patch(keys::update_key))
         .route("/keys/{name}/{version}/encrypt", post(crypto::encrypt))
         .route("/keys/{name}/{version}/decrypt", post(crypto::decrypt))
         .route("/keys/{name}/{version}/wrapkey", post(crypto::wrap_key))
@@ -52,12 +43,7 @@ pub fn request_authority(req: &Request) -> String {
     req.uri()
         .authority()
         .map(|a| a.as_str().to_owned())
-        .or_else(|| {
-            req.headers()
-                .get(header::HOST)
-                .and_then(|h| h.to_str().ok())
-                .map(str::to_owned)
-        })
+        .or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
         .unwrap_or_else(|| "localhost".to_owned())
         .to_ascii_lowercase()
 }
@@ -65,10 +51,10 @@ pub fn request_authority(req: &Request) -> String {
 /// Splits `host[:port]` (IPv6 literals in brackets) into host and port.
 #[must_use]
 pub fn split_authority(authority: &str) -> (&str, Option<&str>) {
-    if let Some(rest) = authority.strip_prefix('[') {
-        if let Some((host, after)) = rest.split_once(']') {
-            return (host, after.strip_prefix(':'));
-        }
+    if let Some(rest) = authority.strip_prefix('[')
+        && let Some((host, after)) = rest.split_once(']')
+    {
+        return (host, after.strip_prefix(':'));
     }
     match authority.rsplit_once(':') {
         Some((host, port)) if !host.contains(':') => (host, Some(port)),
@@ -81,10 +67,7 @@ pub fn split_authority(authority: &str) -> (&str, Option<&str>) {
 /// the domain with more than one label before it, which names nothing.
 #[must_use]
 pub fn vault_for_host<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
-    match host
-        .strip_suffix(domain)
-        .and_then(|prefix| prefix.strip_suffix('.'))
-    {
+    match host.strip_suffix(domain).and_then(|prefix| prefix.strip_suffix('.')) {
         Some(label) if !label.is_empty() && !label.contains('.') => Some(label),
         Some(_) => None,
         None => Some(DEFAULT_VAULT),
@@ -96,13 +79,8 @@ pub fn vault_for_host<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
 /// host; values carry no `,` or `=`, since Python splits on them.
 #[must_use]
 pub fn challenge(authority: &str, domain: &str, tenant: &uuid::Uuid) -> String {
-    let port = split_authority(authority)
-        .1
-        .map(|p| format!(":{p}"))
-        .unwrap_or_default();
-    format!(
-        r#"Bearer authorization="https://localhost{port}/{tenant}", resource="https://{domain}{port}""#
-    )
+    let port = split_authority(authority).1.map(|p| format!(":{p}")).unwrap_or_default();
+    format!(r#"Bearer authorization="https://localhost{port}/{tenant}", resource="https://{domain}{port}""#)
 }
 
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -111,27 +89,14 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     let domain = &state.settings.domain;
     let vault = vault_for_host(host, domain).and_then(|name| state.vaults.get(name));
     let Some(vault) = vault else {
-        return ApiError::VaultNotFound {
-            message: messages::vault_not_found(host),
-        }
-        .into_response();
+        return ApiError::VaultNotFound { message: messages::vault_not_found(host) }.into_response();
     };
     let challenge = challenge(&authority, domain, &vault.tenant_id);
-    let header_value = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok());
-    match state
-        .validator
-        .validate_header(header_value, vault.tenant_id)
-    {
+    let header_value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match state.validator.validate_header(header_value, vault.tenant_id) {
         Ok(principal) => {
             let origin = format!("https://{authority}");
-            req.extensions_mut().insert(VaultRequest {
-                vault,
-                origin,
-                principal,
-            });
+            req.extensions_mut().insert(VaultRequest { vault, origin, principal });
             next.run(req).await
         }
         Err(err) => {
@@ -148,10 +113,7 @@ mod tests {
     #[test]
     fn hosts_map_to_vaults() {
         let d = "vault.localhost";
-        assert_eq!(
-            vault_for_host("default.vault.localhost", d),
-            Some("default")
-        );
+        assert_eq!(vault_for_host("default.vault.localhost", d), Some("default"));
         assert_eq!(vault_for_host("cmk.vault.localhost", d), Some("cmk"));
         assert_eq!(vault_for_host("localhost", d), Some(DEFAULT_VAULT));
         assert_eq!(vault_for_host("127.0.0.1", d), Some(DEFAULT_VAULT));
@@ -162,10 +124,7 @@ mod tests {
 
     #[test]
     fn authorities_split() {
-        assert_eq!(
-            split_authority("a.vault.localhost:8443"),
-            ("a.vault.localhost", Some("8443"))
-        );
+        assert_eq!(split_authority("a.vault.localhost:8443"), ("a.vault.localhost", Some("8443")));
         assert_eq!(split_authority("localhost"), ("localhost", None));
         assert_eq!(split_authority("[::1]:8443"), ("::1", Some("8443")));
         assert_eq!(split_authority("[::1]"), ("::1", None));

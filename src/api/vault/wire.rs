@@ -21,12 +21,7 @@ pub struct AttributesInput {
 
 impl From<AttributesInput> for AttributeChanges {
     fn from(a: AttributesInput) -> Self {
-        Self {
-            enabled: a.enabled,
-            not_before: a.nbf,
-            expires: a.exp,
-            exportable: a.exportable,
-        }
+        Self { enabled: a.enabled, not_before: a.nbf, expires: a.exp, exportable: a.exportable }
     }
 }
 
@@ -43,8 +38,7 @@ pub struct KeyCreateParameters {
 }
 
 fn parse_key_ops(ops: Option<Vec<String>>) -> Result<Option<Vec<KeyOperation>>> {
-    ops.map(|ops| ops.iter().map(|op| KeyOperation::parse(op)).collect())
-        .transpose()
+    ops.map(|ops| ops.iter().map(|op| KeyOperation::parse(op)).collect()).transpose()
 }
 
 impl TryFrom<KeyCreateParameters> for CreateKeyRequest {
@@ -64,23 +58,17 @@ impl TryFrom<KeyCreateParameters> for CreateKeyRequest {
             })
             .transpose()?;
         let attributes = p.attributes.unwrap_or_default();
-        match (
-            attributes.exportable.unwrap_or(false),
-            p.release_policy.is_some(),
-        ) {
+        match (attributes.exportable.unwrap_or(false), p.release_policy.is_some()) {
             (true, false) => {
-                return Err(Error::BadParameter(
-                    "Exportable keys must have release policy".into(),
-                ));
+                return Err(Error::BadParameter("Exportable keys must have release policy".into()));
             }
             (false, true) => {
-                return Err(Error::BadParameter(
-                    "Non-exportable keys must not have release policy".into(),
-                ));
+                return Err(Error::BadParameter("Non-exportable keys must not have release policy".into()));
             }
             (true, true) => {
                 return Err(Error::BadParameter(
-                    "Exportable keys with a release policy (secure key release) are not supported by this emulator.".into(),
+                    "Exportable keys with a release policy (secure key release) are not supported by this emulator."
+                        .into(),
                 ));
             }
             (false, false) => {}
@@ -110,15 +98,9 @@ impl TryFrom<KeyUpdateParameters> for UpdateKeyRequest {
 
     fn try_from(p: KeyUpdateParameters) -> Result<Self> {
         if p.release_policy.is_some() {
-            return Err(Error::BadParameter(
-                "Release policies are not supported by this emulator.".into(),
-            ));
+            return Err(Error::BadParameter("Release policies are not supported by this emulator.".into()));
         }
-        Ok(Self {
-            key_ops: parse_key_ops(p.key_ops)?,
-            attributes: p.attributes.map(Into::into),
-            tags: p.tags,
-        })
+        Ok(Self { key_ops: parse_key_ops(p.key_ops)?, attributes: p.attributes.map(Into::into), tags: p.tags })
     }
 }
 
@@ -215,11 +197,7 @@ impl KeyBundle {
                 jwk.y = Some(base64url::encode(y));
             }
         }
-        Self {
-            key: jwk,
-            attributes: KeyAttributesOut::new(key, vault),
-            tags: key.tags.clone(),
-        }
+        Self { key: jwk, attributes: KeyAttributesOut::new(key, vault), tags: key.tags.clone() }
     }
 }
 
@@ -234,11 +212,7 @@ pub struct KeyItem {
 impl KeyItem {
     #[must_use]
     pub fn new(key: &Key, vault: &Vault, kid: String) -> Self {
-        Self {
-            kid,
-            attributes: KeyAttributesOut::new(key, vault),
-            tags: key.tags.clone(),
-        }
+        Self { kid, attributes: KeyAttributesOut::new(key, vault), tags: key.tags.clone() }
     }
 }
 
@@ -265,11 +239,7 @@ pub struct KeyOperationResult {
 /// The opaque `$skiptoken`: base64url of `{"NextMarker": marker}`, shaped like the real one.
 #[must_use]
 pub fn encode_skip_token(marker: &str) -> String {
-    base64url::encode(
-        serde_json::json!({ "NextMarker": marker, "TargetLocation": 0 })
-            .to_string()
-            .as_bytes(),
-    )
+    base64url::encode(serde_json::json!({ "NextMarker": marker, "TargetLocation": 0 }).to_string().as_bytes())
 }
 
 #[must_use]
@@ -301,10 +271,7 @@ mod tests {
             name: KeyName::parse("cmk").unwrap(),
             version: KeyVersion::parse("78deebed173b48e48f55abf87ed4cf71").unwrap(),
             key_type: KeyType::Rsa,
-            public: PublicKey::Rsa {
-                n: vec![0xc3, 0x01],
-                e: vec![1, 0, 1],
-            },
+            public: PublicKey::Rsa { n: vec![0xc3, 0x01], e: vec![1, 0, 1] },
             key_ops: default_key_ops(KeyFamily::Rsa),
             attributes: KeyAttributes {
                 enabled: true,
@@ -316,12 +283,8 @@ mod tests {
             },
             tags: None,
         };
-        let json = serde_json::to_value(KeyBundle::new(
-            &key,
-            &vault(),
-            "https://default.vault.localhost:8443",
-        ))
-        .unwrap();
+        let json =
+            serde_json::to_value(KeyBundle::new(&key, &vault(), "https://default.vault.localhost:8443")).unwrap();
         assert_eq!(
             json,
             serde_json::json!({
@@ -339,20 +302,13 @@ mod tests {
 
     #[test]
     fn last_page_has_null_next_link() {
-        let json = serde_json::to_value(KeyListResult {
-            value: vec![],
-            next_link: None,
-        })
-        .unwrap();
+        let json = serde_json::to_value(KeyListResult { value: vec![], next_link: None }).unwrap();
         assert_eq!(json, serde_json::json!({"value": [], "nextLink": null}));
     }
 
     #[test]
     fn skip_tokens_round_trip_and_reject_garbage() {
-        assert_eq!(
-            decode_skip_token(&encode_skip_token("key-7")).as_deref(),
-            Some("key-7")
-        );
+        assert_eq!(decode_skip_token(&encode_skip_token("key-7")).as_deref(), Some("key-7"));
         assert_eq!(decode_skip_token("!!!"), None);
         assert_eq!(decode_skip_token(&base64url::encode(b"[1]")), None);
     }
@@ -360,23 +316,12 @@ mod tests {
     #[test]
     fn create_parameters_validate() {
         let parse = |v: serde_json::Value| -> Result<CreateKeyRequest> {
-            serde_json::from_value::<KeyCreateParameters>(v)
-                .unwrap()
-                .try_into()
+            serde_json::from_value::<KeyCreateParameters>(v).unwrap().try_into()
         };
         assert!(parse(serde_json::json!({"kty": "RSA", "key_size": 3072})).is_ok());
-        assert!(matches!(
-            parse(serde_json::json!({"kty": "DSA"})),
-            Err(Error::BadParameter(_))
-        ));
-        assert!(matches!(
-            parse(serde_json::json!({"kty": "EC", "crv": "P-999"})),
-            Err(Error::BadParameter(_))
-        ));
-        assert!(matches!(
-            parse(serde_json::json!({"kty": "RSA", "key_ops": ["fly"]})),
-            Err(Error::BadParameter(_))
-        ));
+        assert!(matches!(parse(serde_json::json!({"kty": "DSA"})), Err(Error::BadParameter(_))));
+        assert!(matches!(parse(serde_json::json!({"kty": "EC", "crv": "P-999"})), Err(Error::BadParameter(_))));
+        assert!(matches!(parse(serde_json::json!({"kty": "RSA", "key_ops": ["fly"]})), Err(Error::BadParameter(_))));
         assert!(matches!(
             parse(serde_json::json!({"kty": "RSA", "attributes": {"exportable": true}})),
             Err(Error::BadParameter(_))
