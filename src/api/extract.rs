@@ -136,3 +136,18 @@ impl<S: Send + Sync> FromRequestParts<S> for VaultRequest {
             .ok_or_else(|| ApiError::Internal { detail: "vault route reached without the authentication layer".into() })
     }
 }
+
+/// Path parameters whose rejection (for example a segment that is not valid UTF-8 once
+/// percent-decoded) is a Key Vault `BadParameter`, not axum's plain-text answer.
+pub struct KvPath<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for KvPath<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        axum::extract::Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Path(value)| KvPath(value))
+            .map_err(|rejection| ApiError::bad_parameter(format!("The request URI is not valid: {rejection}")))
+    }
+}

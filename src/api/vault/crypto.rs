@@ -2,12 +2,12 @@
 //! The version segment may be empty (`/keys/{name}//wrapkey`), meaning the current version.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 
 use super::wire::{KeyOperationResult, KeyOperationsParameters, versioned_id};
 use crate::api::AppState;
 use crate::api::errors::ApiResult;
-use crate::api::extract::{ApiVersion, KvJson, VaultRequest};
+use crate::api::extract::{ApiVersion, KvJson, KvPath, VaultRequest};
 use crate::auth::table::Operation;
 use crate::crypto::base64url::Base64Url;
 use crate::keys::model::{KeyName, KeyOperation};
@@ -54,7 +54,7 @@ macro_rules! crypto_handlers {
             State(state): State<AppState>,
             ctx: VaultRequest,
             _version: ApiVersion,
-            Path((name, version)): Path<(String, String)>,
+            KvPath((name, version)): KvPath<(String, String)>,
             KvJson(body): KvJson<KeyOperationsParameters>,
         ) -> ApiResult<Json<KeyOperationResult>> {
             run(state, ctx, &name, &version, $op, body).await
@@ -64,7 +64,7 @@ macro_rules! crypto_handlers {
             State(state): State<AppState>,
             ctx: VaultRequest,
             _version: ApiVersion,
-            Path(name): Path<String>,
+            KvPath(name): KvPath<String>,
             KvJson(body): KvJson<KeyOperationsParameters>,
         ) -> ApiResult<Json<KeyOperationResult>> {
             run(state, ctx, &name, "", $op, body).await

@@ -2,7 +2,7 @@
 //! Each: authorize → parse → call the keys service → map to wire.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::State;
 
 use super::wire::{
     KeyBundle, KeyCreateParameters, KeyItem, KeyListResult, KeyUpdateParameters, base_id, decode_skip_token,
@@ -10,7 +10,7 @@ use super::wire::{
 };
 use crate::api::AppState;
 use crate::api::errors::{ApiError, ApiResult};
-use crate::api::extract::{ApiVersion, KvJson, Paging, VaultRequest};
+use crate::api::extract::{ApiVersion, KvJson, KvPath, Paging, VaultRequest};
 use crate::auth::table::Operation;
 use crate::keys::model::KeyName;
 
@@ -39,7 +39,7 @@ pub async fn create_key(
     State(state): State<AppState>,
     ctx: VaultRequest,
     _version: ApiVersion,
-    Path(name): Path<String>,
+    KvPath(name): KvPath<String>,
     KvJson(body): KvJson<KeyCreateParameters>,
 ) -> ApiResult<Json<KeyBundle>> {
     ctx.authorize(Operation::CreateKey)?;
@@ -52,16 +52,16 @@ pub async fn get_latest_key(
     state: State<AppState>,
     ctx: VaultRequest,
     version: ApiVersion,
-    Path(name): Path<String>,
+    KvPath(name): KvPath<String>,
 ) -> ApiResult<Json<KeyBundle>> {
-    get_key(state, ctx, version, Path((name, String::new()))).await
+    get_key(state, ctx, version, KvPath((name, String::new()))).await
 }
 
 pub async fn get_key(
     State(state): State<AppState>,
     ctx: VaultRequest,
     _version: ApiVersion,
-    Path((name, version)): Path<(String, String)>,
+    KvPath((name, version)): KvPath<(String, String)>,
 ) -> ApiResult<Json<KeyBundle>> {
     ctx.authorize(Operation::GetKey)?;
     let name = KeyName::parse(&name)?;
@@ -88,7 +88,7 @@ pub async fn list_key_versions(
     ctx: VaultRequest,
     version: ApiVersion,
     paging: Paging,
-    Path(name): Path<String>,
+    KvPath(name): KvPath<String>,
 ) -> ApiResult<Json<KeyListResult>> {
     ctx.authorize(Operation::ListKeyVersions)?;
     let name = KeyName::parse(&name)?;
@@ -108,17 +108,17 @@ pub async fn update_latest_key(
     state: State<AppState>,
     ctx: VaultRequest,
     version: ApiVersion,
-    Path(name): Path<String>,
+    KvPath(name): KvPath<String>,
     body: KvJson<KeyUpdateParameters>,
 ) -> ApiResult<Json<KeyBundle>> {
-    update_key(state, ctx, version, Path((name, String::new())), body).await
+    update_key(state, ctx, version, KvPath((name, String::new())), body).await
 }
 
 pub async fn update_key(
     State(state): State<AppState>,
     ctx: VaultRequest,
     _version: ApiVersion,
-    Path((name, version)): Path<(String, String)>,
+    KvPath((name, version)): KvPath<(String, String)>,
     KvJson(body): KvJson<KeyUpdateParameters>,
 ) -> ApiResult<Json<KeyBundle>> {
     ctx.authorize(Operation::UpdateKey)?;
