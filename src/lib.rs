@@ -131,6 +131,13 @@ impl Emulator {
         ]
     }
 
+    /// A token for the user-assigned identity `name` (ids derived from the tenant and the
+    /// name), whether or not any vault grants it anything: for authorization tests.
+    pub fn token_for_identity(&self, name: &str, resource: &str) -> Result<String, auth::issuer::IssuerError> {
+        let identity = auth::identity::ManagedIdentity::user_assigned(self.tenant_id(), name);
+        Ok(self.inner.state().issuer.issue_for_managed_identity(&identity, resource)?.access_token)
+    }
+
     /// Stops the listeners gracefully.
     pub async fn shutdown(self) {
         self.inner.shutdown().await;

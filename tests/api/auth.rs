@@ -110,3 +110,45 @@ async fn every_response_carries_the_key_vault_headers() {
     assert_eq!(headers["cache-control"], "no-cache");
     assert_eq!(headers["content-type"], "application/json; charset=utf-8");
 }
+
+/// The routing table, as garage tests it: each (method, path) needs exactly the permission the
+/// contract's §5 table names, and authorization comes before any body is read.
+#[tokio::test]
+async fn every_route_requires_its_permission() {
+    let vault = spawn().await;
+    let version = vault.create_rsa("k1").await["key"]["kid"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
+    let nobody = vault.emulator.token_for_identity("nobody", "https://vault.azure.net").unwrap();
+    let v = version.as_str();
+    let cases: Vec<(Method, String, &str)> = vec![
+        (Method::GET, "/keys".into(), "list"),
+        (Method::GET, "/keys/k1".into(), "get"),
+        (Method::GET, "/keys/k1/".into(), "get"),
+        (Method::GET, format!("/keys/k1/{v}"), "get"),
+        (Method::PATCH, "/keys/k1".into(), "update"),
+        (Method::PATCH, "/keys/k1/".into(), "update"),
+        (Method::PATCH, format!("/keys/k1/{v}"), "update"),
+        (Method::POST, "/keys/k1/create".into(), "create"),
+        (Method::GET, "/keys/k1/versions".into(), "list"),
+        (Method::POST, "/keys/k1/encrypt".into(), "encrypt"),
+        (Method::POST, "/keys/k1/decrypt".into(), "decrypt"),
+        (Method::POST, "/keys/k1/wrapkey".into(), "wrapKey"),
+        (Method::POST, "/keys/k1/unwrapkey".into(), "unwrapKey"),
+        (Method::POST, "/keys/k1//unwrapkey".into(), "unwrapKey"),
+        (Method::POST, format!("/keys/k1/{v}/encrypt"), "encrypt"),
+        (Method::POST, format!("/keys/k1/{v}/decrypt"), "decrypt"),
+        (Method::POST, format!("/keys/k1/{v}/wrapkey"), "wrapKey"),
+        (Method::POST, format!("/keys/k1/{v}/unwrapkey"), "unwrapKey"),
+    ];
+    for (method, path, permission) in cases {
+        let url = format!("{}{path}?{API}", vault.vault_url());
+        let (status, body) = vault.call_as(method.clone(), &url, Some(&nobody), None).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {body}");
+        assert_eq!(error_codes(&body), ("Forbidden".into(), Some("AccessDenied".into())), "{method} {path}");
+        let message = body["error"]["message"].as_str().unwrap();
+        assert!(
+            message.contains(&format!("does not have keys {permission} permission on key vault 'default;")),
+            "{method} {path}: {message}"
+        );
+        assert!(message.contains("appid=") && message.contains(";oid="), "{message}");
+    }
+}

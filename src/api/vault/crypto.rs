@@ -8,7 +8,6 @@ use super::wire::{KeyOperationResult, KeyOperationsParameters, versioned_id};
 use crate::api::AppState;
 use crate::api::errors::ApiResult;
 use crate::api::extract::{ApiVersion, KvJson, KvPath, VaultRequest};
-use crate::auth::table::Operation;
 use crate::crypto::base64url::Base64Url;
 use crate::keys::model::{KeyName, KeyOperation};
 use crate::keys::service::EncryptionAlgorithm;
@@ -24,10 +23,9 @@ async fn run(
     ctx: VaultRequest,
     name: &str,
     version: &str,
-    (operation, key_operation, direction): (Operation, KeyOperation, Direction),
+    (key_operation, direction): (KeyOperation, Direction),
     body: KeyOperationsParameters,
 ) -> ApiResult<Json<KeyOperationResult>> {
-    ctx.authorize(operation)?;
     let name = KeyName::parse(name)?;
     let algorithm = EncryptionAlgorithm::parse(&body.alg)?;
     let (key, output) = match direction {
@@ -41,11 +39,10 @@ async fn run(
     Ok(Json(KeyOperationResult { kid: versioned_id(&ctx.origin, &key), value: Base64Url(output) }))
 }
 
-const ENCRYPT: (Operation, KeyOperation, Direction) = (Operation::Encrypt, KeyOperation::Encrypt, Direction::Encrypt);
-const DECRYPT: (Operation, KeyOperation, Direction) = (Operation::Decrypt, KeyOperation::Decrypt, Direction::Decrypt);
-const WRAP: (Operation, KeyOperation, Direction) = (Operation::WrapKey, KeyOperation::WrapKey, Direction::Encrypt);
-const UNWRAP: (Operation, KeyOperation, Direction) =
-    (Operation::UnwrapKey, KeyOperation::UnwrapKey, Direction::Decrypt);
+const ENCRYPT: (KeyOperation, Direction) = (KeyOperation::Encrypt, Direction::Encrypt);
+const DECRYPT: (KeyOperation, Direction) = (KeyOperation::Decrypt, Direction::Decrypt);
+const WRAP: (KeyOperation, Direction) = (KeyOperation::WrapKey, Direction::Encrypt);
+const UNWRAP: (KeyOperation, Direction) = (KeyOperation::UnwrapKey, Direction::Decrypt);
 
 /// Generates the versioned and the current-version handler of one operation.
 macro_rules! crypto_handlers {

@@ -1,5 +1,5 @@
 //! Handlers for key management: create, get, list, list versions, update.
-//! Each: authorize → parse → call the keys service → map to wire.
+//! Each: parse → call the keys service → map to wire. Authorization already ran (see `endpoint`).
 
 use axum::Json;
 use axum::extract::State;
@@ -11,7 +11,6 @@ use super::wire::{
 use crate::api::AppState;
 use crate::api::errors::{ApiError, ApiResult};
 use crate::api::extract::{ApiVersion, KvJson, KvPath, Paging, VaultRequest};
-use crate::auth::table::Operation;
 use crate::keys::model::KeyName;
 
 fn bad_skip_token() -> ApiError {
@@ -42,7 +41,6 @@ pub async fn create_key(
     KvPath(name): KvPath<String>,
     KvJson(body): KvJson<KeyCreateParameters>,
 ) -> ApiResult<Json<KeyBundle>> {
-    ctx.authorize(Operation::CreateKey)?;
     let name = KeyName::parse(&name)?;
     let key = state.keys.create_key(&ctx.vault, &name, body.try_into()?).await?;
     Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
@@ -63,7 +61,6 @@ pub async fn get_key(
     _version: ApiVersion,
     KvPath((name, version)): KvPath<(String, String)>,
 ) -> ApiResult<Json<KeyBundle>> {
-    ctx.authorize(Operation::GetKey)?;
     let name = KeyName::parse(&name)?;
     let key = state.keys.get_key(&ctx.vault, &name, Some(&version)).await?;
     Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
@@ -75,7 +72,6 @@ pub async fn list_keys(
     version: ApiVersion,
     paging: Paging,
 ) -> ApiResult<Json<KeyListResult>> {
-    ctx.authorize(Operation::ListKeys)?;
     let after = paging.skip_token.as_deref().map(|t| decode_skip_token(t).ok_or_else(bad_skip_token)).transpose()?;
     let page = state.keys.list_keys(&ctx.vault, paging.max_results, after).await?;
     let value = page.items.iter().map(|k| KeyItem::new(k, &ctx.vault, base_id(&ctx.origin, k))).collect();
@@ -90,7 +86,6 @@ pub async fn list_key_versions(
     paging: Paging,
     KvPath(name): KvPath<String>,
 ) -> ApiResult<Json<KeyListResult>> {
-    ctx.authorize(Operation::ListKeyVersions)?;
     let name = KeyName::parse(&name)?;
     let after = paging
         .skip_token
@@ -121,7 +116,6 @@ pub async fn update_key(
     KvPath((name, version)): KvPath<(String, String)>,
     KvJson(body): KvJson<KeyUpdateParameters>,
 ) -> ApiResult<Json<KeyBundle>> {
-    ctx.authorize(Operation::UpdateKey)?;
     let name = KeyName::parse(&name)?;
     let key = state.keys.update_key(&ctx.vault, &name, Some(&version), body.try_into()?).await?;
     Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))

@@ -11,31 +11,62 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, patch, post};
 
 use super::AppState;
 use super::errors::ApiError;
 use super::extract::VaultRequest;
 use super::messages;
+use crate::auth::table::Operation;
 use crate::vault::DEFAULT_VAULT;
 
 pub fn router(state: AppState) -> Router<AppState> {
+    use Operation as Op;
     Router::new()
-        .route("/keys", get(keys::list_keys))
-        .route("/keys/{name}", get(keys::get_latest_key).patch(keys::update_latest_key))
-        .route("/keys/{name}/", get(keys::get_latest_key).patch(keys::update_latest_key))
-        .route("/keys/{name}/create", post(keys::create_key))
-        .route("/keys/{name}/versions", get(keys::list_key_versions))
-        .route("/keys/{name}/encrypt", post(crypto::encrypt_latest))
-        .route("/keys/{name}/decrypt", post(crypto::decrypt_latest))
-        .route("/keys/{name}/wrapkey", post(crypto::wrap_key_latest))
-        .route("/keys/{name}/unwrapkey", post(crypto::unwrap_key_latest))
-        .route("/keys/{name}/{version}", get(keys::get_key).patch(keys::update_key))
-        .route("/keys/{name}/{version}/encrypt", post(crypto::encrypt))
-        .route("/keys/{name}/{version}/decrypt", post(crypto::decrypt))
-        .route("/keys/{name}/{version}/wrapkey", post(crypto::wrap_key))
-        .route("/keys/{name}/{version}/unwrapkey", post(crypto::unwrap_key))
+        .route("/keys", endpoint(get(keys::list_keys), Op::ListKeys))
+        .route(
+            "/keys/{name}",
+            endpoint(get(keys::get_latest_key), Op::GetKey)
+                .merge(endpoint(patch(keys::update_latest_key), Op::UpdateKey)),
+        )
+        .route(
+            "/keys/{name}/",
+            endpoint(get(keys::get_latest_key), Op::GetKey)
+                .merge(endpoint(patch(keys::update_latest_key), Op::UpdateKey)),
+        )
+        .route("/keys/{name}/create", endpoint(post(keys::create_key), Op::CreateKey))
+        .route("/keys/{name}/versions", endpoint(get(keys::list_key_versions), Op::ListKeyVersions))
+        .route("/keys/{name}/encrypt", endpoint(post(crypto::encrypt_latest), Op::Encrypt))
+        .route("/keys/{name}/decrypt", endpoint(post(crypto::decrypt_latest), Op::Decrypt))
+        .route("/keys/{name}/wrapkey", endpoint(post(crypto::wrap_key_latest), Op::WrapKey))
+        .route("/keys/{name}/unwrapkey", endpoint(post(crypto::unwrap_key_latest), Op::UnwrapKey))
+        .route(
+            "/keys/{name}/{version}",
+            endpoint(get(keys::get_key), Op::GetKey).merge(endpoint(patch(keys::update_key), Op::UpdateKey)),
+        )
+        .route("/keys/{name}/{version}/encrypt", endpoint(post(crypto::encrypt), Op::Encrypt))
+        .route("/keys/{name}/{version}/decrypt", endpoint(post(crypto::decrypt), Op::Decrypt))
+        .route("/keys/{name}/{version}/wrapkey", endpoint(post(crypto::wrap_key), Op::WrapKey))
+        .route("/keys/{name}/{version}/unwrapkey", endpoint(post(crypto::unwrap_key), Op::UnwrapKey))
         .layer(middleware::from_fn_with_state(state, authenticate))
+}
+
+/// A vault endpoint: its requests are authorized for `operation` (the authorization table
+/// says which permission or data action that needs) before the handler runs, so before any
+/// path or body validation.
+fn endpoint(method: MethodRouter<AppState>, operation: Operation) -> MethodRouter<AppState> {
+    method.route_layer(middleware::from_fn(move |req: Request, next: Next| authorize(operation, req, next)))
+}
+
+async fn authorize(operation: Operation, req: Request, next: Next) -> Response {
+    let decision = match req.extensions().get::<VaultRequest>() {
+        Some(ctx) => ctx.authorize(operation),
+        None => Err(ApiError::Internal { detail: "vault endpoint reached without authentication".into() }),
+    };
+    match decision {
+        Ok(()) => next.run(req).await,
+        Err(err) => err.into_response(),
+    }
 }
 
 /// The authority the client addressed: HTTP/2 `:authority`, else the Host header.
