@@ -22,7 +22,7 @@ use crate::config::{Config, Storage};
 use crate::crypto::sealing::MasterKey;
 use crate::keys::KeyService;
 use crate::tls::{self, LocalCa};
-use crate::vault::{DEFAULT_RETENTION_DAYS, DEFAULT_VAULT, Vault, VaultName, VaultRegistry};
+use crate::vault::VaultRegistry;
 use crate::{files, store};
 
 const MASTER_KEY_FILE: &str = "master.key";
@@ -141,14 +141,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     let vaults = VaultRegistry::load(pool.clone(), clock.clone()).await?;
     let default_identity = identities.default_identity().clone();
     vaults
-        .create(Vault {
-            name: VaultName::parse(DEFAULT_VAULT)
-                .ok_or_else(|| crate::vault::VaultError::Invalid("default vault name".into()))?,
-            tenant_id: config.tenant_id,
-            soft_delete_retention_days: DEFAULT_RETENTION_DAYS,
-            purge_protection: false,
-            access_policies: vec![AccessPolicy::all_keys(config.tenant_id, default_identity.object_id)],
-        })
+        .ensure_default(config.tenant_id, AccessPolicy::all_keys(config.tenant_id, default_identity.object_id))
         .await?;
 
     let settings = Arc::new(Settings {

@@ -126,6 +126,43 @@ impl VaultRegistry {
     }
 }
 
+impl VaultRegistry {
+    /// Makes sure the default vault exists in `tenant` and grants `policy`. A data directory
+    /// first used with another `--tenant-id` keeps its keys; its default vault moves to the new
+    /// tenant, since no token of the old one can be issued any more.
+    pub async fn ensure_default(&self, tenant_id: Uuid, policy: AccessPolicy) -> Result<Arc<Vault>, VaultError> {
+        let name = VaultName::parse(DEFAULT_VAULT).ok_or_else(|| VaultError::Invalid("default vault name".into()))?;
+        let Some(existing) = self.get(DEFAULT_VAULT) else {
+            return self
+                .create(Vault {
+                    name,
+                    tenant_id,
+                    soft_delete_retention_days: DEFAULT_RETENTION_DAYS,
+                    purge_protection: false,
+                    access_policies: vec![policy],
+                })
+                .await;
+        };
+        if existing.tenant_id == tenant_id && existing.access_policies.contains(&policy) {
+            return Ok(existing);
+        }
+        let mut vault = (*existing).clone();
+        vault.tenant_id = tenant_id;
+        if !vault.access_policies.contains(&policy) {
+            vault.access_policies.push(policy);
+        }
+        let mut tx = store::begin_write(&self.pool).await?;
+        store::vaults::update(&mut tx, &vault).await?;
+        tx.commit().await?;
+        let vault = Arc::new(vault);
+        self.vaults
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(vault.name.as_str().to_owned(), vault.clone());
+        Ok(vault)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -36,6 +36,7 @@ pub struct CreateKeyRequest {
     pub key_ops: Option<Vec<KeyOperation>>,
     pub attributes: AttributeChanges,
     pub tags: Option<Tags>,
+    pub has_release_policy: bool,
 }
 
 /// Patch semantics: each present field replaces the stored one whole (contract §5.2 item 4).
@@ -44,6 +45,7 @@ pub struct UpdateKeyRequest {
     pub key_ops: Option<Vec<KeyOperation>>,
     pub attributes: Option<AttributeChanges>,
     pub tags: Option<Tags>,
+    pub has_release_policy: bool,
 }
 
 /// Encryption and key-wrapping algorithms (JWA names, contract §8).
@@ -105,6 +107,19 @@ fn not_found(name: &KeyName, version: Option<&str>) -> Error {
     Error::KeyNotFound { name: name.to_string(), version: version.map(str::to_owned) }
 }
 
+/// Exportable keys and release policies go together (contract §5.2, recorded messages); secure
+/// key release itself is not emulated, so the one valid combination is refused plainly.
+fn check_exportability(exportable: bool, has_release_policy: bool) -> Result<()> {
+    match (exportable, has_release_policy) {
+        (false, false) => Ok(()),
+        (true, false) => Err(Error::BadParameter("Exportable keys must have release policy".into())),
+        (false, true) => Err(Error::BadParameter("Non-exportable keys must not have release policy".into())),
+        (true, true) => Err(Error::BadParameter(
+            "Exportable keys with a release policy (secure key release) are not supported by this emulator.".into(),
+        )),
+    }
+}
+
 fn validate_key_ops(ops: &[KeyOperation], key_type: KeyType) -> Result<()> {
     match ops.iter().find(|op| !op.supported_by(key_type.family())) {
         Some(op) => Err(Error::BadParameter(format!(
@@ -161,6 +176,7 @@ impl KeyService {
 
     /// Creates a key, or a new current version of an existing one.
     pub async fn create_key(&self, vault: &Vault, name: &KeyName, request: CreateKeyRequest) -> Result<Key> {
+        check_exportability(request.attributes.exportable.unwrap_or(false), request.has_release_policy)?;
         let key_ops = request.key_ops.clone().unwrap_or_else(|| default_key_ops(request.key_type.family()));
         validate_key_ops(&key_ops, request.key_type)?;
         if let Some(tags) = &request.tags {
@@ -269,6 +285,8 @@ impl KeyService {
     ) -> Result<Key> {
         let mut tx = store::begin_write(&self.pool).await?;
         let mut key = Self::find(&mut tx, vault, name, version).await?;
+        let exportable = request.attributes.as_ref().and_then(|a| a.exportable);
+        check_exportability(exportable.or(key.attributes.exportable).unwrap_or(false), request.has_release_policy)?;
         if let Some(ops) = request.key_ops {
             validate_key_ops(&ops, key.key_type)?;
             key.key_ops = ops;
@@ -342,4 +360,93 @@ fn incompatible(algorithm: EncryptionAlgorithm, key: &Key) -> Error {
         algorithm.as_str(),
         key.key_type.as_str()
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::vault::VaultName;
+
+    async fn service() -> (KeyService, Vault) {
+        let pool = store::open(None).await.unwrap();
+        let clock = Clock::new();
+        let registry = crate::vault::VaultRegistry::load(pool.clone(), clock.clone()).await.unwrap();
+        let vault = registry
+            .create(Vault {
+                name: VaultName::parse("default").unwrap(),
+                tenant_id: uuid::Uuid::nil(),
+                soft_delete_retention_days: 90,
+                purge_protection: false,
+                access_policies: vec![],
+            })
+            .await
+            .unwrap();
+        let master = Arc::new(MasterKey::from_bytes(&MasterKey::generate_bytes().unwrap()).unwrap());
+        (KeyService::new(pool, clock, master), (*vault).clone())
+    }
+
+    fn ec_request() -> CreateKeyRequest {
+        CreateKeyRequest {
+            key_type: KeyType::Ec,
+            key_size: None,
+            public_exponent: None,
+            curve: None,
+            key_ops: None,
+            attributes: AttributeChanges::default(),
+            tags: None,
+            has_release_policy: false,
+        }
+    }
+
+    fn name(text: &str) -> KeyName {
+        KeyName::parse(text).unwrap()
+    }
+
+    #[tokio::test]
+    async fn versions_list_oldest_first_and_the_newest_is_current() {
+        let (keys, vault) = service().await;
+        let first = keys.create_key(&vault, &name("k"), ec_request()).await.unwrap();
+        let second = keys.create_key(&vault, &name("K"), ec_request()).await.unwrap();
+        assert_eq!(second.name.as_str(), "k", "a new version keeps the first spelling");
+        assert_eq!(keys.get_key(&vault, &name("k"), None).await.unwrap().version, second.version);
+        let page = keys.list_versions(&vault, &name("k"), 1, None).await.unwrap();
+        assert_eq!(page.items[0].version, first.version);
+        let rest = keys.list_versions(&vault, &name("k"), 1, page.next).await.unwrap();
+        assert_eq!(rest.items[0].version, second.version);
+        assert!(rest.next.is_none());
+    }
+
+    #[tokio::test]
+    async fn exportability_rules_apply_on_create_and_update() {
+        let (keys, vault) = service().await;
+        let mut exportable = ec_request();
+        exportable.attributes.exportable = Some(true);
+        assert!(matches!(keys.create_key(&vault, &name("x"), exportable).await, Err(Error::BadParameter(_))));
+        let mut with_policy = ec_request();
+        with_policy.has_release_policy = true;
+        assert!(matches!(keys.create_key(&vault, &name("x"), with_policy).await, Err(Error::BadParameter(_))));
+
+        keys.create_key(&vault, &name("x"), ec_request()).await.unwrap();
+        let update = UpdateKeyRequest {
+            attributes: Some(AttributeChanges { exportable: Some(true), ..Default::default() }),
+            ..Default::default()
+        };
+        assert!(matches!(keys.update_key(&vault, &name("x"), None, update).await, Err(Error::BadParameter(_))));
+    }
+
+    #[tokio::test]
+    async fn ec_keys_refuse_rsa_encryption_and_missing_keys_are_not_found() {
+        let (keys, vault) = service().await;
+        let mut request = ec_request();
+        request.key_ops = Some(vec![KeyOperation::Sign, KeyOperation::Verify]);
+        keys.create_key(&vault, &name("ec"), request).await.unwrap();
+        let wrap =
+            keys.encrypt(&vault, &name("ec"), None, KeyOperation::Sign, EncryptionAlgorithm::RsaOaep, b"x").await;
+        assert!(matches!(wrap, Err(Error::BadParameter(_))));
+        let missing = keys.get_key(&vault, &name("nope"), None).await;
+        assert!(matches!(missing, Err(Error::KeyNotFound { .. })));
+        let mut bad_ops = ec_request();
+        bad_ops.key_ops = Some(vec![KeyOperation::WrapKey]);
+        assert!(matches!(keys.create_key(&vault, &name("ec2"), bad_ops).await, Err(Error::BadParameter(_))));
+    }
 }

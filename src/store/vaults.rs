@@ -24,6 +24,18 @@ pub async fn insert(conn: &mut SqliteConnection, vault: &Vault, now: UnixSeconds
     Ok(())
 }
 
+/// Writes a vault's tenant and access policies.
+pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sqlx::Error> {
+    let policies = serde_json::to_string(&vault.access_policies).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query("UPDATE vaults SET tenant_id = ?, access_policies = ? WHERE name = ?")
+        .bind(vault.tenant_id.to_string())
+        .bind(policies)
+        .bind(vault.name.as_str())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 pub async fn list(conn: &mut SqliteConnection) -> Result<Vec<Vault>, sqlx::Error> {
     let rows = sqlx::query(
         "SELECT name, tenant_id, soft_delete_retention_days, purge_protection, access_policies FROM vaults ORDER BY name",

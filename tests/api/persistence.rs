@@ -56,3 +56,17 @@ async fn keys_ca_and_tokens_survive_a_restart() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_data_directory_reopened_with_another_tenant_stays_usable() {
+    let dir = tempfile::tempdir().unwrap();
+    let vault = spawn_with(Config::in_directory(dir.path())).await;
+    vault.create_rsa("kept").await;
+    vault.emulator.shutdown().await;
+
+    let mut config = Config::in_directory(dir.path());
+    config.tenant_id = uuid::Uuid::from_u128(42);
+    let vault = spawn_with(config).await;
+    let (status, body) = vault.call(Method::GET, &format!("/keys/kept?{API}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+}

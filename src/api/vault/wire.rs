@@ -58,21 +58,6 @@ impl TryFrom<KeyCreateParameters> for CreateKeyRequest {
             })
             .transpose()?;
         let attributes = p.attributes.unwrap_or_default();
-        match (attributes.exportable.unwrap_or(false), p.release_policy.is_some()) {
-            (true, false) => {
-                return Err(Error::BadParameter("Exportable keys must have release policy".into()));
-            }
-            (false, true) => {
-                return Err(Error::BadParameter("Non-exportable keys must not have release policy".into()));
-            }
-            (true, true) => {
-                return Err(Error::BadParameter(
-                    "Exportable keys with a release policy (secure key release) are not supported by this emulator."
-                        .into(),
-                ));
-            }
-            (false, false) => {}
-        }
         Ok(Self {
             key_type,
             key_size: p.key_size,
@@ -81,6 +66,7 @@ impl TryFrom<KeyCreateParameters> for CreateKeyRequest {
             key_ops: parse_key_ops(p.key_ops)?,
             attributes: attributes.into(),
             tags: p.tags,
+            has_release_policy: p.release_policy.is_some(),
         })
     }
 }
@@ -97,10 +83,12 @@ impl TryFrom<KeyUpdateParameters> for UpdateKeyRequest {
     type Error = Error;
 
     fn try_from(p: KeyUpdateParameters) -> Result<Self> {
-        if p.release_policy.is_some() {
-            return Err(Error::BadParameter("Release policies are not supported by this emulator.".into()));
-        }
-        Ok(Self { key_ops: parse_key_ops(p.key_ops)?, attributes: p.attributes.map(Into::into), tags: p.tags })
+        Ok(Self {
+            key_ops: parse_key_ops(p.key_ops)?,
+            attributes: p.attributes.map(Into::into),
+            tags: p.tags,
+            has_release_policy: p.release_policy.is_some(),
+        })
     }
 }
 
@@ -322,9 +310,5 @@ mod tests {
         assert!(matches!(parse(serde_json::json!({"kty": "DSA"})), Err(Error::BadParameter(_))));
         assert!(matches!(parse(serde_json::json!({"kty": "EC", "crv": "P-999"})), Err(Error::BadParameter(_))));
         assert!(matches!(parse(serde_json::json!({"kty": "RSA", "key_ops": ["fly"]})), Err(Error::BadParameter(_))));
-        assert!(matches!(
-            parse(serde_json::json!({"kty": "RSA", "attributes": {"exportable": true}})),
-            Err(Error::BadParameter(_))
-        ));
     }
 }
