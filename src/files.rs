@@ -7,6 +7,11 @@ use std::path::Path;
 
 fn write_with(path: &Path, bytes: &[u8], private: bool) -> io::Result<()> {
     let tmp = path.with_extension("tmp");
+    // A leftover from a crash may carry other permissions; start from nothing.
+    match fs::remove_file(&tmp) {
+        Err(err) if err.kind() != io::ErrorKind::NotFound => return Err(err),
+        _ => {}
+    }
     let mut options = OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

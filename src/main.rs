@@ -95,6 +95,12 @@ fn print_banner(emulator: &Emulator) {
     for (name, value) in emulator.client_environment() {
         out.push_str(&format!("export {name}={value}\n"));
     }
+    if !emulator.https_addr().ip().is_loopback() {
+        out.push_str(&format!(
+            "Warning: listening on {}: anyone who can reach the HTTP port can get tokens for the default identity.\n",
+            emulator.https_addr().ip()
+        ));
+    }
     out.push_str("ready\n");
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());

@@ -37,6 +37,8 @@ pub enum ApiError {
     BadParameter {
         message: String,
     },
+    /// The store is momentarily locked by another writer; clients retry 503 on their own.
+    ServiceUnavailable,
     /// A bug or an unavailable store. The detail goes to the log, never to the client.
     Internal {
         detail: String,
@@ -58,6 +60,7 @@ impl ApiError {
             Self::KeyNotFound { .. } | Self::VaultNotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -72,6 +75,7 @@ impl ApiError {
             Self::RouteNotFound { .. } => "NotFound",
             Self::MethodNotAllowed { .. } => "MethodNotAllowed",
             Self::BadParameter { .. } => "BadParameter",
+            Self::ServiceUnavailable => "ServiceUnavailable",
             Self::Internal { .. } => "InternalServerError",
         }
     }
@@ -94,6 +98,7 @@ impl ApiError {
             | Self::RouteNotFound { message }
             | Self::MethodNotAllowed { message }
             | Self::BadParameter { message } => message,
+            Self::ServiceUnavailable => messages::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => messages::INTERNAL,
         }
     }
@@ -133,12 +138,24 @@ impl IntoResponse for ApiError {
             tracing::error!(detail = %detail, "internal error");
         }
         let mut response = (self.status(), axum::Json(self.body())).into_response();
+        if matches!(self, Self::ServiceUnavailable) {
+            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        }
         if let Self::Unauthorized { challenge, .. } = &self
             && let Ok(value) = HeaderValue::from_str(challenge)
         {
             response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
         }
         response
+    }
+}
+
+/// SQLITE_BUSY, SQLITE_LOCKED or no free connection: worth a retry, not a 500.
+fn is_busy(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("5" | "6" | "261" | "517")),
+        _ => false,
     }
 }
 
@@ -162,6 +179,7 @@ impl From<keys::Error> for ApiError {
             E::KeyNotYetValid(op) => {
                 Self::Forbidden { message: messages::key_not_yet_valid(op.as_str()), inner: "KeyNotYetValid" }
             }
+            E::Store(e) if is_busy(&e) => Self::ServiceUnavailable,
             E::Store(e) => Self::Internal { detail: format!("store: {e}") },
             E::Internal(detail) => Self::Internal { detail },
         }
@@ -192,6 +210,7 @@ mod tests {
             (ApiError::RouteNotFound { message: "m".into() }, 404, "NotFound", None),
             (ApiError::MethodNotAllowed { message: "m".into() }, 405, "MethodNotAllowed", None),
             (ApiError::bad_parameter("m"), 400, "BadParameter", None),
+            (ApiError::ServiceUnavailable, 503, "ServiceUnavailable", None),
             (ApiError::Internal { detail: "secret detail".into() }, 500, "InternalServerError", None),
         ];
         for (err, status, code, inner) in cases {

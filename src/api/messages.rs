@@ -135,4 +135,6 @@ pub fn method_not_allowed(method: &str, path: &str) -> String {
     format!("The HTTP method {method} is not allowed on {path}.")
 }
 
+pub const SERVICE_UNAVAILABLE: &str = "The vault is busy with another write; retry the request.";
+
 pub const INTERNAL: &str = "The emulator hit an internal error; the detail is in its log.";

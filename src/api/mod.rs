@@ -115,28 +115,87 @@ async fn key_vault_headers(req: Request, next: Next) -> Response {
     response
 }
 
-/// Collapses empty path segments before routing: SDKs address the current version with an
-/// empty segment, e.g. `/keys/{name}//wrapkey` (contract §1), which means `/keys/{name}/wrapkey`.
-pub fn normalize_path<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
-    let path = req.uri().path();
-    if path.contains("//") {
-        let mut collapsed = String::with_capacity(path.len());
-        for c in path.chars() {
-            if !(c == '/' && collapsed.ends_with('/')) {
-                collapsed.push(c);
-            }
+/// Path words Key Vault matches case-insensitively (contract §5). Only these positions are
+/// folded: `/keys` itself and the operation after a key name or version; names keep their case.
+const COLLECTIONS: &[&str] = &["keys", "deletedkeys"];
+const OPERATIONS: &[&str] = &[
+    "create",
+    "versions",
+    "encrypt",
+    "decrypt",
+    "wrapkey",
+    "unwrapkey",
+    "sign",
+    "verify",
+    "backup",
+    "restore",
+    "recover",
+    "rotate",
+    "rotationpolicy",
+    "release",
+    "attestation",
+];
+
+/// The canonical form of a vault path: empty segments collapsed (SDKs address the current
+/// version with an empty segment, `/keys/{name}//wrapkey`, contract §1) and the literal words
+/// lower-cased. `None` when the path is already canonical.
+fn canonical_path(path: &str) -> Option<String> {
+    let trailing_slash = path.len() > 1 && path.ends_with('/');
+    let mut segments: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+    let fold = |segment: &mut String, words: &[&str]| {
+        if let Some(word) = words.iter().find(|w| w.eq_ignore_ascii_case(segment)) {
+            *segment = (*word).to_owned();
         }
-        let rebuilt = match req.uri().query() {
-            Some(q) => format!("{collapsed}?{q}"),
-            None => collapsed,
-        };
-        if let Ok(path_and_query) = rebuilt.parse::<axum::http::uri::PathAndQuery>() {
-            let mut parts = req.uri().clone().into_parts();
-            parts.path_and_query = Some(path_and_query);
-            if let Ok(uri) = Uri::from_parts(parts) {
-                *req.uri_mut() = uri;
-            }
+    };
+    if let Some(first) = segments.first_mut() {
+        fold(first, COLLECTIONS);
+    }
+    if segments.first().is_some_and(|s| COLLECTIONS.contains(&s.as_str()))
+        && (3..=4).contains(&segments.len())
+        && let Some(last) = segments.last_mut()
+    {
+        fold(last, OPERATIONS);
+    }
+    let mut canonical = format!("/{}", segments.join("/"));
+    if trailing_slash && canonical != "/" {
+        canonical.push('/');
+    }
+    (canonical != path).then_some(canonical)
+}
+
+/// Rewrites the request path to its canonical form before routing.
+pub fn normalize_path<B>(mut req: axum::http::Request<B>) -> axum::http::Request<B> {
+    let Some(canonical) = canonical_path(req.uri().path()) else { return req };
+    let rebuilt = match req.uri().query() {
+        Some(q) => format!("{canonical}?{q}"),
+        None => canonical,
+    };
+    if let Ok(path_and_query) = rebuilt.parse::<axum::http::uri::PathAndQuery>() {
+        let mut parts = req.uri().clone().into_parts();
+        parts.path_and_query = Some(path_and_query);
+        if let Ok(uri) = Uri::from_parts(parts) {
+            *req.uri_mut() = uri;
         }
     }
     req
+}
+
+#[cfg(test)]
+mod tests {
+    use super::canonical_path;
+
+    #[test]
+    fn paths_are_canonicalized() {
+        assert_eq!(canonical_path("/keys/k1//wrapkey").as_deref(), Some("/keys/k1/wrapkey"));
+        assert_eq!(canonical_path("/Keys/MyKey/WrapKey").as_deref(), Some("/keys/MyKey/wrapkey"));
+        assert_eq!(canonical_path("/keys/Create/Versions").as_deref(), Some("/keys/Create/versions"));
+        assert_eq!(
+            canonical_path("/keys/k/0123456789abcdef0123456789abcdef/UnwrapKey").as_deref(),
+            Some("/keys/k/0123456789abcdef0123456789abcdef/unwrapkey")
+        );
+        assert_eq!(canonical_path("/keys/k1/"), None);
+        assert_eq!(canonical_path("/keys/Versions"), None, "a key named Versions keeps its name");
+        assert_eq!(canonical_path("/keys"), None);
+        assert_eq!(canonical_path("/"), None);
+    }
 }

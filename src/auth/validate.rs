@@ -138,11 +138,11 @@ impl TokenValidator {
         }
 
         let exp = claims.exp.ok_or(TokenError::MissingClaim("exp"))?;
-        if now >= exp + CLOCK_SKEW_SECONDS {
+        if now >= exp.saturating_add(CLOCK_SKEW_SECONDS) {
             return Err(TokenError::Expired(exp));
         }
         if let Some(nbf) = claims.nbf
-            && now + CLOCK_SKEW_SECONDS < nbf
+            && now.saturating_add(CLOCK_SKEW_SECONDS) < nbf
         {
             return Err(TokenError::NotYetValid(nbf));
         }
@@ -153,11 +153,9 @@ impl TokenValidator {
         }
         let object_id =
             claims.oid.as_deref().and_then(|o| Uuid::parse_str(o).ok()).ok_or(TokenError::MissingClaim("oid"))?;
-        let app_id = claims
-            .appid
-            .or(claims.azp)
-            .and_then(|a| Uuid::parse_str(&a).ok())
-            .ok_or(TokenError::MissingClaim("appid"))?;
+        let as_uuid = |claim: &Option<String>| claim.as_deref().and_then(|v| Uuid::parse_str(v).ok());
+        let app_id =
+            as_uuid(&claims.appid).or_else(|| as_uuid(&claims.azp)).ok_or(TokenError::MissingClaim("appid"))?;
         Ok(Principal { tenant_id: tenant, object_id, app_id, issuer: iss })
     }
 }

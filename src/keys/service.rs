@@ -349,7 +349,11 @@ impl KeyService {
                 .ok_or_else(|| not_found(name, version))?;
         drop(conn);
         let pkcs8 = self.master.open(&owner(vault, &key), &sealed)?;
-        let plaintext = rsa::decrypt(&pkcs8, algorithm.padding(), ciphertext)?;
+        // A private-key operation takes milliseconds at 4096 bits: keep it off the async workers.
+        let ciphertext = ciphertext.to_vec();
+        let plaintext = tokio::task::spawn_blocking(move || rsa::decrypt(&pkcs8, algorithm.padding(), &ciphertext))
+            .await
+            .map_err(|e| Error::Internal(format!("decryption task failed: {e}")))??;
         Ok((key, plaintext))
     }
 }

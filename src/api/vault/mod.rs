@@ -98,6 +98,8 @@ pub fn split_authority(authority: &str) -> (&str, Option<&str>) {
 /// the domain with more than one label before it, which names nothing.
 #[must_use]
 pub fn vault_for_host<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
+    // A fully qualified name may end with a dot; it names the same host.
+    let host = host.strip_suffix('.').unwrap_or(host);
     match host.strip_suffix(domain).and_then(|prefix| prefix.strip_suffix('.')) {
         Some(label) if !label.is_empty() && !label.contains('.') => Some(label),
         Some(_) => None,
@@ -117,6 +119,9 @@ pub fn challenge(authority: &str, domain: &str, tenant: &uuid::Uuid) -> String {
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let authority = request_authority(&req);
     let (host, _) = split_authority(&authority);
+    if host.is_empty() {
+        return ApiError::bad_parameter("The request has an empty Host header.").into_response();
+    }
     let domain = &state.settings.domain;
     let vault = vault_for_host(host, domain).and_then(|name| state.vaults.get(name));
     let Some(vault) = vault else {
@@ -151,6 +156,7 @@ mod tests {
         assert_eq!(vault_for_host("vault.localhost", d), Some(DEFAULT_VAULT));
         assert_eq!(vault_for_host("keyvault", d), Some(DEFAULT_VAULT));
         assert_eq!(vault_for_host("a.b.vault.localhost", d), None);
+        assert_eq!(vault_for_host("cmk.vault.localhost.", d), Some("cmk"));
     }
 
     #[test]
