@@ -47,6 +47,21 @@ pub enum ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
+/// What went wrong inside, attached to a 500 response for the logging middleware.
+#[derive(Clone, Debug)]
+pub struct InternalErrorDetail(pub String);
+
+/// Logs the detail of every internal error, with the request it answered.
+pub async fn log_internal_errors(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let response = next.run(req).await;
+    if let Some(InternalErrorDetail(detail)) = response.extensions().get::<InternalErrorDetail>() {
+        tracing::error!(%method, %path, detail = %detail, "internal error");
+    }
+    response
+}
+
 impl ApiError {
     pub fn bad_parameter(message: impl Into<String>) -> Self {
         Self::BadParameter { message: message.into() }
@@ -134,10 +149,12 @@ impl ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        if let Self::Internal { detail } = &self {
-            tracing::error!(detail = %detail, "internal error");
-        }
         let mut response = (self.status(), axum::Json(self.body())).into_response();
+        // The detail rides along for `log_internal_errors`; the client only sees the generic body.
+        if let Self::Internal { detail } = self {
+            response.extensions_mut().insert(InternalErrorDetail(detail));
+            return response;
+        }
         if matches!(self, Self::ServiceUnavailable) {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }

@@ -65,6 +65,7 @@ pub fn https_router(state: AppState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(key_vault_headers))
+        .layer(middleware::from_fn(errors::log_internal_errors))
         .with_state(state)
 }
 
@@ -75,6 +76,7 @@ pub fn http_router(state: AppState) -> Router {
         .merge(emulator::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(middleware::from_fn(errors::log_internal_errors))
         .with_state(state)
 }
 
