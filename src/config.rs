@@ -14,14 +14,15 @@ pub const DEFAULT_DOMAIN: &str = "vault.localhost";
 pub const DEFAULT_HTTPS_PORT: u16 = 8443;
 pub const DEFAULT_HTTP_PORT: u16 = 8080;
 
-/// A local Azure Key Vault: the keys REST API over HTTPS, SQLite state, soft-delete, purge
-/// protection, per-identity authorization, and the managed-identity tokens it validates.
+/// A local Azure Key Vault: the keys REST API over HTTPS, state in SQLite, access-policy
+/// authorization, and the managed-identity tokens it validates.
 ///
 /// Vaults are served at https://{vault}.{domain}:{https-port}; any host that names no vault
 /// (localhost, 127.0.0.1) is the vault "default". Managed-identity tokens come from
 /// http://{bind}:{http-port}/msi/token (App Service protocol) and
 /// /metadata/identity/oauth2/token (IMDS protocol). On start the emulator prints the URLs, the
 /// CA file, an /etc/hosts line and environment variables for SDK clients, then `ready`.
+/// Log verbosity follows KVEMU_LOG (for example `debug`); logs go to stderr.
 #[derive(Debug, Parser)]
 #[command(name = "keyvault-emulator", version, args_conflicts_with_subcommands = true)]
 pub struct Cli {
