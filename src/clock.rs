@@ -33,6 +33,11 @@ impl Clock {
         self.offset_seconds.fetch_add(seconds, Ordering::Relaxed);
     }
 
+    /// Sets the distance from the wall clock, in seconds.
+    pub fn set_offset(&self, seconds: i64) {
+        self.offset_seconds.store(seconds, Ordering::Relaxed);
+    }
+
     #[must_use]
     pub fn offset(&self) -> i64 {
         self.offset_seconds.load(Ordering::Relaxed)
@@ -57,5 +62,59 @@ mod tests {
         assert!(clock.now() >= before + 86_400);
         assert!(wall_now() < clock.now() - 86_000);
         assert_eq!(clock.offset(), 86_400);
+    }
+}
+
+/// Parses an ISO-8601 duration (`P90D`, `PT48H`, `P1Y2M10DT2H30M`, `P2W`) into seconds.
+/// Years count 365 days and months 30, the approximations Key Vault's own durations use.
+pub fn parse_iso8601_duration(text: &str) -> Option<i64> {
+    let rest = text.strip_prefix('P').or_else(|| text.strip_prefix('p'))?;
+    if rest.is_empty() {
+        return None;
+    }
+    let (date, time) = match rest.split_once(['T', 't']) {
+        Some((date, time)) if !time.is_empty() => (date, Some(time)),
+        Some(_) => return None,
+        None => (rest, None),
+    };
+    let sum = |part: &str, units: &[(char, i64)]| -> Option<i64> {
+        let mut total: i64 = 0;
+        let mut number = String::new();
+        let mut next_unit = 0;
+        for c in part.chars() {
+            if c.is_ascii_digit() {
+                number.push(c);
+                continue;
+            }
+            let position = units[next_unit..].iter().position(|(u, _)| u.eq_ignore_ascii_case(&c))? + next_unit;
+            let value: i64 = number.parse().ok()?;
+            total = total.checked_add(value.checked_mul(units[position].1)?)?;
+            number.clear();
+            next_unit = position + 1;
+        }
+        number.is_empty().then_some(total)
+    };
+    let days = sum(date, &[('Y', 365 * 86_400), ('M', 30 * 86_400), ('W', 7 * 86_400), ('D', 86_400)])?;
+    let hours = match time {
+        Some(time) => sum(time, &[('H', 3_600), ('M', 60), ('S', 1)])?,
+        None => 0,
+    };
+    days.checked_add(hours)
+}
+
+#[cfg(test)]
+mod duration_tests {
+    use super::parse_iso8601_duration as parse;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse("P90D"), Some(90 * 86_400));
+        assert_eq!(parse("PT48H"), Some(48 * 3_600));
+        assert_eq!(parse("P1Y2M10DT2H30M5S"), Some(365 * 86_400 + 60 * 86_400 + 10 * 86_400 + 2 * 3_600 + 30 * 60 + 5));
+        assert_eq!(parse("P2W"), Some(14 * 86_400));
+        assert_eq!(parse("P0D"), Some(0));
+        for bad in ["", "P", "PT", "90D", "P1H", "PD", "P1D2Y", "P-1D", "P1.5D", "P99999999999999999999D"] {
+            assert_eq!(parse(bad), None, "{bad}");
+        }
     }
 }

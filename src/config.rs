@@ -7,6 +7,8 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use uuid::Uuid;
 
+use crate::vault::VaultSettings;
+
 /// The tenant every vault and identity belongs to unless configured otherwise. Put the same
 /// value in `AZURE_TENANT_ID` for credentials that need one.
 pub const DEFAULT_TENANT_ID: Uuid = uuid::uuid!("7e6a71f0-2c3b-4d5e-8f90-a1b2c3d4e5f6");
@@ -98,6 +100,12 @@ pub struct ServeArgs {
     /// Keep all state in memory (nothing is written except a temporary CA file).
     #[arg(long, env = "KVEMU_IN_MEMORY")]
     pub in_memory: bool,
+    /// A vault to serve besides `default`: NAME[:retention-days=N][:purge-protection].
+    /// Repeat the flag for several; in the variable, separate them with ';'. Naming `default`
+    /// sets the default vault's properties. Retention (7-90 days, default 90) is fixed when a
+    /// vault is created; purge protection can be turned on later but never off.
+    #[arg(long = "vault", env = "KVEMU_VAULTS", value_delimiter = ';', value_parser = VaultSettings::parse)]
+    pub vaults: Vec<VaultSettings>,
     /// Log format.
     #[arg(long, env = "KVEMU_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -127,6 +135,7 @@ pub struct Config {
     pub storage: Storage,
     pub log_format: LogFormat,
     pub tls_files: Option<(PathBuf, PathBuf)>,
+    pub vaults: Vec<VaultSettings>,
 }
 
 impl Config {
@@ -142,6 +151,7 @@ impl Config {
             storage: Storage::InMemory,
             log_format: LogFormat::Text,
             tls_files: None,
+            vaults: Vec::new(),
         }
     }
 
@@ -172,6 +182,7 @@ impl TryFrom<ServeArgs> for Config {
             storage: if args.in_memory { Storage::InMemory } else { Storage::Directory(args.data_dir) },
             log_format: args.log_format,
             tls_files: args.tls_cert.zip(args.tls_key),
+            vaults: args.vaults,
         })
     }
 }
@@ -198,6 +209,21 @@ mod tests {
         assert_eq!(config.https_port, 0);
         let cli = Cli::try_parse_from(["keyvault-emulator", "--domain", "localhost"]).unwrap();
         assert!(Config::try_from(cli.serve).is_err());
+    }
+
+    #[test]
+    fn vaults_from_flags() {
+        let cli = Cli::try_parse_from([
+            "keyvault-emulator",
+            "--vault",
+            "cmk:purge-protection",
+            "--vault",
+            "short:retention-days=7",
+        ])
+        .unwrap();
+        let names: Vec<_> = cli.serve.vaults.iter().map(|v| v.name.as_str().to_owned()).collect();
+        assert_eq!(names, ["cmk", "short"]);
+        assert!(Cli::try_parse_from(["keyvault-emulator", "--vault", "cmk:retention-days=1"]).is_err());
     }
 
     #[test]

@@ -115,6 +115,13 @@ impl Emulator {
         &self.inner.clock
     }
 
+    /// Moves the emulator clock by `seconds` and runs what became due (scheduled purges), as
+    /// `POST /_emulator/clock` does. Returns how many deleted keys were purged.
+    pub async fn advance_clock(&self, seconds: i64) -> Result<usize, keys::Error> {
+        self.inner.clock.advance(seconds);
+        self.inner.state().keys.purge_due().await
+    }
+
     /// The environment variables that point SDK clients at this emulator, in print order.
     #[must_use]
     pub fn client_environment(&self) -> Vec<(&'static str, String)> {

@@ -22,7 +22,7 @@ use crate::config::{Config, Storage};
 use crate::crypto::sealing::MasterKey;
 use crate::keys::KeyService;
 use crate::tls::{self, LocalCa};
-use crate::vault::VaultRegistry;
+use crate::vault::{DEFAULT_VAULT, VaultError, VaultName, VaultRegistry};
 use crate::{files, store};
 
 const MASTER_KEY_FILE: &str = "master.key";
@@ -43,6 +43,23 @@ pub enum StartError {
     Vault(#[from] crate::vault::VaultError),
     #[error("crypto: {0}")]
     Crypto(#[from] crate::crypto::CryptoError),
+    #[error("purging deleted keys past their date: {0}")]
+    Purge(String),
+}
+
+/// How often the emulator checks for soft-deleted keys whose purge date has come. Moving the
+/// clock through `/_emulator/clock` purges at once; this catches the wall clock passing it.
+const PURGE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+
+async fn purge_sweep(keys: KeyService) {
+    let mut interval = tokio::time::interval(PURGE_SWEEP_INTERVAL);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(err) = keys.purge_due().await {
+            tracing::warn!(error = %err, "scheduled purge sweep failed; retrying");
+        }
+    }
 }
 
 fn data_dir_error(path: &Path, source: std::io::Error) -> StartError {
@@ -103,6 +120,7 @@ pub struct RunningEmulator {
     https_handle: axum_server::Handle<SocketAddr>,
     stop_http: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    sweep_task: JoinHandle<()>,
     _temp_dir: Option<tempfile::TempDir>,
 }
 
@@ -140,9 +158,14 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     let identities = Arc::new(IdentityDirectory::with_default(config.tenant_id));
     let vaults = VaultRegistry::load(pool.clone(), clock.clone()).await?;
     let default_identity = identities.default_identity().clone();
-    vaults
-        .ensure_default(config.tenant_id, AccessPolicy::all_keys(config.tenant_id, default_identity.object_id))
-        .await?;
+    let policy = AccessPolicy::all_keys(config.tenant_id, default_identity.object_id);
+    let default_name =
+        VaultName::parse(DEFAULT_VAULT).ok_or_else(|| VaultError::Invalid("default vault name".into()))?;
+    let declared_default = config.vaults.iter().find(|v| v.name == default_name);
+    vaults.ensure(&default_name, declared_default, config.tenant_id, policy.clone()).await?;
+    for settings in config.vaults.iter().filter(|v| v.name != default_name) {
+        vaults.ensure(&settings.name, Some(settings), config.tenant_id, policy.clone()).await?;
+    }
 
     let settings = Arc::new(Settings {
         domain: config.domain.clone(),
@@ -150,8 +173,12 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         ca_pem: ca.cert_pem.clone(),
         ready: AtomicBool::new(false),
     });
+    let keys = KeyService::new(pool.clone(), clock.clone(), master);
+    // Keys whose purge date passed while the emulator was stopped go before anyone can see them.
+    keys.purge_due().await.map_err(|e| StartError::Purge(e.to_string()))?;
     let state = AppState {
-        keys: KeyService::new(pool.clone(), clock.clone(), master),
+        clock: clock.clone(),
+        keys: keys.clone(),
         vaults,
         identities,
         validator: TokenValidator::new(issuer.clone(), &config.domain),
@@ -193,6 +220,8 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         }
     });
 
+    let sweep_task = tokio::spawn(purge_sweep(keys));
+
     settings.mark_ready();
     Ok(RunningEmulator {
         https_addr,
@@ -207,6 +236,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         https_handle,
         stop_http,
         tasks: vec![https_task, http_task],
+        sweep_task,
         _temp_dir: temp_dir,
     })
 }
@@ -220,6 +250,7 @@ impl RunningEmulator {
 
     /// Stops accepting connections, lets requests in flight finish, and waits for both listeners.
     pub async fn shutdown(self) {
+        self.sweep_task.abort();
         self.https_handle.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
         let _ = self.stop_http.send(true);
         for task in self.tasks {

@@ -126,30 +126,101 @@ impl VaultRegistry {
     }
 }
 
+/// The properties a vault is declared with (`--vault NAME[:retention-days=N][:purge-protection]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VaultSettings {
+    pub name: VaultName,
+    pub soft_delete_retention_days: u32,
+    pub purge_protection: bool,
+}
+
+impl VaultSettings {
+    /// A vault with the defaults: 90 days of retention, no purge protection.
+    #[must_use]
+    pub fn new(name: VaultName) -> Self {
+        Self { name, soft_delete_retention_days: DEFAULT_RETENTION_DAYS, purge_protection: false }
+    }
+
+    /// Parses `NAME[:retention-days=N][:purge-protection]`.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let mut parts = text.split(':');
+        let name = parts.next().unwrap_or_default();
+        let name = VaultName::parse(name).ok_or_else(|| {
+            format!("'{name}' is not a valid vault name: 3-24 letters, digits and hyphens, starting with a letter")
+        })?;
+        let mut settings = Self::new(name);
+        for part in parts {
+            match part.split_once('=') {
+                Some(("retention-days", days)) => {
+                    settings.soft_delete_retention_days =
+                        days.parse().map_err(|_| format!("retention-days '{days}' is not a number"))?;
+                }
+                None if part == "purge-protection" => settings.purge_protection = true,
+                _ => {
+                    return Err(format!(
+                        "unknown vault option '{part}': expected retention-days=N or purge-protection"
+                    ));
+                }
+            }
+        }
+        if !(7..=90).contains(&settings.soft_delete_retention_days) {
+            return Err(format!(
+                "softDeleteRetentionInDays must be between 7 and 90, found {}",
+                settings.soft_delete_retention_days
+            ));
+        }
+        Ok(settings)
+    }
+}
+
 impl VaultRegistry {
-    /// Makes sure the default vault exists in `tenant` and grants `policy`. A data directory
-    /// first used with another `--tenant-id` keeps its keys; its default vault moves to the new
-    /// tenant, since no token of the old one can be issued any more.
-    pub async fn ensure_default(&self, tenant_id: Uuid, policy: AccessPolicy) -> Result<Arc<Vault>, VaultError> {
-        let name = VaultName::parse(DEFAULT_VAULT).ok_or_else(|| VaultError::Invalid("default vault name".into()))?;
-        let Some(existing) = self.get(DEFAULT_VAULT) else {
+    /// Makes sure vault `name` exists in `tenant` and grants `policy`.
+    ///
+    /// With `declared` settings, an existing vault must agree with them: the retention is
+    /// fixed at creation, and purge protection can be turned on but never off. Without, an
+    /// existing vault keeps its properties and a new one gets the defaults. A data directory
+    /// first used with another `--tenant-id` keeps its vaults; they move to the new tenant,
+    /// since no token of the old one can be issued any more.
+    pub async fn ensure(
+        &self,
+        name: &VaultName,
+        declared: Option<&VaultSettings>,
+        tenant_id: Uuid,
+        policy: AccessPolicy,
+    ) -> Result<Arc<Vault>, VaultError> {
+        let Some(existing) = self.get(name.as_str()) else {
+            let settings = declared.cloned().unwrap_or_else(|| VaultSettings::new(name.clone()));
             return self
                 .create(Vault {
-                    name,
+                    name: name.clone(),
                     tenant_id,
-                    soft_delete_retention_days: DEFAULT_RETENTION_DAYS,
-                    purge_protection: false,
+                    soft_delete_retention_days: settings.soft_delete_retention_days,
+                    purge_protection: settings.purge_protection,
                     access_policies: vec![policy],
                 })
                 .await;
         };
-        if existing.tenant_id == tenant_id && existing.access_policies.contains(&policy) {
-            return Ok(existing);
-        }
         let mut vault = (*existing).clone();
+        if let Some(settings) = declared {
+            if settings.soft_delete_retention_days != vault.soft_delete_retention_days {
+                return Err(VaultError::Invalid(format!(
+                    "vault '{name}' keeps deleted keys for {} days; softDeleteRetentionInDays is set when a vault is created and cannot be changed to {}",
+                    vault.soft_delete_retention_days, settings.soft_delete_retention_days
+                )));
+            }
+            if vault.purge_protection && !settings.purge_protection {
+                return Err(VaultError::Invalid(format!(
+                    "vault '{name}' has purge protection, which cannot be turned off once enabled"
+                )));
+            }
+            vault.purge_protection = settings.purge_protection;
+        }
         vault.tenant_id = tenant_id;
         if !vault.access_policies.contains(&policy) {
             vault.access_policies.push(policy);
+        }
+        if vault == *existing {
+            return Ok(existing);
         }
         let mut tx = store::begin_write(&self.pool).await?;
         store::vaults::update(&mut tx, &vault).await?;
@@ -184,6 +255,32 @@ mod tests {
         assert_eq!(vault(7, false).recovery_level(), "CustomizedRecoverable+Purgeable");
         assert_eq!(vault(89, true).recovery_level(), "CustomizedRecoverable");
         assert_eq!(vault(7, true).recoverable_days(), 7);
+    }
+
+    #[test]
+    fn vault_settings_parse() {
+        let s = VaultSettings::parse("cmk:retention-days=7:purge-protection").unwrap();
+        assert_eq!((s.name.as_str(), s.soft_delete_retention_days, s.purge_protection), ("cmk", 7, true));
+        assert_eq!(VaultSettings::parse("plain").unwrap(), VaultSettings::new(VaultName::parse("plain").unwrap()));
+        for bad in ["x", "cmk:retention-days=6", "cmk:retention-days=91", "cmk:retention-days=ten", "cmk:purge"] {
+            assert!(VaultSettings::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[tokio::test]
+    async fn purge_protection_cannot_be_turned_off_and_retention_is_fixed() {
+        let pool = store::open(None).await.unwrap();
+        let registry = VaultRegistry::load(pool, Clock::new()).await.unwrap();
+        let tenant = Uuid::from_u128(1);
+        let policy = AccessPolicy::all_keys(tenant, Uuid::from_u128(2));
+        let protected = VaultSettings::parse("cmk:retention-days=7:purge-protection").unwrap();
+        let vault = registry.ensure(&protected.name, Some(&protected), tenant, policy.clone()).await.unwrap();
+        assert_eq!(vault.recovery_level(), "CustomizedRecoverable");
+        let off = VaultSettings::parse("cmk:retention-days=7").unwrap();
+        assert!(registry.ensure(&off.name, Some(&off), tenant, policy.clone()).await.is_err());
+        let longer = VaultSettings::parse("cmk:retention-days=30:purge-protection").unwrap();
+        assert!(registry.ensure(&longer.name, Some(&longer), tenant, policy.clone()).await.is_err());
+        assert!(registry.ensure(&protected.name, None, tenant, policy).await.unwrap().purge_protection);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! Emulator controls on the plain-HTTP port, reachable before anyone trusts the CA:
-//! health and the CA certificate.
+//! health, the CA certificate, and the emulator clock. Anyone who can reach this port can move
+//! time; keep it on loopback or a private network.
 
 use axum::Json;
 use axum::Router;
@@ -7,11 +8,19 @@ use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
+use serde::Deserialize;
+
+use super::errors::{ApiError, ApiResult};
+use super::extract::KvJson;
+use crate::clock::parse_iso8601_duration;
 
 use super::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/_emulator/health", get(health)).route("/_emulator/ca.pem", get(ca_pem))
+    Router::new()
+        .route("/_emulator/health", get(health))
+        .route("/_emulator/ca.pem", get(ca_pem))
+        .route("/_emulator/clock", get(get_clock).post(move_clock))
 }
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -24,4 +33,63 @@ async fn health(State(state): State<AppState>) -> Response {
 
 async fn ca_pem(State(state): State<AppState>) -> Response {
     ([(header::CONTENT_TYPE, "application/x-pem-file")], state.settings.ca_pem.clone()).into_response()
+}
+
+/// How to move the clock: exactly one of the fields.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ClockChange {
+    /// ISO-8601 duration to move forward by, e.g. `P8D` or `PT1H`.
+    advance: Option<String>,
+    /// Seconds to move by (negative moves back).
+    advance_seconds: Option<i64>,
+    /// The offset from the wall clock to set, in seconds.
+    offset_seconds: Option<i64>,
+    /// `true` puts the clock back on the wall clock.
+    reset: Option<bool>,
+}
+
+fn clock_view(state: &AppState, purged: Option<usize>) -> Json<serde_json::Value> {
+    let mut view = serde_json::json!({ "now": state.clock.now(), "offsetSeconds": state.clock.offset() });
+    if let Some(purged) = purged {
+        view["purged"] = purged.into();
+    }
+    Json(view)
+}
+
+async fn get_clock(State(state): State<AppState>) -> Json<serde_json::Value> {
+    clock_view(&state, None)
+}
+
+/// Moves the clock, then runs what became due at once (scheduled purges), so a caller sees
+/// the consequences as soon as this returns.
+async fn move_clock(
+    State(state): State<AppState>,
+    KvJson(change): KvJson<ClockChange>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let offset = state.clock.offset();
+    let new_offset = match change {
+        ClockChange { advance: Some(duration), advance_seconds: None, offset_seconds: None, reset: None } => {
+            let seconds = parse_iso8601_duration(&duration).ok_or_else(|| {
+                ApiError::bad_parameter(format!("'{duration}' is not an ISO-8601 duration such as P8D or PT1H."))
+            })?;
+            offset.checked_add(seconds)
+        }
+        ClockChange { advance: None, advance_seconds: Some(seconds), offset_seconds: None, reset: None } => {
+            offset.checked_add(seconds)
+        }
+        ClockChange { advance: None, advance_seconds: None, offset_seconds: Some(seconds), reset: None } => {
+            Some(seconds)
+        }
+        ClockChange { advance: None, advance_seconds: None, offset_seconds: None, reset: Some(true) } => Some(0),
+        _ => {
+            return Err(ApiError::bad_parameter(
+                "Give exactly one of: advance (ISO-8601 duration), advanceSeconds, offsetSeconds, reset: true.",
+            ));
+        }
+    };
+    let new_offset = new_offset.ok_or_else(|| ApiError::bad_parameter("The clock offset would overflow."))?;
+    state.clock.set_offset(new_offset);
+    let purged = state.keys.purge_due().await?;
+    Ok(clock_view(&state, Some(purged)))
 }

@@ -37,6 +37,11 @@ pub enum ApiError {
     BadParameter {
         message: String,
     },
+    /// 409, with an inner code where the contract gives one.
+    Conflict {
+        message: String,
+        inner: Option<&'static str>,
+    },
     /// The store is momentarily locked by another writer; clients retry 503 on their own.
     ServiceUnavailable,
     /// A bug or an unavailable store. The detail goes to the log, never to the client.
@@ -75,6 +80,7 @@ impl ApiError {
             Self::KeyNotFound { .. } | Self::VaultNotFound { .. } | Self::RouteNotFound { .. } => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -90,6 +96,7 @@ impl ApiError {
             Self::RouteNotFound { .. } => "NotFound",
             Self::MethodNotAllowed { .. } => "MethodNotAllowed",
             Self::BadParameter { .. } => "BadParameter",
+            Self::Conflict { .. } => "Conflict",
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::Internal { .. } => "InternalServerError",
         }
@@ -99,6 +106,7 @@ impl ApiError {
     pub fn inner_code(&self) -> Option<&'static str> {
         match self {
             Self::Forbidden { inner, .. } => Some(inner),
+            Self::Conflict { inner, .. } => *inner,
             _ => None,
         }
     }
@@ -112,6 +120,7 @@ impl ApiError {
             | Self::VaultNotFound { message }
             | Self::RouteNotFound { message }
             | Self::MethodNotAllowed { message }
+            | Self::Conflict { message, .. }
             | Self::BadParameter { message } => message,
             Self::ServiceUnavailable => messages::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => messages::INTERNAL,
@@ -183,6 +192,14 @@ impl From<keys::Error> for ApiError {
             E::KeyNotFound { name, version } => {
                 Self::KeyNotFound { message: messages::key_not_found(&name, version.as_deref()) }
             }
+            E::DeletedKeyNotFound { name } => Self::KeyNotFound { message: messages::deleted_key_not_found(&name) },
+            E::DeletedButRecoverable { name } => Self::Conflict {
+                message: messages::deleted_but_recoverable(&name),
+                inner: Some("ObjectIsDeletedButRecoverable"),
+            },
+            E::PurgeProtected { vault } => {
+                Self::Forbidden { message: messages::purge_protected(&vault), inner: messages::PURGE_PROTECTED_INNER }
+            }
             E::InvalidName(name) => Self::bad_parameter(messages::invalid_name(&name)),
             E::BadParameter(message) => Self::BadParameter { message },
             E::OperationNotPermitted(op) => Self::Forbidden {
@@ -228,6 +245,12 @@ mod tests {
             (ApiError::MethodNotAllowed { message: "m".into() }, 405, "MethodNotAllowed", None),
             (ApiError::bad_parameter("m"), 400, "BadParameter", None),
             (ApiError::ServiceUnavailable, 503, "ServiceUnavailable", None),
+            (
+                ApiError::Conflict { message: "m".into(), inner: Some("ObjectIsDeletedButRecoverable") },
+                409,
+                "Conflict",
+                Some("ObjectIsDeletedButRecoverable"),
+            ),
             (ApiError::Internal { detail: "secret detail".into() }, 500, "InternalServerError", None),
         ];
         for (err, status, code, inner) in cases {

@@ -20,6 +20,31 @@ pub fn key_not_found(name: &str, version: Option<&str>) -> String {
     )
 }
 
+/// [rec] §5 item 8: deletedkeys paths.
+#[must_use]
+pub fn deleted_key_not_found(name: &str) -> String {
+    format!("Deleted Key not found: {name}")
+}
+
+/// [sdk test assertions] §6; innererror ObjectIsDeletedButRecoverable.
+#[must_use]
+pub fn deleted_but_recoverable(name: &str) -> String {
+    format!(
+        "Key {name} is currently in a deleted but recoverable state, and its name cannot be reused; in this state, the key can only be recovered or purged."
+    )
+}
+
+/// [ext: real Terraform/CLI output] §6, with the trailing vault line.
+#[must_use]
+pub fn purge_protected(vault: &str) -> String {
+    format!(
+        "Operation \"purge\" is not allowed because purge protection is enabled for this vault. Key Vault service will automatically purge it after the retention period has passed.\r\nVault: {vault};location={REGION}"
+    )
+}
+
+/// [unverified] the inner code of the purge-protection refusal.
+pub const PURGE_PROTECTED_INNER: &str = "ForbiddenByPolicy";
+
 /// [unverified] §7: Key Vault rejects names outside `^[0-9a-zA-Z-]{1,127}$`.
 #[must_use]
 pub fn invalid_name(name: &str) -> String {

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use crate::auth::identity::IdentityDirectory;
 use crate::auth::issuer::TokenIssuer;
 use crate::auth::validate::TokenValidator;
+use crate::clock::Clock;
 use crate::keys::KeyService;
 use crate::vault::VaultRegistry;
 use errors::ApiError;
@@ -49,6 +50,7 @@ impl Settings {
 
 #[derive(Clone)]
 pub struct AppState {
+    pub clock: Clock,
     pub keys: KeyService,
     pub vaults: VaultRegistry,
     pub identities: Arc<IdentityDirectory>,

@@ -9,6 +9,12 @@ use super::model::KeyOperation;
 pub enum Error {
     #[error("key {name} not found")]
     KeyNotFound { name: String, version: Option<String> },
+    #[error("deleted key {name} not found")]
+    DeletedKeyNotFound { name: String },
+    #[error("key {name} is deleted but recoverable")]
+    DeletedButRecoverable { name: String },
+    #[error("purge protection is on in vault {vault}")]
+    PurgeProtected { vault: String },
     #[error("invalid object name {0}")]
     InvalidName(String),
     #[error("{0}")]

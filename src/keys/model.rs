@@ -241,6 +241,14 @@ pub struct Key {
     pub tags: Option<Tags>,
 }
 
+/// A soft-deleted key: its current version and when it was deleted and will be purged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeletedKey {
+    pub key: Key,
+    pub deleted_date: UnixSeconds,
+    pub scheduled_purge_date: UnixSeconds,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

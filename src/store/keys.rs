@@ -14,6 +14,7 @@ pub struct KeyHeader {
     pub name: String,
     pub current_version: String,
     pub deleted_date: Option<i64>,
+    pub scheduled_purge_date: Option<i64>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -110,11 +111,13 @@ pub async fn find_header(
     vault: &str,
     name: &str,
 ) -> Result<Option<KeyHeader>, sqlx::Error> {
-    sqlx::query_as("SELECT name, current_version, deleted_date FROM keys WHERE vault = ? AND name = ?")
-        .bind(vault)
-        .bind(name)
-        .fetch_optional(conn)
-        .await
+    sqlx::query_as(
+        "SELECT name, current_version, deleted_date, scheduled_purge_date FROM keys WHERE vault = ? AND name = ?",
+    )
+    .bind(vault)
+    .bind(name)
+    .fetch_optional(conn)
+    .await
 }
 
 /// Adds a version and makes it current, creating the key row on first use.
@@ -251,4 +254,101 @@ pub async fn update_properties(conn: &mut SqliteConnection, vault: &str, key: &K
     .execute(conn)
     .await?;
     Ok(())
+}
+
+/// The current version of a soft-deleted key, with its deletion dates.
+#[derive(Debug, sqlx::FromRow)]
+struct DeletedRow {
+    #[sqlx(flatten)]
+    version: VersionRow,
+    deleted_date: i64,
+    scheduled_purge_date: i64,
+}
+
+/// (key, deleted date, scheduled purge date)
+pub type DeletedKeyRow = (Key, i64, i64);
+
+const DELETED_SELECT: &str = "SELECT v.name, v.version, v.seq, v.kty, v.public_jwk, v.key_ops, v.enabled, v.nbf, v.exp, v.exportable, v.created, v.updated, v.tags, k.deleted_date, k.scheduled_purge_date
+     FROM keys k JOIN key_versions v ON v.vault = k.vault AND v.name = k.name AND v.version = k.current_version";
+
+impl DeletedRow {
+    fn into_deleted(self) -> Result<DeletedKeyRow, sqlx::Error> {
+        let (_, key) = self.version.into_key()?;
+        Ok((key, self.deleted_date, self.scheduled_purge_date))
+    }
+}
+
+/// Soft-deletes every version of a key at once: the key row carries the state.
+pub async fn mark_deleted(
+    conn: &mut SqliteConnection,
+    vault: &str,
+    name: &str,
+    deleted_date: i64,
+    scheduled_purge_date: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE keys SET deleted_date = ?, scheduled_purge_date = ? WHERE vault = ? AND name = ?")
+        .bind(deleted_date)
+        .bind(scheduled_purge_date)
+        .bind(vault)
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn clear_deleted(conn: &mut SqliteConnection, vault: &str, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE keys SET deleted_date = NULL, scheduled_purge_date = NULL WHERE vault = ? AND name = ?")
+        .bind(vault)
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+pub async fn find_deleted(
+    conn: &mut SqliteConnection,
+    vault: &str,
+    name: &str,
+) -> Result<Option<DeletedKeyRow>, sqlx::Error> {
+    let sql = format!("{DELETED_SELECT} WHERE k.vault = ? AND k.name = ? AND k.deleted_date IS NOT NULL");
+    let row: Option<DeletedRow> =
+        sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(vault).bind(name).fetch_optional(conn).await?;
+    row.map(DeletedRow::into_deleted).transpose()
+}
+
+pub async fn list_deleted(
+    conn: &mut SqliteConnection,
+    vault: &str,
+    after_name: Option<&str>,
+    limit: u32,
+) -> Result<Vec<DeletedKeyRow>, sqlx::Error> {
+    let sql = format!(
+        "{DELETED_SELECT} WHERE k.vault = ? AND k.deleted_date IS NOT NULL AND (? IS NULL OR k.name > ?)
+         ORDER BY k.name COLLATE NOCASE LIMIT ?"
+    );
+    let rows: Vec<DeletedRow> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+        .bind(vault)
+        .bind(after_name)
+        .bind(after_name)
+        .bind(i64::from(limit))
+        .fetch_all(conn)
+        .await?;
+    rows.into_iter().map(DeletedRow::into_deleted).collect()
+}
+
+/// Removes a key and, through the cascade, every version and its sealed material.
+pub async fn purge(conn: &mut SqliteConnection, vault: &str, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM keys WHERE vault = ? AND name = ?").bind(vault).bind(name).execute(conn).await?;
+    Ok(())
+}
+
+/// Purges every soft-deleted key whose scheduled purge date is at or before `now`; returns
+/// (vault, name) of each.
+pub async fn purge_due(conn: &mut SqliteConnection, now: i64) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "DELETE FROM keys WHERE scheduled_purge_date IS NOT NULL AND scheduled_purge_date <= ? RETURNING vault, name",
+    )
+    .bind(now)
+    .fetch_all(conn)
+    .await
 }

@@ -49,7 +49,9 @@ pub async fn open(data_dir: Option<&Path>) -> Result<Pool, sqlx::Error> {
 }
 
 fn with_common_pragmas(options: SqliteConnectOptions) -> SqliteConnectOptions {
-    options.foreign_keys(true).busy_timeout(Duration::from_secs(10))
+    // secure_delete: a purged key's sealed material is overwritten in the file, not just
+    // unlinked from the b-tree.
+    options.foreign_keys(true).busy_timeout(Duration::from_secs(10)).pragma("secure_delete", "ON")
 }
 
 /// Starts a write transaction. IMMEDIATE takes the write lock up front; a deferred transaction

@@ -24,11 +24,12 @@ pub async fn insert(conn: &mut SqliteConnection, vault: &Vault, now: UnixSeconds
     Ok(())
 }
 
-/// Writes a vault's tenant and access policies.
+/// Writes a vault's tenant, purge protection and access policies (retention never changes).
 pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sqlx::Error> {
     let policies = serde_json::to_string(&vault.access_policies).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query("UPDATE vaults SET tenant_id = ?, access_policies = ? WHERE name = ?")
+    sqlx::query("UPDATE vaults SET tenant_id = ?, purge_protection = ?, access_policies = ? WHERE name = ?")
         .bind(vault.tenant_id.to_string())
+        .bind(vault.purge_protection)
         .bind(policies)
         .bind(vault.name.as_str())
         .execute(conn)

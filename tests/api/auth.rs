@@ -138,6 +138,11 @@ async fn every_route_requires_its_permission() {
         (Method::POST, format!("/keys/k1/{v}/decrypt"), "decrypt"),
         (Method::POST, format!("/keys/k1/{v}/wrapkey"), "wrapKey"),
         (Method::POST, format!("/keys/k1/{v}/unwrapkey"), "unwrapKey"),
+        (Method::DELETE, "/keys/k1".into(), "delete"),
+        (Method::GET, "/deletedkeys".into(), "list"),
+        (Method::GET, "/deletedkeys/k1".into(), "get"),
+        (Method::DELETE, "/deletedkeys/k1".into(), "purge"),
+        (Method::POST, "/deletedkeys/k1/recover".into(), "recover"),
     ];
     for (method, path, permission) in cases {
         let url = format!("{}{path}?{API}", vault.vault_url());

@@ -35,7 +35,7 @@ pub async fn spawn() -> TestVault {
 
 pub async fn spawn_with(config: Config) -> TestVault {
     let emulator = Emulator::start(config).await.expect("emulator starts");
-    let hosts = ["default", "other", "a"].iter().map(|v| emulator.vault_host(v)).collect::<Vec<_>>();
+    let hosts = ["default", "other", "a", "protected"].iter().map(|v| emulator.vault_host(v)).collect::<Vec<_>>();
     let http = https_client(emulator.ca_pem(), &hosts, emulator.https_addr());
     TestVault { emulator, http }
 }
@@ -82,6 +82,18 @@ impl TokenCredential for EmulatorCredential {
 impl TestVault {
     pub fn vault_url(&self) -> String {
         self.emulator.vault_url("default")
+    }
+
+    /// As [`TestVault::call`], against vault `vault`.
+    pub async fn call_in(
+        &self,
+        vault: &str,
+        method: reqwest::Method,
+        path_and_query: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let token = self.token().await;
+        self.call_as(method, &format!("{}{path_and_query}", self.emulator.vault_url(vault)), Some(&token), body).await
     }
 
     pub fn credential(&self) -> Arc<EmulatorCredential> {

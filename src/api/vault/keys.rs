@@ -13,11 +13,11 @@ use crate::api::errors::{ApiError, ApiResult};
 use crate::api::extract::{ApiVersion, KvJson, KvPath, Paging, VaultRequest};
 use crate::keys::model::KeyName;
 
-fn bad_skip_token() -> ApiError {
+pub(super) fn bad_skip_token() -> ApiError {
     ApiError::bad_parameter("The $skiptoken value is not valid.")
 }
 
-fn next_link(
+pub(super) fn next_link(
     origin: &str,
     path: &str,
     version: &ApiVersion,

@@ -3,6 +3,7 @@
 //! challenge; contract §3, §9.1).
 
 pub mod crypto;
+pub mod deleted_keys;
 pub mod keys;
 pub mod wire;
 
@@ -11,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, get, patch, post};
+use axum::routing::{MethodRouter, delete, get, patch, post};
 
 use super::AppState;
 use super::errors::ApiError;
@@ -24,16 +25,8 @@ pub fn router(state: AppState) -> Router<AppState> {
     use Operation as Op;
     Router::new()
         .route("/keys", endpoint(get(keys::list_keys), Op::ListKeys))
-        .route(
-            "/keys/{name}",
-            endpoint(get(keys::get_latest_key), Op::GetKey)
-                .merge(endpoint(patch(keys::update_latest_key), Op::UpdateKey)),
-        )
-        .route(
-            "/keys/{name}/",
-            endpoint(get(keys::get_latest_key), Op::GetKey)
-                .merge(endpoint(patch(keys::update_latest_key), Op::UpdateKey)),
-        )
+        .route("/keys/{name}", key_endpoint())
+        .route("/keys/{name}/", key_endpoint())
         .route("/keys/{name}/create", endpoint(post(keys::create_key), Op::CreateKey))
         .route("/keys/{name}/versions", endpoint(get(keys::list_key_versions), Op::ListKeyVersions))
         .route("/keys/{name}/encrypt", endpoint(post(crypto::encrypt_latest), Op::Encrypt))
@@ -48,7 +41,21 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/keys/{name}/{version}/decrypt", endpoint(post(crypto::decrypt), Op::Decrypt))
         .route("/keys/{name}/{version}/wrapkey", endpoint(post(crypto::wrap_key), Op::WrapKey))
         .route("/keys/{name}/{version}/unwrapkey", endpoint(post(crypto::unwrap_key), Op::UnwrapKey))
+        .route("/deletedkeys", endpoint(get(deleted_keys::list_deleted_keys), Op::ListDeletedKeys))
+        .route(
+            "/deletedkeys/{name}",
+            endpoint(get(deleted_keys::get_deleted_key), Op::GetDeletedKey)
+                .merge(endpoint(delete(deleted_keys::purge_deleted_key), Op::PurgeDeletedKey)),
+        )
+        .route("/deletedkeys/{name}/recover", endpoint(post(deleted_keys::recover_deleted_key), Op::RecoverDeletedKey))
         .layer(middleware::from_fn_with_state(state, authenticate))
+}
+
+/// `/keys/{name}` and `/keys/{name}/`: get and update the current version, delete the key.
+fn key_endpoint() -> MethodRouter<AppState> {
+    endpoint(get(keys::get_latest_key), Operation::GetKey)
+        .merge(endpoint(patch(keys::update_latest_key), Operation::UpdateKey))
+        .merge(endpoint(delete(deleted_keys::delete_key), Operation::DeleteKey))
 }
 
 /// A vault endpoint: its requests are authorized for `operation` (the authorization table

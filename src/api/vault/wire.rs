@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::base64url::{self, Base64Url};
 use crate::crypto::ec::Curve;
-use crate::keys::model::{Key, KeyOperation, KeyType, PublicKey, Tags};
+use crate::keys::model::{DeletedKey, Key, KeyOperation, KeyType, PublicKey, Tags};
 use crate::keys::service::{AttributeChanges, CreateKeyRequest, UpdateKeyRequest};
 use crate::keys::{Error, Result};
 use crate::vault::Vault;
@@ -209,6 +209,63 @@ impl KeyItem {
 pub struct KeyListResult {
     pub value: Vec<KeyItem>,
     /// Serialized as `null` on the last page, as the real service does.
+    pub next_link: Option<String>,
+}
+
+/// `{origin}/deletedkeys/{name}`
+#[must_use]
+pub fn recovery_id(origin: &str, key: &Key) -> String {
+    format!("{origin}/deletedkeys/{}", key.name)
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedKeyBundle {
+    #[serde(flatten)]
+    pub bundle: KeyBundle,
+    pub recovery_id: String,
+    pub deleted_date: i64,
+    pub scheduled_purge_date: i64,
+}
+
+impl DeletedKeyBundle {
+    #[must_use]
+    pub fn new(deleted: &DeletedKey, vault: &Vault, origin: &str) -> Self {
+        Self {
+            bundle: KeyBundle::new(&deleted.key, vault, origin),
+            recovery_id: recovery_id(origin, &deleted.key),
+            deleted_date: deleted.deleted_date,
+            scheduled_purge_date: deleted.scheduled_purge_date,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedKeyItem {
+    #[serde(flatten)]
+    pub item: KeyItem,
+    pub recovery_id: String,
+    pub deleted_date: i64,
+    pub scheduled_purge_date: i64,
+}
+
+impl DeletedKeyItem {
+    #[must_use]
+    pub fn new(deleted: &DeletedKey, vault: &Vault, origin: &str) -> Self {
+        Self {
+            item: KeyItem::new(&deleted.key, vault, base_id(origin, &deleted.key)),
+            recovery_id: recovery_id(origin, &deleted.key),
+            deleted_date: deleted.deleted_date,
+            scheduled_purge_date: deleted.scheduled_purge_date,
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeletedKeyListResult {
+    pub value: Vec<DeletedKeyItem>,
     pub next_link: Option<String>,
 }
 
