@@ -107,6 +107,11 @@ impl TestVault {
     /// The official Rust SDK client with default settings (challenge verification on), over a
     /// transport that trusts the emulator's CA.
     pub fn key_client(&self) -> KeyClient {
+        self.key_client_for("default")
+    }
+
+    /// As [`TestVault::key_client`], for vault `vault`.
+    pub fn key_client_for(&self, vault: &str) -> KeyClient {
         let options = KeyClientOptions {
             client_options: ClientOptions {
                 transport: Some(Transport::new(Arc::new(self.http.clone()))),
@@ -114,7 +119,7 @@ impl TestVault {
             },
             ..Default::default()
         };
-        KeyClient::new(&self.vault_url(), self.credential(), Some(options)).expect("key client")
+        KeyClient::new(&self.emulator.vault_url(vault), self.credential(), Some(options)).expect("key client")
     }
 
     /// A managed-identity token for `resource`, straight from the App Service endpoint.

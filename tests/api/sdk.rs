@@ -118,3 +118,60 @@ async fn sdk_reports_a_missing_key_as_404() {
     let err = vault.key_client().get_key("missing", None).await.unwrap_err();
     assert_eq!(err.http_status(), Some(azure_core::http::StatusCode::NotFound), "{err}");
 }
+
+#[tokio::test]
+async fn sdk_soft_delete_recover_and_purge_protection() {
+    use keyvault_emulator::Config;
+    use keyvault_emulator::vault::VaultSettings;
+
+    let mut config = Config::in_memory();
+    config.vaults.push(VaultSettings::parse("protected:retention-days=7:purge-protection").unwrap());
+    let vault = crate::helpers::spawn_with(config).await;
+    for (vault_name, retention_days, protected) in [("default", 90, false), ("protected", 7, true)] {
+        let client = vault.key_client_for(vault_name);
+        let key = client.create_key("cmk", create_rsa(2048), None).await.unwrap().into_model().unwrap();
+        let version = key.resource_id().unwrap().version.unwrap();
+        let data_key = vec![0x42; 32];
+        let wrap_options = KeyClientWrapKeyOptions { key_version: Some(version.clone()), ..Default::default() };
+        let wrapped = client
+            .wrap_key("cmk", wrap_params(EncryptionAlgorithm::RsaOaep256, data_key.clone()), Some(wrap_options))
+            .await
+            .unwrap()
+            .into_model()
+            .unwrap();
+
+        let deleted = client.delete_key("cmk", None).await.unwrap().into_model().unwrap();
+        assert_eq!(
+            deleted.recovery_id.as_deref(),
+            Some(format!("{}/deletedkeys/cmk", vault.emulator.vault_url(vault_name)).as_str())
+        );
+        let retention = deleted.scheduled_purge_date.unwrap() - deleted.deleted_date.unwrap();
+        assert_eq!(retention.whole_days(), retention_days);
+        let fetched = client.get_deleted_key("cmk", None).await.unwrap().into_model().unwrap();
+        assert_eq!(fetched.key.unwrap().kid, key.key.as_ref().unwrap().kid);
+        let listed: Vec<_> = client.list_deleted_key_properties(None).unwrap().try_collect().await.unwrap();
+        assert_eq!(listed.len(), 1);
+        let err = client.get_key("cmk", None).await.unwrap_err();
+        assert_eq!(err.http_status(), Some(azure_core::http::StatusCode::NotFound));
+
+        let recovered = client.recover_deleted_key("cmk", None).await.unwrap().into_model().unwrap();
+        assert_eq!(recovered.key.unwrap().kid, key.key.as_ref().unwrap().kid);
+        let unwrapped = client
+            .unwrap_key("cmk", &version, wrap_params(EncryptionAlgorithm::RsaOaep256, wrapped.result.unwrap()), None)
+            .await
+            .unwrap()
+            .into_model()
+            .unwrap();
+        assert_eq!(unwrapped.result.unwrap(), data_key);
+
+        client.delete_key("cmk", None).await.unwrap();
+        let purge = client.purge_deleted_key("cmk", None).await;
+        if protected {
+            assert_eq!(purge.unwrap_err().http_status(), Some(azure_core::http::StatusCode::Forbidden));
+        } else {
+            purge.unwrap();
+            let err = client.get_deleted_key("cmk", None).await.unwrap_err();
+            assert_eq!(err.http_status(), Some(azure_core::http::StatusCode::NotFound));
+        }
+    }
+}

@@ -23,6 +23,8 @@ if [[ ! -x "$KVEMU_BIN" ]]; then
   exit 2
 fi
 export KVEMU_BIN
+# A second vault with a 7-day retention and purge protection, for the soft-delete scenarios.
+export KVEMU_VAULTS="${KVEMU_VAULTS:-protected:retention-days=7:purge-protection}"
 
 SUITES="${SDK_TESTS:-python js}"
 
