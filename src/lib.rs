@@ -62,6 +62,12 @@ impl Emulator {
         format!("https://{vault}.{}:{}", self.inner.domain, self.https_port())
     }
 
+    /// Every vault this emulator serves, `default` included.
+    #[must_use]
+    pub fn vaults(&self) -> Vec<std::sync::Arc<vault::Vault>> {
+        self.inner.state().vaults.all()
+    }
+
     /// The vault host name, for a resolver that maps it to the loopback address.
     #[must_use]
     pub fn vault_host(&self, vault: &str) -> String {

@@ -65,14 +65,20 @@ fn serve(args: ServeArgs) -> ExitCode {
 /// What a user needs to connect, in a fixed order, ending with the line `ready`.
 fn print_banner(emulator: &Emulator) {
     let port = emulator.https_port();
-    let default_host = emulator.vault_host("default");
+    let vaults = emulator.vaults();
     let mut out = String::new();
     out.push_str(&format!("keyvault-emulator {}\n", env!("CARGO_PKG_VERSION")));
     out.push_str("Vault URLs:\n");
-    out.push_str(&format!(
-        "  {}  (vault \"default\"; works with default SDK settings)\n",
-        emulator.vault_url("default")
-    ));
+    for vault in &vaults {
+        let name = vault.name.as_str();
+        out.push_str(&format!(
+            "  {}  (vault \"{name}\"; {}, soft-delete retention {} days{})\n",
+            emulator.vault_url(name),
+            vault.recovery_level(),
+            vault.soft_delete_retention_days,
+            if vault.purge_protection { ", purge protection" } else { "" }
+        ));
+    }
     out.push_str(&format!(
         "  https://localhost:{port}  (also vault \"default\"; SDKs need challenge-resource verification off)\n"
     ));
@@ -87,7 +93,8 @@ fn print_banner(emulator: &Emulator) {
         emulator.http_url()
     ));
     out.push_str("Where *.vault.localhost does not resolve, add to /etc/hosts:\n");
-    out.push_str(&format!("  127.0.0.1 {default_host}\n"));
+    let hosts: Vec<String> = vaults.iter().map(|v| emulator.vault_host(v.name.as_str())).collect();
+    out.push_str(&format!("  127.0.0.1 {}\n", hosts.join(" ")));
     out.push_str("Environment for SDK clients (Python, Node and Rust read the same variables;\n");
     out.push_str(
         "  REQUESTS_CA_BUNDLE is for Python, NODE_EXTRA_CA_CERTS for Node, SSL_CERT_FILE for Rust, Go and .NET):\n",

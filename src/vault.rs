@@ -103,6 +103,15 @@ impl VaultRegistry {
         self.vaults.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&name.to_ascii_lowercase()).cloned()
     }
 
+    /// Every vault, by name.
+    #[must_use]
+    pub fn all(&self) -> Vec<Arc<Vault>> {
+        let mut vaults: Vec<_> =
+            self.vaults.read().unwrap_or_else(std::sync::PoisonError::into_inner).values().cloned().collect();
+        vaults.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
+        vaults
+    }
+
     /// Creates a vault, or returns the existing one unchanged when the name is taken.
     pub async fn create(&self, vault: Vault) -> Result<Arc<Vault>, VaultError> {
         if !(7..=90).contains(&vault.soft_delete_retention_days) {
