@@ -6,7 +6,7 @@ use aws_lc_rs::signature::{
     ECDSA_P521_SHA512_FIXED_SIGNING, EcdsaKeyPair, EcdsaSigningAlgorithm, KeyPair as _,
 };
 
-use super::{CryptoError, CryptoResult};
+use super::{CryptoError, CryptoResult, Hash};
 
 /// The curves Key Vault names in JWKs (`crv`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -62,6 +62,49 @@ impl Curve {
     }
 }
 
+impl Curve {
+    /// The hash of the one ECDSA algorithm Key Vault pairs with this curve (ES256/384/512/256K).
+    #[must_use]
+    pub fn hash(self) -> Hash {
+        match self {
+            Self::P256 | Self::P256K => Hash::Sha256,
+            Self::P384 => Hash::Sha384,
+            Self::P521 => Hash::Sha512,
+        }
+    }
+
+    fn verification_algorithm(self) -> &'static aws_lc_rs::signature::EcdsaVerificationAlgorithm {
+        use aws_lc_rs::signature as s;
+        match self {
+            Self::P256 => &s::ECDSA_P256_SHA256_FIXED,
+            Self::P384 => &s::ECDSA_P384_SHA384_FIXED,
+            Self::P521 => &s::ECDSA_P521_SHA512_FIXED,
+            Self::P256K => &s::ECDSA_P256K1_SHA256_FIXED,
+        }
+    }
+}
+
+/// Signs a digest; the signature is raw `r || s`, each half the curve's field width (JWS form).
+pub fn sign_digest(curve: Curve, pkcs8_der: &[u8], digest: &[u8]) -> CryptoResult<Vec<u8>> {
+    let digest = curve.hash().import(digest)?;
+    let pair = EcdsaKeyPair::from_pkcs8(curve.signing_algorithm(), pkcs8_der)
+        .map_err(|e| CryptoError::Material(format!("EC PKCS#8: {e}")))?;
+    let signature = pair.sign_digest(&digest).map_err(|_| CryptoError::Material("ECDSA signing failed".into()))?;
+    Ok(signature.as_ref().to_vec())
+}
+
+/// Does the raw `r || s` signature sign `digest` under the point (x, y)? A bad signature,
+/// including one of the wrong length, is `Ok(false)`.
+pub fn verify_digest(curve: Curve, x: &[u8], y: &[u8], digest: &[u8], signature: &[u8]) -> CryptoResult<bool> {
+    use aws_lc_rs::signature::VerificationAlgorithm;
+    let digest = curve.hash().import(digest)?;
+    let mut point = Vec::with_capacity(1 + x.len() + y.len());
+    point.push(4);
+    point.extend_from_slice(x);
+    point.extend_from_slice(y);
+    Ok(curve.verification_algorithm().verify_digest_sig(&point, &digest, signature).is_ok())
+}
+
 #[derive(Clone, Debug)]
 pub struct EcKeyMaterial {
     pub curve: Curve,
@@ -107,6 +150,22 @@ mod tests {
             let again = material_from_pkcs8(curve, &k.pkcs8_der).unwrap();
             assert_eq!((again.x, again.y), (k.x, k.y));
         }
+    }
+
+    #[test]
+    fn every_curve_signs_raw_r_s_that_verifies() {
+        for curve in Curve::ALL {
+            let k = generate(curve).unwrap();
+            let digest = vec![0x11; curve.hash().digest_len()];
+            let mut signature = sign_digest(curve, &k.pkcs8_der, &digest).unwrap();
+            assert_eq!(signature.len(), 2 * curve.field_bytes(), "{curve:?}");
+            assert!(verify_digest(curve, &k.x, &k.y, &digest, &signature).unwrap(), "{curve:?}");
+            signature[3] ^= 0x80;
+            assert!(!verify_digest(curve, &k.x, &k.y, &digest, &signature).unwrap());
+            assert!(!verify_digest(curve, &k.x, &k.y, &digest, &signature[1..]).unwrap());
+        }
+        let k = generate(Curve::P256).unwrap();
+        assert!(matches!(sign_digest(Curve::P256, &k.pkcs8_der, &[0; 48]), Err(CryptoError::InvalidInput(_))));
     }
 
     #[test]

@@ -24,6 +24,44 @@ pub enum CryptoError {
 
 pub type CryptoResult<T> = Result<T, CryptoError>;
 
+/// The hash behind a signature algorithm. Key Vault signs digests: the caller hashes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Hash {
+    Sha256,
+    Sha384,
+    Sha512,
+}
+
+impl Hash {
+    #[must_use]
+    pub fn digest_len(self) -> usize {
+        match self {
+            Self::Sha256 => 32,
+            Self::Sha384 => 48,
+            Self::Sha512 => 64,
+        }
+    }
+
+    fn algorithm(self) -> &'static aws_lc_rs::digest::Algorithm {
+        match self {
+            Self::Sha256 => &aws_lc_rs::digest::SHA256,
+            Self::Sha384 => &aws_lc_rs::digest::SHA384,
+            Self::Sha512 => &aws_lc_rs::digest::SHA512,
+        }
+    }
+
+    /// Wraps a caller-supplied digest, refusing one of the wrong length.
+    fn import(self, digest: &[u8]) -> CryptoResult<aws_lc_rs::digest::Digest> {
+        aws_lc_rs::digest::Digest::import_less_safe(digest, self.algorithm()).map_err(|_| {
+            CryptoError::InvalidInput(format!(
+                "The digest is {} bytes long; this algorithm signs {}-byte digests.",
+                digest.len(),
+                self.digest_len()
+            ))
+        })
+    }
+}
+
 /// Fills a fresh buffer with cryptographically secure random bytes.
 pub fn random_bytes(len: usize) -> CryptoResult<Vec<u8>> {
     let mut buf = vec![0u8; len];

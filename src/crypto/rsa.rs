@@ -11,7 +11,7 @@ use aws_lc_rs::rsa::{
 };
 use aws_lc_rs::signature::KeyPair as _;
 
-use super::{CryptoError, CryptoResult};
+use super::{CryptoError, CryptoResult, Hash};
 
 /// RSA key sizes Key Vault creates.
 pub const SUPPORTED_SIZES: [u32; 3] = [2048, 3072, 4096];
@@ -137,6 +137,63 @@ pub fn decrypt(pkcs8_der: &[u8], padding: Padding, ciphertext: &[u8]) -> CryptoR
     Ok(out)
 }
 
+/// RSA signature paddings: PKCS#1 v1.5 (`RS*`) and PSS with salt length = hash length (`PS*`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignaturePadding {
+    Pkcs1,
+    Pss,
+}
+
+fn signing_encoding(padding: SignaturePadding, hash: Hash) -> &'static dyn aws_lc_rs::signature::RsaEncoding {
+    use aws_lc_rs::signature as s;
+    match (padding, hash) {
+        (SignaturePadding::Pkcs1, Hash::Sha256) => &s::RSA_PKCS1_SHA256,
+        (SignaturePadding::Pkcs1, Hash::Sha384) => &s::RSA_PKCS1_SHA384,
+        (SignaturePadding::Pkcs1, Hash::Sha512) => &s::RSA_PKCS1_SHA512,
+        (SignaturePadding::Pss, Hash::Sha256) => &s::RSA_PSS_SHA256,
+        (SignaturePadding::Pss, Hash::Sha384) => &s::RSA_PSS_SHA384,
+        (SignaturePadding::Pss, Hash::Sha512) => &s::RSA_PSS_SHA512,
+    }
+}
+
+fn verification_parameters(padding: SignaturePadding, hash: Hash) -> &'static aws_lc_rs::signature::RsaParameters {
+    use aws_lc_rs::signature as s;
+    match (padding, hash) {
+        (SignaturePadding::Pkcs1, Hash::Sha256) => &s::RSA_PKCS1_2048_8192_SHA256,
+        (SignaturePadding::Pkcs1, Hash::Sha384) => &s::RSA_PKCS1_2048_8192_SHA384,
+        (SignaturePadding::Pkcs1, Hash::Sha512) => &s::RSA_PKCS1_2048_8192_SHA512,
+        (SignaturePadding::Pss, Hash::Sha256) => &s::RSA_PSS_2048_8192_SHA256,
+        (SignaturePadding::Pss, Hash::Sha384) => &s::RSA_PSS_2048_8192_SHA384,
+        (SignaturePadding::Pss, Hash::Sha512) => &s::RSA_PSS_2048_8192_SHA512,
+    }
+}
+
+/// Signs a digest the caller computed.
+pub fn sign_digest(pkcs8_der: &[u8], padding: SignaturePadding, hash: Hash, digest: &[u8]) -> CryptoResult<Vec<u8>> {
+    let digest = hash.import(digest)?;
+    let pair = KeyPair::from_pkcs8(pkcs8_der).map_err(|e| CryptoError::Material(format!("RSA PKCS#8: {e}")))?;
+    let mut signature = vec![0u8; pair.public_modulus_len()];
+    pair.sign_digest(signing_encoding(padding, hash), &digest, &mut signature)
+        .map_err(|_| CryptoError::Material("RSA signing failed".into()))?;
+    Ok(signature)
+}
+
+/// Does `signature` sign `digest` under the public key? A bad signature is `Ok(false)`.
+pub fn verify_digest(
+    n: &[u8],
+    e: &[u8],
+    padding: SignaturePadding,
+    hash: Hash,
+    digest: &[u8],
+    signature: &[u8],
+) -> CryptoResult<bool> {
+    use aws_lc_rs::signature::VerificationAlgorithm;
+    let digest = hash.import(digest)?;
+    let spki =
+        PublicKeyComponents { n, e }.as_der().map_err(|_| CryptoError::Material("invalid RSA public key".into()))?;
+    Ok(verification_parameters(padding, hash).verify_digest_sig(spki.as_ref(), &digest, signature).is_ok())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,6 +245,40 @@ mod tests {
         let again = material_from_pkcs8(&k.pkcs8_der).unwrap();
         assert_eq!(again.n, k.n);
         assert_eq!(again.e, k.e);
+    }
+
+    #[test]
+    fn every_signature_scheme_round_trips_and_rejects_tampering() {
+        let k = key();
+        for padding in [SignaturePadding::Pkcs1, SignaturePadding::Pss] {
+            for hash in [Hash::Sha256, Hash::Sha384, Hash::Sha512] {
+                let digest = vec![0xab; hash.digest_len()];
+                let mut signature = sign_digest(&k.pkcs8_der, padding, hash, &digest).unwrap();
+                assert_eq!(signature.len(), 256);
+                assert!(verify_digest(&k.n, &k.e, padding, hash, &digest, &signature).unwrap(), "{padding:?} {hash:?}");
+                signature[10] ^= 1;
+                assert!(!verify_digest(&k.n, &k.e, padding, hash, &digest, &signature).unwrap());
+            }
+        }
+        assert!(matches!(
+            sign_digest(&k.pkcs8_der, SignaturePadding::Pkcs1, Hash::Sha256, &[0; 31]),
+            Err(CryptoError::InvalidInput(_))
+        ));
+    }
+
+    #[test]
+    fn pkcs1_signatures_are_deterministic_and_verify_against_the_message_api() {
+        use aws_lc_rs::signature::{RSA_PKCS1_2048_8192_SHA256, UnparsedPublicKey};
+        let k = key();
+        let message = b"customer-managed key";
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, message);
+        let signature = sign_digest(&k.pkcs8_der, SignaturePadding::Pkcs1, Hash::Sha256, digest.as_ref()).unwrap();
+        assert_eq!(
+            signature,
+            sign_digest(&k.pkcs8_der, SignaturePadding::Pkcs1, Hash::Sha256, digest.as_ref()).unwrap()
+        );
+        let spki = PublicKeyComponents { n: k.n.as_slice(), e: k.e.as_slice() }.as_der().unwrap();
+        assert!(UnparsedPublicKey::new(&RSA_PKCS1_2048_8192_SHA256, spki.as_ref()).verify(message, &signature).is_ok());
     }
 
     #[test]

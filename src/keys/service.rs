@@ -85,6 +85,104 @@ impl EncryptionAlgorithm {
     }
 }
 
+/// Signature algorithms (JWA names, contract §8). Key Vault signs digests the caller computed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignatureAlgorithm {
+    Rs256,
+    Rs384,
+    Rs512,
+    Ps256,
+    Ps384,
+    Ps512,
+    Es256,
+    Es384,
+    Es512,
+    Es256K,
+}
+
+impl SignatureAlgorithm {
+    pub const ALL: [SignatureAlgorithm; 10] = [
+        Self::Rs256,
+        Self::Rs384,
+        Self::Rs512,
+        Self::Ps256,
+        Self::Ps384,
+        Self::Ps512,
+        Self::Es256,
+        Self::Es384,
+        Self::Es512,
+        Self::Es256K,
+    ];
+
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Rs256 => "RS256",
+            Self::Rs384 => "RS384",
+            Self::Rs512 => "RS512",
+            Self::Ps256 => "PS256",
+            Self::Ps384 => "PS384",
+            Self::Ps512 => "PS512",
+            Self::Es256 => "ES256",
+            Self::Es384 => "ES384",
+            Self::Es512 => "ES512",
+            Self::Es256K => "ES256K",
+        }
+    }
+
+    pub fn parse(text: &str) -> Result<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == text).ok_or_else(|| {
+            Error::BadParameter(format!(
+                "The signature algorithm '{text}' is not supported. Supported: RS256, RS384, RS512, PS256, PS384, PS512, ES256, ES384, ES512, ES256K."
+            ))
+        })
+    }
+
+    /// What the algorithm needs of a key: an RSA padding and hash, or an EC curve.
+    fn scheme(self) -> SignatureScheme {
+        use crate::crypto::Hash::{Sha256, Sha384, Sha512};
+        use crate::crypto::rsa::SignaturePadding::{Pkcs1, Pss};
+        match self {
+            Self::Rs256 => SignatureScheme::Rsa(Pkcs1, Sha256),
+            Self::Rs384 => SignatureScheme::Rsa(Pkcs1, Sha384),
+            Self::Rs512 => SignatureScheme::Rsa(Pkcs1, Sha512),
+            Self::Ps256 => SignatureScheme::Rsa(Pss, Sha256),
+            Self::Ps384 => SignatureScheme::Rsa(Pss, Sha384),
+            Self::Ps512 => SignatureScheme::Rsa(Pss, Sha512),
+            Self::Es256 => SignatureScheme::Ec(Curve::P256),
+            Self::Es384 => SignatureScheme::Ec(Curve::P384),
+            Self::Es512 => SignatureScheme::Ec(Curve::P521),
+            Self::Es256K => SignatureScheme::Ec(Curve::P256K),
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug)]
+enum SignatureScheme {
+    Rsa(crate::crypto::rsa::SignaturePadding, crate::crypto::Hash),
+    Ec(Curve),
+}
+
+/// Checks that `algorithm` fits `key` (family, and for ECDSA the curve) before any crypto runs.
+fn signature_scheme(algorithm: SignatureAlgorithm, key: &Key) -> Result<SignatureScheme> {
+    let scheme = algorithm.scheme();
+    match (scheme, &key.public) {
+        (SignatureScheme::Rsa(..), PublicKey::Rsa { .. }) => Ok(scheme),
+        (SignatureScheme::Ec(curve), PublicKey::Ec { curve: key_curve, .. }) if curve == *key_curve => Ok(scheme),
+        (SignatureScheme::Ec(curve), PublicKey::Ec { curve: key_curve, .. }) => Err(Error::BadParameter(format!(
+            "The algorithm {} needs a key on curve {}, but this key is on {}.",
+            algorithm.as_str(),
+            curve.jwk_name(),
+            key_curve.jwk_name()
+        ))),
+        _ => Err(Error::BadParameter(format!(
+            "The algorithm {} cannot be used with a key of type {}.",
+            algorithm.as_str(),
+            key.key_type.as_str()
+        ))),
+    }
+}
+
 /// One page of a listing and the marker to continue after, if there is more.
 #[derive(Debug)]
 pub struct Page<T, M> {
@@ -389,6 +487,60 @@ impl KeyService {
             tracing::info!(vault = %vault, key = %name, "purged a deleted key at its scheduled purge date");
         }
         Ok(purged.len())
+    }
+
+    /// Signs a caller-computed digest with the private key.
+    pub async fn sign(
+        &self,
+        vault: &Vault,
+        name: &KeyName,
+        version: Option<&str>,
+        algorithm: SignatureAlgorithm,
+        digest: &[u8],
+    ) -> Result<(Key, Vec<u8>)> {
+        let mut conn = self.pool.acquire().await?;
+        let key = Self::find(&mut conn, vault, name, version).await?;
+        check_operation(&key, KeyOperation::Sign, self.clock.now())?;
+        let scheme = signature_scheme(algorithm, &key)?;
+        let sealed =
+            store::keys::sealed_private_key(&mut conn, vault.name.as_str(), key.name.as_str(), key.version.as_str())
+                .await?
+                .ok_or_else(|| not_found(name, version))?;
+        drop(conn);
+        let pkcs8 = self.master.open(&owner(vault, &key), &sealed)?;
+        let digest = digest.to_vec();
+        let signature = tokio::task::spawn_blocking(move || match scheme {
+            SignatureScheme::Rsa(padding, hash) => rsa::sign_digest(&pkcs8, padding, hash, &digest),
+            SignatureScheme::Ec(curve) => ec::sign_digest(curve, &pkcs8, &digest),
+        })
+        .await
+        .map_err(|e| Error::Internal(format!("signing task failed: {e}")))??;
+        Ok((key, signature))
+    }
+
+    /// Verifies a signature over a digest with the public key: `false` for a bad signature,
+    /// never an error (contract §5 items 14–19).
+    pub async fn verify(
+        &self,
+        vault: &Vault,
+        name: &KeyName,
+        version: Option<&str>,
+        algorithm: SignatureAlgorithm,
+        digest: &[u8],
+        signature: &[u8],
+    ) -> Result<bool> {
+        let key = self.get_key(vault, name, version).await?;
+        check_operation(&key, KeyOperation::Verify, self.clock.now())?;
+        let valid = match (signature_scheme(algorithm, &key)?, &key.public) {
+            (SignatureScheme::Rsa(padding, hash), PublicKey::Rsa { n, e }) => {
+                rsa::verify_digest(n, e, padding, hash, digest, signature)?
+            }
+            (SignatureScheme::Ec(curve), PublicKey::Ec { x, y, .. }) => {
+                ec::verify_digest(curve, x, y, digest, signature)?
+            }
+            _ => return Err(Error::Internal("signature scheme does not match the key".into())),
+        };
+        Ok(valid)
     }
 
     /// encrypt or wrapKey: both run the public-key primitive (contract §8).

@@ -8,3 +8,4 @@ mod identity;
 mod keys;
 mod persistence;
 mod sdk;
+mod signatures;

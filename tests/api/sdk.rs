@@ -175,3 +175,32 @@ async fn sdk_soft_delete_recover_and_purge_protection() {
         }
     }
 }
+
+#[tokio::test]
+async fn sdk_signs_and_verifies_with_rsa_and_ec_keys() {
+    use azure_security_keyvault_keys::models::{SignParameters, SignatureAlgorithm, VerifyParameters};
+
+    let vault = spawn().await;
+    let client = vault.key_client();
+    let ec = CreateKeyParameters { kty: Some(KeyType::Ec), curve: Some(CurveName::P256K), ..Default::default() };
+    client.create_key("ec", ec.try_into().unwrap(), None).await.unwrap();
+    client.create_key("rsa", create_rsa(2048), None).await.unwrap();
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"message").as_ref().to_vec();
+    for (name, algorithm) in [("ec", SignatureAlgorithm::Es256K), ("rsa", SignatureAlgorithm::Ps256)] {
+        let params = SignParameters { algorithm: Some(algorithm.clone()), value: Some(digest.clone()) };
+        let signed = client.sign(name, params.try_into().unwrap(), None).await.unwrap().into_model().unwrap();
+        let version = signed.kid.as_deref().unwrap().rsplit('/').next().unwrap().to_owned();
+        let mut signature = signed.result.unwrap();
+        for expected in [true, false] {
+            let params = VerifyParameters {
+                algorithm: Some(algorithm.clone()),
+                digest: Some(digest.clone()),
+                signature: Some(signature.clone()),
+            };
+            let verified =
+                client.verify(name, &version, params.try_into().unwrap(), None).await.unwrap().into_model().unwrap();
+            assert_eq!(verified.value, Some(expected), "{name}");
+            signature[0] ^= 1;
+        }
+    }
+}

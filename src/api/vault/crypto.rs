@@ -1,16 +1,18 @@
-//! Handlers for the cryptographic operations: encrypt, decrypt, wrapKey, unwrapKey.
+//! Handlers for the cryptographic operations: encrypt, decrypt, wrapKey, unwrapKey, sign, verify.
 //! The version segment may be empty (`/keys/{name}//wrapkey`), meaning the current version.
 
 use axum::Json;
 use axum::extract::State;
 
-use super::wire::{KeyOperationResult, KeyOperationsParameters, versioned_id};
+use super::wire::{
+    KeyOperationResult, KeyOperationsParameters, KeySignParameters, KeyVerifyParameters, KeyVerifyResult, versioned_id,
+};
 use crate::api::AppState;
 use crate::api::errors::ApiResult;
 use crate::api::extract::{ApiVersion, KvJson, KvPath, VaultRequest};
 use crate::crypto::base64url::Base64Url;
 use crate::keys::model::{KeyName, KeyOperation};
-use crate::keys::service::EncryptionAlgorithm;
+use crate::keys::service::{EncryptionAlgorithm, SignatureAlgorithm};
 
 #[derive(Clone, Copy)]
 enum Direction {
@@ -73,3 +75,57 @@ crypto_handlers!(encrypt, encrypt_latest, ENCRYPT);
 crypto_handlers!(decrypt, decrypt_latest, DECRYPT);
 crypto_handlers!(wrap_key, wrap_key_latest, WRAP);
 crypto_handlers!(unwrap_key, unwrap_key_latest, UNWRAP);
+
+/// Generates the versioned and the current-version handler of sign and verify.
+macro_rules! signature_handlers {
+    ($versioned:ident, $latest:ident, $run:ident, $params:ty, $result:ty) => {
+        pub async fn $versioned(
+            State(state): State<AppState>,
+            ctx: VaultRequest,
+            _version: ApiVersion,
+            KvPath((name, version)): KvPath<(String, String)>,
+            KvJson(body): KvJson<$params>,
+        ) -> ApiResult<Json<$result>> {
+            $run(state, ctx, &name, &version, body).await
+        }
+
+        pub async fn $latest(
+            State(state): State<AppState>,
+            ctx: VaultRequest,
+            _version: ApiVersion,
+            KvPath(name): KvPath<String>,
+            KvJson(body): KvJson<$params>,
+        ) -> ApiResult<Json<$result>> {
+            $run(state, ctx, &name, "", body).await
+        }
+    };
+}
+
+async fn run_sign(
+    state: AppState,
+    ctx: VaultRequest,
+    name: &str,
+    version: &str,
+    body: KeySignParameters,
+) -> ApiResult<Json<KeyOperationResult>> {
+    let name = KeyName::parse(name)?;
+    let algorithm = SignatureAlgorithm::parse(&body.alg)?;
+    let (key, signature) = state.keys.sign(&ctx.vault, &name, Some(version), algorithm, &body.value.0).await?;
+    Ok(Json(KeyOperationResult { kid: versioned_id(&ctx.origin, &key), value: Base64Url(signature) }))
+}
+
+async fn run_verify(
+    state: AppState,
+    ctx: VaultRequest,
+    name: &str,
+    version: &str,
+    body: KeyVerifyParameters,
+) -> ApiResult<Json<KeyVerifyResult>> {
+    let name = KeyName::parse(name)?;
+    let algorithm = SignatureAlgorithm::parse(&body.alg)?;
+    let value = state.keys.verify(&ctx.vault, &name, Some(version), algorithm, &body.digest.0, &body.value.0).await?;
+    Ok(Json(KeyVerifyResult { value }))
+}
+
+signature_handlers!(sign, sign_latest, run_sign, KeySignParameters, KeyOperationResult);
+signature_handlers!(verify, verify_latest, run_verify, KeyVerifyParameters, KeyVerifyResult);

@@ -33,6 +33,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/keys/{name}/decrypt", endpoint(post(crypto::decrypt_latest), Op::Decrypt))
         .route("/keys/{name}/wrapkey", endpoint(post(crypto::wrap_key_latest), Op::WrapKey))
         .route("/keys/{name}/unwrapkey", endpoint(post(crypto::unwrap_key_latest), Op::UnwrapKey))
+        .route("/keys/{name}/sign", endpoint(post(crypto::sign_latest), Op::Sign))
+        .route("/keys/{name}/verify", endpoint(post(crypto::verify_latest), Op::Verify))
         .route(
             "/keys/{name}/{version}",
             endpoint(get(keys::get_key), Op::GetKey).merge(endpoint(patch(keys::update_key), Op::UpdateKey)),
@@ -41,6 +43,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/keys/{name}/{version}/decrypt", endpoint(post(crypto::decrypt), Op::Decrypt))
         .route("/keys/{name}/{version}/wrapkey", endpoint(post(crypto::wrap_key), Op::WrapKey))
         .route("/keys/{name}/{version}/unwrapkey", endpoint(post(crypto::unwrap_key), Op::UnwrapKey))
+        .route("/keys/{name}/{version}/sign", endpoint(post(crypto::sign), Op::Sign))
+        .route("/keys/{name}/{version}/verify", endpoint(post(crypto::verify), Op::Verify))
         .route("/deletedkeys", endpoint(get(deleted_keys::list_deleted_keys), Op::ListDeletedKeys))
         .route(
             "/deletedkeys/{name}",

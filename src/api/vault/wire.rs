@@ -275,6 +275,24 @@ pub struct KeyOperationsParameters {
     pub value: Base64Url,
 }
 
+#[derive(Debug, Deserialize)]
+pub struct KeySignParameters {
+    pub alg: String,
+    pub value: Base64Url,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyVerifyParameters {
+    pub alg: String,
+    pub digest: Base64Url,
+    pub value: Base64Url,
+}
+
+#[derive(Debug, Serialize)]
+pub struct KeyVerifyResult {
+    pub value: bool,
+}
+
 #[derive(Debug, Serialize)]
 pub struct KeyOperationResult {
     pub kid: String,
