@@ -120,6 +120,37 @@ pub fn generate(curve: Curve) -> CryptoResult<EcKeyMaterial> {
     material_from_pkcs8(curve, der.as_ref())
 }
 
+/// Builds a key from JWK members `d`, `x`, `y`. Shorter values are left-padded to the curve
+/// width; a point off the curve, or one that does not belong to `d`, is invalid input.
+pub fn import(curve: Curve, d: &[u8], x: &[u8], y: &[u8]) -> CryptoResult<EcKeyMaterial> {
+    let width = curve.field_bytes();
+    let pad = |value: &[u8], member: &str| -> CryptoResult<Vec<u8>> {
+        let value = super::trim_leading_zeros(value);
+        if value.len() > width {
+            return Err(CryptoError::InvalidInput(format!(
+                "The EC member '{member}' is {} bytes long; curve {} takes at most {width}.",
+                value.len(),
+                curve.jwk_name()
+            )));
+        }
+        let mut padded = vec![0u8; width - value.len()];
+        padded.extend_from_slice(value);
+        Ok(padded)
+    };
+    let mut point = vec![4u8];
+    point.extend(pad(x, "x")?);
+    point.extend(pad(y, "y")?);
+    let pair = EcdsaKeyPair::from_private_key_and_public_key(curve.signing_algorithm(), &pad(d, "d")?, &point)
+        .map_err(|e| {
+            CryptoError::InvalidInput(format!(
+                "The EC key material is not consistent: the point (x, y) must be on curve {} and belong to d ({e}).",
+                curve.jwk_name()
+            ))
+        })?;
+    let der = pair.to_pkcs8v1().map_err(|_| CryptoError::Material("EC PKCS#8 encoding failed".into()))?;
+    material_from_pkcs8(curve, der.as_ref())
+}
+
 pub fn material_from_pkcs8(curve: Curve, pkcs8_der: &[u8]) -> CryptoResult<EcKeyMaterial> {
     let pair = EcdsaKeyPair::from_pkcs8(curve.signing_algorithm(), pkcs8_der)
         .map_err(|e| CryptoError::Material(format!("EC PKCS#8: {e}")))?;
@@ -166,6 +197,22 @@ mod tests {
         }
         let k = generate(Curve::P256).unwrap();
         assert!(matches!(sign_digest(Curve::P256, &k.pkcs8_der, &[0; 48]), Err(CryptoError::InvalidInput(_))));
+    }
+
+    #[test]
+    fn import_accepts_a_generated_key_and_rejects_a_foreign_point() {
+        for curve in Curve::ALL {
+            let pair = EcdsaKeyPair::generate(curve.signing_algorithm()).unwrap();
+            let d = aws_lc_rs::encoding::AsBigEndian::<aws_lc_rs::encoding::EcPrivateKeyBin>::as_be_bytes(
+                &pair.private_key(),
+            )
+            .unwrap();
+            let k = material_from_pkcs8(curve, pair.to_pkcs8v1().unwrap().as_ref()).unwrap();
+            let imported = import(curve, d.as_ref(), &k.x, &k.y).unwrap();
+            assert_eq!((imported.x, imported.y), (k.x.clone(), k.y.clone()), "{curve:?}");
+            let other = generate(curve).unwrap();
+            assert!(matches!(import(curve, d.as_ref(), &other.x, &other.y), Err(CryptoError::InvalidInput(_))));
+        }
     }
 
     #[test]

@@ -67,6 +67,44 @@ pub fn generate(bits: u32) -> CryptoResult<RsaKeyMaterial> {
     material_from_pkcs8(der.as_ref())
 }
 
+/// The members of a private RSA JWK (big-endian unsigned integers).
+#[derive(Clone, Copy, Debug)]
+pub struct RsaPrivateComponents<'a> {
+    pub n: &'a [u8],
+    pub e: &'a [u8],
+    pub d: &'a [u8],
+    pub p: &'a [u8],
+    pub q: &'a [u8],
+    pub dp: &'a [u8],
+    pub dq: &'a [u8],
+    pub qi: &'a [u8],
+}
+
+/// Builds a key from JWK members. Inconsistent material (n ≠ p·q, a wrong exponent or CRT
+/// value) or a size Key Vault does not take is invalid input.
+pub fn import(c: &RsaPrivateComponents<'_>) -> CryptoResult<RsaKeyMaterial> {
+    let bits = super::trim_leading_zeros(c.n).len() * 8;
+    if !SUPPORTED_SIZES.iter().any(|size| *size as usize == bits) {
+        return Err(CryptoError::InvalidInput(format!(
+            "The RSA key is {bits} bits; Key Vault imports RSA keys of 2048, 3072 or 4096 bits."
+        )));
+    }
+    let components = aws_lc_rs::rsa::KeyPairComponents {
+        public_key: PublicKeyComponents { n: c.n, e: c.e },
+        d: c.d,
+        p: c.p,
+        q: c.q,
+        dP: c.dp,
+        dQ: c.dq,
+        qInv: c.qi,
+    };
+    let pair = KeyPair::from_components(&components).map_err(|e| {
+        CryptoError::InvalidInput(format!("The RSA key material is not consistent (n, e, d, p, q, dp, dq, qi): {e}."))
+    })?;
+    let der = pair.as_der().map_err(|_| CryptoError::Material("RSA PKCS#8 encoding failed".into()))?;
+    material_from_pkcs8(der.as_ref())
+}
+
 /// Parses PKCS#8 DER and returns it with its public components.
 pub fn material_from_pkcs8(pkcs8_der: &[u8]) -> CryptoResult<RsaKeyMaterial> {
     let pair = KeyPair::from_pkcs8(pkcs8_der).map_err(|e| CryptoError::Material(format!("RSA PKCS#8: {e}")))?;

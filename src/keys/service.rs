@@ -39,6 +39,24 @@ pub struct CreateKeyRequest {
     pub has_release_policy: bool,
 }
 
+/// The private members of an imported JWK, checked present by the wire layer.
+#[derive(Clone, Debug)]
+pub enum PrivateJwk {
+    Rsa { n: Vec<u8>, e: Vec<u8>, d: Vec<u8>, p: Vec<u8>, q: Vec<u8>, dp: Vec<u8>, dq: Vec<u8>, qi: Vec<u8> },
+    Ec { curve: Curve, d: Vec<u8>, x: Vec<u8>, y: Vec<u8> },
+}
+
+#[derive(Clone, Debug)]
+pub struct ImportKeyRequest {
+    pub material: PrivateJwk,
+    /// The `Hsm` flag: report the key as `RSA-HSM`/`EC-HSM`.
+    pub hsm: bool,
+    pub key_ops: Option<Vec<KeyOperation>>,
+    pub attributes: AttributeChanges,
+    pub tags: Option<Tags>,
+    pub has_release_policy: bool,
+}
+
 /// Patch semantics: each present field replaces the stored one whole (contract §5.2 item 4).
 #[derive(Clone, Debug, Default)]
 pub struct UpdateKeyRequest {
@@ -235,6 +253,21 @@ struct NewMaterial {
     public: PublicKey,
 }
 
+/// The key_ops a new version gets (the request's, or the type's defaults), once they and
+/// the tags are valid.
+fn checked_key_ops(
+    requested: Option<Vec<KeyOperation>>,
+    key_type: KeyType,
+    tags: Option<&Tags>,
+) -> Result<Vec<KeyOperation>> {
+    let key_ops = requested.unwrap_or_else(|| default_key_ops(key_type.family()));
+    validate_key_ops(&key_ops, key_type)?;
+    if let Some(tags) = tags {
+        validate_tags(tags)?;
+    }
+    Ok(key_ops)
+}
+
 fn generate_material(request: &CreateKeyRequest) -> Result<NewMaterial> {
     match request.key_type.family() {
         KeyFamily::Rsa => {
@@ -275,16 +308,52 @@ impl KeyService {
     /// Creates a key, or a new current version of an existing one.
     pub async fn create_key(&self, vault: &Vault, name: &KeyName, request: CreateKeyRequest) -> Result<Key> {
         check_exportability(request.attributes.exportable.unwrap_or(false), request.has_release_policy)?;
-        let key_ops = request.key_ops.clone().unwrap_or_else(|| default_key_ops(request.key_type.family()));
-        validate_key_ops(&key_ops, request.key_type)?;
-        if let Some(tags) = &request.tags {
-            validate_tags(tags)?;
-        }
+        let key_ops = checked_key_ops(request.key_ops.clone(), request.key_type, request.tags.as_ref())?;
         let generation_request = request.clone();
         let material = tokio::task::spawn_blocking(move || generate_material(&generation_request))
             .await
             .map_err(|e| Error::Internal(format!("key generation task failed: {e}")))??;
+        self.add_version(vault, name, request.key_type, material, key_ops, request.attributes, request.tags).await
+    }
 
+    /// Imports caller-supplied key material as a new key or a new version (contract §5.2 item 2).
+    pub async fn import_key(&self, vault: &Vault, name: &KeyName, request: ImportKeyRequest) -> Result<Key> {
+        check_exportability(request.attributes.exportable.unwrap_or(false), request.has_release_policy)?;
+        let (key_type, material) = match &request.material {
+            PrivateJwk::Rsa { n, e, d, p, q, dp, dq, qi } => {
+                let imported = rsa::import(&rsa::RsaPrivateComponents { n, e, d, p, q, dp, dq, qi })?;
+                let key_type = if request.hsm { KeyType::RsaHsm } else { KeyType::Rsa };
+                (
+                    key_type,
+                    NewMaterial {
+                        pkcs8_der: imported.pkcs8_der,
+                        public: PublicKey::Rsa { n: imported.n, e: imported.e },
+                    },
+                )
+            }
+            PrivateJwk::Ec { curve, d, x, y } => {
+                let imported = ec::import(*curve, d, x, y)?;
+                let key_type = if request.hsm { KeyType::EcHsm } else { KeyType::Ec };
+                let public = PublicKey::Ec { curve: imported.curve, x: imported.x, y: imported.y };
+                (key_type, NewMaterial { pkcs8_der: imported.pkcs8_der, public })
+            }
+        };
+        let key_ops = checked_key_ops(request.key_ops, key_type, request.tags.as_ref())?;
+        self.add_version(vault, name, key_type, material, key_ops, request.attributes, request.tags).await
+    }
+
+    /// Seals and stores new key material as the current version of `name`.
+    #[allow(clippy::too_many_arguments)]
+    async fn add_version(
+        &self,
+        vault: &Vault,
+        name: &KeyName,
+        key_type: KeyType,
+        material: NewMaterial,
+        key_ops: Vec<KeyOperation>,
+        attributes: AttributeChanges,
+        tags: Option<Tags>,
+    ) -> Result<Key> {
         let now = self.clock.now();
         let mut tx = store::begin_write(&self.pool).await?;
         // A new version keeps the spelling the key was first created with.
@@ -295,11 +364,10 @@ impl KeyService {
             Some(header) => KeyName::parse(&header.name)?,
             None => name.clone(),
         };
-        let attributes = request.attributes;
         let key = Key {
             name: stored_name,
             version: KeyVersion::generate(),
-            key_type: request.key_type,
+            key_type,
             public: material.public,
             key_ops,
             attributes: KeyAttributes {
@@ -310,7 +378,7 @@ impl KeyService {
                 created: now,
                 updated: now,
             },
-            tags: request.tags,
+            tags,
         };
         let sealed = self.master.seal(&owner(vault, &key), &material.pkcs8_der)?;
         store::keys::insert_version(&mut tx, vault.name.as_str(), &key, &sealed).await?;

@@ -143,6 +143,7 @@ async fn every_route_requires_its_permission() {
         (Method::POST, format!("/keys/k1/{v}/sign"), "sign"),
         (Method::POST, format!("/keys/k1/{v}/verify"), "verify"),
         (Method::DELETE, "/keys/k1".into(), "delete"),
+        (Method::PUT, "/keys/k1".into(), "import"),
         (Method::GET, "/deletedkeys".into(), "list"),
         (Method::GET, "/deletedkeys/k1".into(), "get"),
         (Method::DELETE, "/deletedkeys/k1".into(), "purge"),

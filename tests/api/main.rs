@@ -5,6 +5,7 @@ mod auth;
 mod deleted_keys;
 mod helpers;
 mod identity;
+mod import;
 mod keys;
 mod persistence;
 mod sdk;

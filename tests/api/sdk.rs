@@ -204,3 +204,32 @@ async fn sdk_signs_and_verifies_with_rsa_and_ec_keys() {
         }
     }
 }
+
+#[tokio::test]
+async fn sdk_imports_an_rsa_key_and_never_gets_private_members_back() {
+    use azure_security_keyvault_keys::models::{ImportKeyParameters, JsonWebKey};
+    use keyvault_emulator::crypto::base64url;
+
+    let vault = spawn().await;
+    let client = vault.key_client();
+    let spec = crate::import::spec_rsa_jwk();
+    let member = |name: &str| Some(base64url::decode(spec[name].as_str().unwrap()).unwrap());
+    let jwk = JsonWebKey {
+        kty: Some(KeyType::Rsa),
+        n: member("n"),
+        e: member("e"),
+        d: member("d"),
+        p: member("p"),
+        q: member("q"),
+        dp: member("dp"),
+        dq: member("dq"),
+        qi: member("qi"),
+        ..Default::default()
+    };
+    let params = ImportKeyParameters { key: Some(jwk), hsm: Some(true), ..Default::default() };
+    let imported = client.import_key("byok", params.try_into().unwrap(), None).await.unwrap().into_model().unwrap();
+    let key = imported.key.unwrap();
+    assert_eq!(key.kty, Some(KeyType::RsaHsm));
+    assert_eq!(key.n, member("n"));
+    assert!(key.d.is_none() && key.p.is_none() && key.q.is_none());
+}

@@ -5,8 +5,8 @@ use axum::Json;
 use axum::extract::State;
 
 use super::wire::{
-    KeyBundle, KeyCreateParameters, KeyItem, KeyListResult, KeyUpdateParameters, base_id, decode_skip_token,
-    encode_skip_token, versioned_id,
+    KeyBundle, KeyCreateParameters, KeyImportParameters, KeyItem, KeyListResult, KeyUpdateParameters, base_id,
+    decode_skip_token, encode_skip_token, versioned_id,
 };
 use crate::api::AppState;
 use crate::api::errors::{ApiError, ApiResult};
@@ -43,6 +43,18 @@ pub async fn create_key(
 ) -> ApiResult<Json<KeyBundle>> {
     let name = KeyName::parse(&name)?;
     let key = state.keys.create_key(&ctx.vault, &name, body.try_into()?).await?;
+    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
+}
+
+pub async fn import_key(
+    State(state): State<AppState>,
+    ctx: VaultRequest,
+    _version: ApiVersion,
+    KvPath(name): KvPath<String>,
+    KvJson(body): KvJson<KeyImportParameters>,
+) -> ApiResult<Json<KeyBundle>> {
+    let name = KeyName::parse(&name)?;
+    let key = state.keys.import_key(&ctx.vault, &name, body.try_into()?).await?;
     Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
 }
 

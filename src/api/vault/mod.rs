@@ -12,7 +12,7 @@ use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{MethodRouter, delete, get, patch, post};
+use axum::routing::{MethodRouter, delete, get, patch, post, put};
 
 use super::AppState;
 use super::errors::ApiError;
@@ -55,11 +55,13 @@ pub fn router(state: AppState) -> Router<AppState> {
         .layer(middleware::from_fn_with_state(state, authenticate))
 }
 
-/// `/keys/{name}` and `/keys/{name}/`: get and update the current version, delete the key.
+/// `/keys/{name}` and `/keys/{name}/`: get and update the current version, delete the key,
+/// import a new version.
 fn key_endpoint() -> MethodRouter<AppState> {
     endpoint(get(keys::get_latest_key), Operation::GetKey)
         .merge(endpoint(patch(keys::update_latest_key), Operation::UpdateKey))
         .merge(endpoint(delete(deleted_keys::delete_key), Operation::DeleteKey))
+        .merge(endpoint(put(keys::import_key), Operation::ImportKey))
 }
 
 /// A vault endpoint: its requests are authorized for `operation` (the authorization table

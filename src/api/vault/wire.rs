@@ -5,8 +5,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::crypto::base64url::{self, Base64Url};
 use crate::crypto::ec::Curve;
-use crate::keys::model::{DeletedKey, Key, KeyOperation, KeyType, PublicKey, Tags};
-use crate::keys::service::{AttributeChanges, CreateKeyRequest, UpdateKeyRequest};
+use crate::keys::model::{DeletedKey, Key, KeyFamily, KeyOperation, KeyType, PublicKey, Tags};
+use crate::keys::service::{AttributeChanges, CreateKeyRequest, ImportKeyRequest, PrivateJwk, UpdateKeyRequest};
 use crate::keys::{Error, Result};
 use crate::vault::Vault;
 
@@ -37,6 +37,12 @@ pub struct KeyCreateParameters {
     pub release_policy: Option<serde_json::Value>,
 }
 
+fn parse_curve(crv: &str) -> Result<Curve> {
+    Curve::from_jwk_name(crv).ok_or_else(|| {
+        Error::BadParameter(format!("The curve '{crv}' is not valid. Valid values: P-256, P-384, P-521, P-256K."))
+    })
+}
+
 fn parse_key_ops(ops: Option<Vec<String>>) -> Result<Option<Vec<KeyOperation>>> {
     ops.map(|ops| ops.iter().map(|op| KeyOperation::parse(op)).collect()).transpose()
 }
@@ -46,17 +52,7 @@ impl TryFrom<KeyCreateParameters> for CreateKeyRequest {
 
     fn try_from(p: KeyCreateParameters) -> Result<Self> {
         let key_type = KeyType::parse(&p.kty)?;
-        let curve = p
-            .crv
-            .as_deref()
-            .map(|crv| {
-                Curve::from_jwk_name(crv).ok_or_else(|| {
-                    Error::BadParameter(format!(
-                        "The curve '{crv}' is not valid. Valid values: P-256, P-384, P-521, P-256K."
-                    ))
-                })
-            })
-            .transpose()?;
+        let curve = p.crv.as_deref().map(parse_curve).transpose()?;
         let attributes = p.attributes.unwrap_or_default();
         Ok(Self {
             key_type,
@@ -65,6 +61,97 @@ impl TryFrom<KeyCreateParameters> for CreateKeyRequest {
             curve,
             key_ops: parse_key_ops(p.key_ops)?,
             attributes: attributes.into(),
+            tags: p.tags,
+            has_release_policy: p.release_policy.is_some(),
+        })
+    }
+}
+
+/// A JWK as import takes it: private members included.
+#[derive(Debug, Deserialize)]
+pub struct JsonWebKeyImport {
+    pub kty: String,
+    pub key_ops: Option<Vec<String>>,
+    pub n: Option<Base64Url>,
+    pub e: Option<Base64Url>,
+    pub d: Option<Base64Url>,
+    pub p: Option<Base64Url>,
+    pub q: Option<Base64Url>,
+    pub dp: Option<Base64Url>,
+    pub dq: Option<Base64Url>,
+    pub qi: Option<Base64Url>,
+    pub k: Option<Base64Url>,
+    pub crv: Option<String>,
+    pub x: Option<Base64Url>,
+    pub y: Option<Base64Url>,
+    pub key_hsm: Option<Base64Url>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct KeyImportParameters {
+    pub key: JsonWebKeyImport,
+    /// Spelled with a capital H on the wire (contract §1).
+    #[serde(rename = "Hsm")]
+    pub hsm: Option<bool>,
+    pub attributes: Option<AttributesInput>,
+    pub tags: Option<Tags>,
+    pub release_policy: Option<serde_json::Value>,
+}
+
+fn required(member: Option<Base64Url>, name: &str, kty: &str) -> Result<Vec<u8>> {
+    member.map(|m| m.0).ok_or_else(|| Error::BadParameter(format!("The {kty} key to import has no '{name}' member.")))
+}
+
+impl TryFrom<KeyImportParameters> for ImportKeyRequest {
+    type Error = Error;
+
+    fn try_from(p: KeyImportParameters) -> Result<Self> {
+        let jwk = p.key;
+        let key_type = KeyType::parse(&jwk.kty)?;
+        if jwk.key_hsm.is_some() {
+            return Err(Error::BadParameter(
+                "Importing an HSM-protected key blob (key_hsm, BYOK) is not supported by this emulator.".into(),
+            ));
+        }
+        let kty = key_type.as_str();
+        let material = match key_type.family() {
+            KeyFamily::Rsa => {
+                let has_crt = [&jwk.p, &jwk.q, &jwk.dp, &jwk.dq, &jwk.qi].iter().all(|m| m.is_some());
+                if !has_crt {
+                    return Err(Error::BadParameter(
+                        "Importing an RSA key needs its CRT members p, q, dp, dq and qi besides n, e and d.".into(),
+                    ));
+                }
+                PrivateJwk::Rsa {
+                    n: required(jwk.n, "n", kty)?,
+                    e: required(jwk.e, "e", kty)?,
+                    d: required(jwk.d, "d", kty)?,
+                    p: required(jwk.p, "p", kty)?,
+                    q: required(jwk.q, "q", kty)?,
+                    dp: required(jwk.dp, "dp", kty)?,
+                    dq: required(jwk.dq, "dq", kty)?,
+                    qi: required(jwk.qi, "qi", kty)?,
+                }
+            }
+            KeyFamily::Ec => {
+                let crv =
+                    jwk.crv.ok_or_else(|| Error::BadParameter("The EC key to import has no 'crv' member.".into()))?;
+                PrivateJwk::Ec {
+                    curve: parse_curve(&crv)?,
+                    d: required(jwk.d, "d", kty)?,
+                    x: required(jwk.x, "x", kty)?,
+                    y: required(jwk.y, "y", kty)?,
+                }
+            }
+            KeyFamily::Oct => {
+                return Err(Error::BadParameter(format!("Key type {kty} is only available on a Managed HSM.")));
+            }
+        };
+        Ok(Self {
+            material,
+            hsm: p.hsm.unwrap_or(false) || key_type.is_hsm(),
+            key_ops: parse_key_ops(jwk.key_ops)?,
+            attributes: p.attributes.unwrap_or_default().into(),
             tags: p.tags,
             has_release_policy: p.release_policy.is_some(),
         })
