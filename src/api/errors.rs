@@ -200,6 +200,9 @@ impl From<keys::Error> for ApiError {
             E::PurgeProtected { vault } => {
                 Self::Forbidden { message: messages::purge_protected(&vault), inner: messages::PURGE_PROTECTED_INNER }
             }
+            E::RestoreConflict { name, version } => {
+                Self::Conflict { message: messages::restore_conflict(&format!("/keys/{name}/{version}")), inner: None }
+            }
             E::InvalidName(name) => Self::bad_parameter(messages::invalid_name(&name)),
             E::BadParameter(message) => Self::BadParameter { message },
             E::OperationNotPermitted(op) => Self::Forbidden {

@@ -34,6 +34,14 @@ pub fn deleted_but_recoverable(name: &str) -> String {
     )
 }
 
+/// [rec] §5 item 13: restoring onto a name in use, active or soft-deleted.
+#[must_use]
+pub fn restore_conflict(kid: &str) -> String {
+    format!(
+        "There was a conflict restoring the key '{kid}'. This can happen if either: a second key with the same name was created after the first key was deleted; thus trying to restore a key whose name is already in use. To fix this, rename the second key to something else so that the restore works. The second probable cause of this exception is when multiple operations are performed in parallel against the key. To avoid this error, perform operations against a key in a sequential manner."
+    )
+}
+
 /// [ext: real Terraform/CLI output] §6, with the trailing vault line.
 #[must_use]
 pub fn purge_protected(vault: &str) -> String {

@@ -15,6 +15,8 @@ pub enum Error {
     DeletedButRecoverable { name: String },
     #[error("purge protection is on in vault {vault}")]
     PurgeProtected { vault: String },
+    #[error("restoring {name}/{version} conflicts with an existing key")]
+    RestoreConflict { name: String, version: String },
     #[error("invalid object name {0}")]
     InvalidName(String),
     #[error("{0}")]

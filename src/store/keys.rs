@@ -352,3 +352,39 @@ pub async fn purge_due(conn: &mut SqliteConnection, now: i64) -> Result<Vec<(Str
     .fetch_all(conn)
     .await
 }
+
+/// Every version of a non-deleted key with its sealed material, oldest first: what a backup holds.
+pub async fn versions_with_material(
+    conn: &mut SqliteConnection,
+    vault: &str,
+    name: &str,
+) -> Result<Vec<(Key, Vec<u8>)>, sqlx::Error> {
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS}, v.sealed_private_key FROM key_versions v JOIN keys k ON k.vault = v.vault AND k.name = v.name
+         WHERE v.vault = ? AND v.name = ? AND k.deleted_date IS NULL ORDER BY v.seq"
+    );
+    #[derive(sqlx::FromRow)]
+    struct Row {
+        #[sqlx(flatten)]
+        version: VersionRow,
+        sealed_private_key: Vec<u8>,
+    }
+    let rows: Vec<Row> = sqlx::query_as(sqlx::AssertSqlSafe(sql)).bind(vault).bind(name).fetch_all(conn).await?;
+    rows.into_iter().map(|row| row.version.into_key().map(|(_, key)| (key, row.sealed_private_key))).collect()
+}
+
+/// Points the key at one of its versions.
+pub async fn set_current_version(
+    conn: &mut SqliteConnection,
+    vault: &str,
+    name: &str,
+    version: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE keys SET current_version = ? WHERE vault = ? AND name = ?")
+        .bind(version)
+        .bind(vault)
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(())
+}

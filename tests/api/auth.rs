@@ -144,6 +144,8 @@ async fn every_route_requires_its_permission() {
         (Method::POST, format!("/keys/k1/{v}/verify"), "verify"),
         (Method::DELETE, "/keys/k1".into(), "delete"),
         (Method::PUT, "/keys/k1".into(), "import"),
+        (Method::POST, "/keys/k1/backup".into(), "backup"),
+        (Method::POST, "/keys/restore".into(), "restore"),
         (Method::GET, "/deletedkeys".into(), "list"),
         (Method::GET, "/deletedkeys/k1".into(), "get"),
         (Method::DELETE, "/deletedkeys/k1".into(), "purge"),

@@ -233,3 +233,23 @@ async fn sdk_imports_an_rsa_key_and_never_gets_private_members_back() {
     assert_eq!(key.n, member("n"));
     assert!(key.d.is_none() && key.p.is_none() && key.q.is_none());
 }
+
+#[tokio::test]
+async fn sdk_backs_up_and_restores_after_purge() {
+    use azure_security_keyvault_keys::models::RestoreKeyParameters;
+
+    let vault = spawn().await;
+    let client = vault.key_client();
+    let created = client.create_key("cmk", create_rsa(2048), None).await.unwrap().into_model().unwrap();
+    let backup = client.backup_key("cmk", None).await.unwrap().into_model().unwrap().value.unwrap();
+    client.delete_key("cmk", None).await.unwrap();
+    client.purge_deleted_key("cmk", None).await.unwrap();
+
+    let params = RestoreKeyParameters { key_backup: Some(backup.clone()) };
+    let restored = client.restore_key(params.try_into().unwrap(), None).await.unwrap().into_model().unwrap();
+    assert_eq!(restored.key.unwrap().kid, created.key.unwrap().kid);
+
+    let params = RestoreKeyParameters { key_backup: Some(backup) };
+    let err = client.restore_key(params.try_into().unwrap(), None).await.unwrap_err();
+    assert_eq!(err.http_status(), Some(azure_core::http::StatusCode::Conflict));
+}

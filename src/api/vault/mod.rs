@@ -2,6 +2,7 @@
 //! before any body is read (SDKs send their first request without a body and expect a 401
 //! challenge; contract §3, §9.1).
 
+pub mod backup;
 pub mod crypto;
 pub mod deleted_keys;
 pub mod keys;
@@ -29,6 +30,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/keys/{name}/", key_endpoint())
         .route("/keys/{name}/create", endpoint(post(keys::create_key), Op::CreateKey))
         .route("/keys/{name}/versions", endpoint(get(keys::list_key_versions), Op::ListKeyVersions))
+        .route("/keys/{name}/backup", endpoint(post(backup::backup_key), Op::BackupKey))
         .route("/keys/{name}/encrypt", endpoint(post(crypto::encrypt_latest), Op::Encrypt))
         .route("/keys/{name}/decrypt", endpoint(post(crypto::decrypt_latest), Op::Decrypt))
         .route("/keys/{name}/wrapkey", endpoint(post(crypto::wrap_key_latest), Op::WrapKey))
@@ -56,12 +58,13 @@ pub fn router(state: AppState) -> Router<AppState> {
 }
 
 /// `/keys/{name}` and `/keys/{name}/`: get and update the current version, delete the key,
-/// import a new version.
+/// import a new version, and `POST /keys/restore`.
 fn key_endpoint() -> MethodRouter<AppState> {
     endpoint(get(keys::get_latest_key), Operation::GetKey)
         .merge(endpoint(patch(keys::update_latest_key), Operation::UpdateKey))
         .merge(endpoint(delete(deleted_keys::delete_key), Operation::DeleteKey))
         .merge(endpoint(put(keys::import_key), Operation::ImportKey))
+        .merge(endpoint(post(backup::restore_key), Operation::RestoreKey))
 }
 
 /// A vault endpoint: its requests are authorized for `operation` (the authorization table
