@@ -121,11 +121,12 @@ impl Emulator {
         &self.inner.clock
     }
 
-    /// Moves the emulator clock by `seconds` and runs what became due (scheduled purges), as
-    /// `POST /_emulator/clock` does. Returns how many deleted keys were purged.
-    pub async fn advance_clock(&self, seconds: i64) -> Result<usize, keys::Error> {
+    /// Moves the emulator clock by `seconds` and runs what became due (scheduled purges,
+    /// policy rotations), as `POST /_emulator/clock` does.
+    pub async fn advance_clock(&self, seconds: i64) -> Result<keys::service::DueWork, keys::Error> {
         self.inner.clock.advance(seconds);
-        self.inner.state().keys.purge_due().await
+        let state = self.inner.state();
+        state.keys.run_due(&state.vaults.all()).await
     }
 
     /// The environment variables that point SDK clients at this emulator, in print order.

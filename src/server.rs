@@ -47,17 +47,18 @@ pub enum StartError {
     Purge(String),
 }
 
-/// How often the emulator checks for soft-deleted keys whose purge date has come. Moving the
-/// clock through `/_emulator/clock` purges at once; this catches the wall clock passing it.
-const PURGE_SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often the emulator looks for work the clock made due: soft-deleted keys past their purge
+/// date, keys whose rotation policy says rotate. Moving the clock through `/_emulator/clock`
+/// does it at once; this catches the wall clock getting there.
+const DUE_WORK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
 
-async fn purge_sweep(keys: KeyService) {
-    let mut interval = tokio::time::interval(PURGE_SWEEP_INTERVAL);
+async fn due_work_sweep(keys: KeyService, vaults: VaultRegistry) {
+    let mut interval = tokio::time::interval(DUE_WORK_INTERVAL);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
-        if let Err(err) = keys.purge_due().await {
-            tracing::warn!(error = %err, "scheduled purge sweep failed; retrying");
+        if let Err(err) = keys.run_due(&vaults.all()).await {
+            tracing::warn!(error = %err, "due-work sweep (purge, rotation) failed; retrying");
         }
     }
 }
@@ -220,7 +221,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         }
     });
 
-    let sweep_task = tokio::spawn(purge_sweep(keys));
+    let sweep_task = tokio::spawn(due_work_sweep(keys, state.vaults.clone()));
 
     settings.mark_ready();
     Ok(RunningEmulator {

@@ -13,6 +13,7 @@ use serde::Deserialize;
 use super::errors::{ApiError, ApiResult};
 use super::extract::KvJson;
 use crate::clock::parse_iso8601_duration;
+use crate::keys::service::DueWork;
 
 use super::AppState;
 
@@ -49,10 +50,11 @@ struct ClockChange {
     reset: Option<bool>,
 }
 
-fn clock_view(state: &AppState, purged: Option<usize>) -> Json<serde_json::Value> {
+fn clock_view(state: &AppState, done: Option<DueWork>) -> Json<serde_json::Value> {
     let mut view = serde_json::json!({ "now": state.clock.now(), "offsetSeconds": state.clock.offset() });
-    if let Some(purged) = purged {
-        view["purged"] = purged.into();
+    if let Some(done) = done {
+        view["purged"] = done.purged.into();
+        view["rotated"] = done.rotated.into();
     }
     Json(view)
 }
@@ -61,7 +63,7 @@ async fn get_clock(State(state): State<AppState>) -> Json<serde_json::Value> {
     clock_view(&state, None)
 }
 
-/// Moves the clock, then runs what became due at once (scheduled purges), so a caller sees
+/// Moves the clock, then runs what became due at once (purges, rotations), so a caller sees
 /// the consequences as soon as this returns.
 async fn move_clock(
     State(state): State<AppState>,
@@ -90,6 +92,6 @@ async fn move_clock(
     };
     let new_offset = new_offset.ok_or_else(|| ApiError::bad_parameter("The clock offset would overflow."))?;
     state.clock.set_offset(new_offset);
-    let purged = state.keys.purge_due().await?;
-    Ok(clock_view(&state, Some(purged)))
+    let done = state.keys.run_due(&state.vaults.all()).await?;
+    Ok(clock_view(&state, Some(done)))
 }

@@ -5,6 +5,7 @@ pub mod backup;
 pub mod error;
 pub mod lifecycle;
 pub mod model;
+pub mod rotation;
 pub mod service;
 
 pub use error::{Error, Result};

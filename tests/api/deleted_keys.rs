@@ -141,10 +141,10 @@ async fn purge_protection_refuses_purge_until_the_clock_passes_the_date() {
     );
 
     // Short of the date: still there. Past it: purged by the emulator itself.
-    assert_eq!(vault.emulator.advance_clock(7 * DAY - 60).await.unwrap(), 0);
+    assert_eq!(vault.emulator.advance_clock(7 * DAY - 60).await.unwrap().purged, 0);
     let (status, _) = vault.call_in("protected", Method::GET, &format!("/deletedkeys/cmk?{API}"), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(vault.emulator.advance_clock(60).await.unwrap(), 1);
+    assert_eq!(vault.emulator.advance_clock(60).await.unwrap().purged, 1);
     let (status, _) = vault.call_in("protected", Method::GET, &format!("/deletedkeys/cmk?{API}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) =

@@ -9,5 +9,6 @@ mod identity;
 mod import;
 mod keys;
 mod persistence;
+mod rotation;
 mod sdk;
 mod signatures;

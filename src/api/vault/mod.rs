@@ -6,6 +6,7 @@ pub mod backup;
 pub mod crypto;
 pub mod deleted_keys;
 pub mod keys;
+pub mod rotation;
 pub mod wire;
 
 use axum::Router;
@@ -31,6 +32,12 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/keys/{name}/create", endpoint(post(keys::create_key), Op::CreateKey))
         .route("/keys/{name}/versions", endpoint(get(keys::list_key_versions), Op::ListKeyVersions))
         .route("/keys/{name}/backup", endpoint(post(backup::backup_key), Op::BackupKey))
+        .route("/keys/{name}/rotate", endpoint(post(rotation::rotate_key), Op::RotateKey))
+        .route(
+            "/keys/{name}/rotationpolicy",
+            endpoint(get(rotation::get_rotation_policy), Op::GetRotationPolicy)
+                .merge(endpoint(put(rotation::set_rotation_policy), Op::SetRotationPolicy)),
+        )
         .route("/keys/{name}/encrypt", endpoint(post(crypto::encrypt_latest), Op::Encrypt))
         .route("/keys/{name}/decrypt", endpoint(post(crypto::decrypt_latest), Op::Decrypt))
         .route("/keys/{name}/wrapkey", endpoint(post(crypto::wrap_key_latest), Op::WrapKey))
