@@ -1,6 +1,7 @@
 //! Keys: the domain model, the lifecycle rules and the service that owns every key rule.
 //! Nothing in here knows about HTTP; `api::vault` translates between this and the wire.
 
+pub mod algorithms;
 pub mod backup;
 pub mod error;
 pub mod lifecycle;
