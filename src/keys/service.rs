@@ -89,6 +89,8 @@ pub struct KeyService {
     pool: Pool,
     clock: Clock,
     master: Arc<MasterKey>,
+    /// One pass of due work at a time: the sweep and a clock move must not both rotate a key.
+    due_work: Arc<tokio::sync::Mutex<()>>,
 }
 
 fn owner(vault: &Vault, key: &Key) -> String {
@@ -123,6 +125,17 @@ fn validate_key_ops(ops: &[KeyOperation], key_type: KeyType) -> Result<()> {
     }
 }
 
+/// Everything a new version is made of; `add_version` stamps `created`/`updated`, and an
+/// `expires_after` (rotation's `expiryTime`) counts from that same instant.
+struct NewVersion {
+    key_type: KeyType,
+    material: NewMaterial,
+    key_ops: Vec<KeyOperation>,
+    attributes: AttributeChanges,
+    tags: Option<Tags>,
+    expires_after: Option<i64>,
+}
+
 /// Generated material: the private PKCS#8 DER and the public JWK members.
 struct NewMaterial {
     pkcs8_der: Vec<u8>,
@@ -142,6 +155,18 @@ fn checked_key_ops(
         validate_tags(tags)?;
     }
     Ok(key_ops)
+}
+
+/// Runs CPU-heavy crypto (key generation, private-key operations: milliseconds at 4096 bits)
+/// on the blocking pool, off the async workers.
+async fn run_blocking<T: Send + 'static, E: Into<Error> + Send + 'static>(
+    what: &str,
+    work: impl FnOnce() -> std::result::Result<T, E> + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("{what} task failed: {e}")))?
+        .map_err(Into::into)
 }
 
 fn generate_material(request: &CreateKeyRequest) -> Result<NewMaterial> {
@@ -178,7 +203,7 @@ fn generate_material(request: &CreateKeyRequest) -> Result<NewMaterial> {
 impl KeyService {
     #[must_use]
     pub fn new(pool: Pool, clock: Clock, master: Arc<MasterKey>) -> Self {
-        Self { pool, clock, master }
+        Self { pool, clock, master, due_work: Arc::default() }
     }
 
     /// Creates a key, or a new current version of an existing one.
@@ -186,10 +211,16 @@ impl KeyService {
         check_exportability(request.attributes.exportable.unwrap_or(false), request.has_release_policy)?;
         let key_ops = checked_key_ops(request.key_ops.clone(), request.key_type, request.tags.as_ref())?;
         let generation_request = request.clone();
-        let material = tokio::task::spawn_blocking(move || generate_material(&generation_request))
-            .await
-            .map_err(|e| Error::Internal(format!("key generation task failed: {e}")))??;
-        self.add_version(vault, name, request.key_type, material, key_ops, request.attributes, request.tags).await
+        let material = run_blocking("key generation", move || generate_material(&generation_request)).await?;
+        let version = NewVersion {
+            key_type: request.key_type,
+            material,
+            key_ops,
+            attributes: request.attributes,
+            tags: request.tags,
+            expires_after: None,
+        };
+        self.add_version(vault, name, version).await
     }
 
     /// Imports caller-supplied key material as a new key or a new version (contract §5.2 item 2).
@@ -215,21 +246,20 @@ impl KeyService {
             }
         };
         let key_ops = checked_key_ops(request.key_ops, key_type, request.tags.as_ref())?;
-        self.add_version(vault, name, key_type, material, key_ops, request.attributes, request.tags).await
+        let version = NewVersion {
+            key_type,
+            material,
+            key_ops,
+            attributes: request.attributes,
+            tags: request.tags,
+            expires_after: None,
+        };
+        self.add_version(vault, name, version).await
     }
 
     /// Seals and stores new key material as the current version of `name`.
-    #[allow(clippy::too_many_arguments)]
-    async fn add_version(
-        &self,
-        vault: &Vault,
-        name: &KeyName,
-        key_type: KeyType,
-        material: NewMaterial,
-        key_ops: Vec<KeyOperation>,
-        attributes: AttributeChanges,
-        tags: Option<Tags>,
-    ) -> Result<Key> {
+    async fn add_version(&self, vault: &Vault, name: &KeyName, version: NewVersion) -> Result<Key> {
+        let NewVersion { key_type, material, key_ops, attributes, tags, expires_after } = version;
         let now = self.clock.now();
         let mut tx = store::begin_write(&self.pool).await?;
         // A new version keeps the spelling the key was first created with.
@@ -249,7 +279,7 @@ impl KeyService {
             attributes: KeyAttributes {
                 enabled: attributes.enabled.unwrap_or(true),
                 not_before: attributes.not_before,
-                expires: attributes.expires,
+                expires: expires_after.map(|seconds| now.saturating_add(seconds)).or(attributes.expires),
                 exportable: attributes.exportable,
                 created: now,
                 updated: now,
@@ -530,15 +560,22 @@ impl KeyService {
             key_size,
             public_exponent: None,
             curve,
-            key_ops: Some(current.key_ops.clone()),
-            attributes: AttributeChanges {
-                expires: policy.as_ref().and_then(RotationPolicy::expiry_seconds).map(|s| self.clock.now() + s),
-                ..AttributeChanges::default()
-            },
-            tags: current.tags.clone(),
+            key_ops: None,
+            attributes: AttributeChanges::default(),
+            tags: None,
             has_release_policy: false,
         };
-        self.create_key(vault, &current.name, request).await
+        let material = run_blocking("key generation", move || generate_material(&request)).await?;
+        let version = NewVersion {
+            key_type: current.key_type,
+            material,
+            key_ops: current.key_ops,
+            attributes: AttributeChanges::default(),
+            tags: current.tags,
+            // Relative to the new version's `created`, which add_version stamps.
+            expires_after: policy.as_ref().and_then(RotationPolicy::expiry_seconds),
+        };
+        self.add_version(vault, &current.name, version).await
     }
 
     /// Rotates every key of `vaults` whose policy's Rotate trigger the emulator clock has
@@ -567,9 +604,33 @@ impl KeyService {
 
     /// Everything that becomes due as the clock moves: scheduled purges, then policy rotations.
     pub async fn run_due(&self, vaults: &[Arc<Vault>]) -> Result<DueWork> {
+        let _one_at_a_time = self.due_work.lock().await;
         let purged = self.purge_due().await?;
         let rotated = self.rotate_due(vaults).await?;
         Ok(DueWork { purged, rotated })
+    }
+
+    /// A version ready for a private-key operation: found, allowed by its lifecycle, accepted
+    /// by `fits` (the algorithm against the key), and its material unsealed.
+    async fn unsealed_for<T>(
+        &self,
+        vault: &Vault,
+        name: &KeyName,
+        version: Option<&str>,
+        operation: KeyOperation,
+        fits: impl FnOnce(&Key) -> Result<T>,
+    ) -> Result<(Key, T, Vec<u8>)> {
+        let mut conn = self.pool.acquire().await?;
+        let key = Self::find(&mut conn, vault, name, version).await?;
+        check_operation(&key, operation, self.clock.now())?;
+        let fitted = fits(&key)?;
+        let sealed =
+            store::keys::sealed_private_key(&mut conn, vault.name.as_str(), key.name.as_str(), key.version.as_str())
+                .await?
+                .ok_or_else(|| not_found(name, version))?;
+        drop(conn);
+        let pkcs8 = self.master.open(&owner(vault, &key), &sealed)?;
+        Ok((key, fitted, pkcs8))
     }
 
     /// Signs a caller-computed digest with the private key.
@@ -581,23 +642,14 @@ impl KeyService {
         algorithm: SignatureAlgorithm,
         digest: &[u8],
     ) -> Result<(Key, Vec<u8>)> {
-        let mut conn = self.pool.acquire().await?;
-        let key = Self::find(&mut conn, vault, name, version).await?;
-        check_operation(&key, KeyOperation::Sign, self.clock.now())?;
-        let scheme = signature_scheme(algorithm, &key)?;
-        let sealed =
-            store::keys::sealed_private_key(&mut conn, vault.name.as_str(), key.name.as_str(), key.version.as_str())
-                .await?
-                .ok_or_else(|| not_found(name, version))?;
-        drop(conn);
-        let pkcs8 = self.master.open(&owner(vault, &key), &sealed)?;
+        let (key, scheme, pkcs8) =
+            self.unsealed_for(vault, name, version, KeyOperation::Sign, |key| signature_scheme(algorithm, key)).await?;
         let digest = digest.to_vec();
-        let signature = tokio::task::spawn_blocking(move || match scheme {
+        let signature = run_blocking("signing", move || match scheme {
             SignatureScheme::Rsa(padding, hash) => rsa::sign_digest(&pkcs8, padding, hash, &digest),
             SignatureScheme::Ec(curve) => ec::sign_digest(curve, &pkcs8, &digest),
         })
-        .await
-        .map_err(|e| Error::Internal(format!("signing task failed: {e}")))??;
+        .await?;
         Ok((key, signature))
     }
 
@@ -655,23 +707,14 @@ impl KeyService {
         algorithm: EncryptionAlgorithm,
         ciphertext: &[u8],
     ) -> Result<(Key, Vec<u8>)> {
-        let mut conn = self.pool.acquire().await?;
-        let key = Self::find(&mut conn, vault, name, version).await?;
-        check_operation(&key, operation, self.clock.now())?;
-        if key.key_type.family() != KeyFamily::Rsa {
-            return Err(incompatible(algorithm, &key));
-        }
-        let sealed =
-            store::keys::sealed_private_key(&mut conn, vault.name.as_str(), key.name.as_str(), key.version.as_str())
-                .await?
-                .ok_or_else(|| not_found(name, version))?;
-        drop(conn);
-        let pkcs8 = self.master.open(&owner(vault, &key), &sealed)?;
-        // A private-key operation takes milliseconds at 4096 bits: keep it off the async workers.
+        let fits = |key: &Key| match key.key_type.family() {
+            KeyFamily::Rsa => Ok(()),
+            _ => Err(incompatible(algorithm, key)),
+        };
+        let (key, (), pkcs8) = self.unsealed_for(vault, name, version, operation, fits).await?;
         let ciphertext = ciphertext.to_vec();
-        let plaintext = tokio::task::spawn_blocking(move || rsa::decrypt(&pkcs8, algorithm.padding(), &ciphertext))
-            .await
-            .map_err(|e| Error::Internal(format!("decryption task failed: {e}")))??;
+        let plaintext =
+            run_blocking("decryption", move || rsa::decrypt(&pkcs8, algorithm.padding(), &ciphertext)).await?;
         Ok((key, plaintext))
     }
 }
