@@ -112,6 +112,16 @@ impl VaultRegistry {
         vaults
     }
 
+    /// Puts a vault just written to the store into the cache.
+    fn remember(&self, vault: Vault) -> Arc<Vault> {
+        let vault = Arc::new(vault);
+        self.vaults
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(vault.name.as_str().to_owned(), vault.clone());
+        vault
+    }
+
     /// Creates a vault, or returns the existing one unchanged when the name is taken.
     pub async fn create(&self, vault: Vault) -> Result<Arc<Vault>, VaultError> {
         if !(7..=90).contains(&vault.soft_delete_retention_days) {
@@ -126,12 +136,7 @@ impl VaultRegistry {
         let mut tx = store::begin_write(&self.pool).await?;
         store::vaults::insert(&mut tx, &vault, self.clock.now()).await?;
         tx.commit().await?;
-        let vault = Arc::new(vault);
-        self.vaults
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(vault.name.as_str().to_owned(), vault.clone());
-        Ok(vault)
+        Ok(self.remember(vault))
     }
 }
 
@@ -234,12 +239,7 @@ impl VaultRegistry {
         let mut tx = store::begin_write(&self.pool).await?;
         store::vaults::update(&mut tx, &vault).await?;
         tx.commit().await?;
-        let vault = Arc::new(vault);
-        self.vaults
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(vault.name.as_str().to_owned(), vault.clone());
-        Ok(vault)
+        Ok(self.remember(vault))
     }
 }
 

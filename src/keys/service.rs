@@ -84,6 +84,21 @@ pub struct Page<T, M> {
     pub next: Option<M>,
 }
 
+impl<T, M> Page<T, M> {
+    /// Cuts a page from rows fetched one past `max_results`: the extra row only says that
+    /// there is more, and the last kept row gives the marker to continue after.
+    fn cut(mut rows: Vec<T>, max_results: u32, marker: impl FnOnce(&T) -> M) -> Self {
+        let max = max_results as usize;
+        let next = if rows.len() > max {
+            rows.truncate(max);
+            rows.last().map(marker)
+        } else {
+            None
+        };
+        Self { items: rows, next }
+    }
+}
+
 #[derive(Clone)]
 pub struct KeyService {
     pool: Pool,
@@ -317,15 +332,8 @@ impl KeyService {
     /// The current version of every key, ordered by name.
     pub async fn list_keys(&self, vault: &Vault, max_results: u32, after: Option<String>) -> Result<Page<Key, String>> {
         let mut conn = self.pool.acquire().await?;
-        let mut items =
-            store::keys::list_current(&mut conn, vault.name.as_str(), after.as_deref(), max_results + 1).await?;
-        let next = if items.len() > max_results as usize {
-            items.truncate(max_results as usize);
-            items.last().map(|k| k.name.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        let rows = store::keys::list_current(&mut conn, vault.name.as_str(), after.as_deref(), max_results + 1).await?;
+        Ok(Page::cut(rows, max_results, |k| k.name.to_string()))
     }
 
     /// Every version of one key, oldest first.
@@ -337,18 +345,13 @@ impl KeyService {
         after: Option<i64>,
     ) -> Result<Page<Key, i64>> {
         let mut conn = self.pool.acquire().await?;
-        let mut rows =
+        let rows =
             store::keys::list_versions(&mut conn, vault.name.as_str(), name.as_str(), after, max_results + 1).await?;
         if rows.is_empty() && after.is_none() {
             return Err(not_found(name, None));
         }
-        let next = if rows.len() > max_results as usize {
-            rows.truncate(max_results as usize);
-            rows.last().map(|(seq, _)| *seq)
-        } else {
-            None
-        };
-        Ok(Page { items: rows.into_iter().map(|(_, key)| key).collect(), next })
+        let page = Page::cut(rows, max_results, |(seq, _)| *seq);
+        Ok(Page { items: page.items.into_iter().map(|(_, key)| key).collect(), next: page.next })
     }
 
     pub async fn update_key(
@@ -417,17 +420,11 @@ impl KeyService {
     ) -> Result<Page<DeletedKey, String>> {
         let mut conn = self.pool.acquire().await?;
         let rows = store::keys::list_deleted(&mut conn, vault.name.as_str(), after.as_deref(), max_results + 1).await?;
-        let mut items: Vec<DeletedKey> = rows
+        let items: Vec<DeletedKey> = rows
             .into_iter()
             .map(|(key, deleted_date, scheduled_purge_date)| DeletedKey { key, deleted_date, scheduled_purge_date })
             .collect();
-        let next = if items.len() > max_results as usize {
-            items.truncate(max_results as usize);
-            items.last().map(|d| d.key.name.to_string())
-        } else {
-            None
-        };
-        Ok(Page { items, next })
+        Ok(Page::cut(items, max_results, |d| d.key.name.to_string()))
     }
 
     /// Brings a soft-deleted key back with all its versions and ids.
