@@ -121,7 +121,7 @@ async fn key_vault_headers(req: Request, next: Next) -> Response {
 
 /// Path words Key Vault matches case-insensitively (contract §5). Only these positions are
 /// folded: `/keys` itself and the operation after a key name or version; names keep their case.
-const COLLECTIONS: &[&str] = &["keys", "deletedkeys"];
+const COLLECTIONS: &[&str] = &["keys", "deletedkeys", "rng"];
 const OPERATIONS: &[&str] = &[
     "create",
     "versions",

@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::Principal;
-use super::table::Operation;
+use super::table::{ANY_KEY_PERMISSION, Operation};
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Permissions {
@@ -36,6 +36,9 @@ impl AccessPolicy {
     }
 
     fn grants(&self, permission: &str) -> bool {
+        if permission == ANY_KEY_PERMISSION {
+            return !self.permissions.keys.is_empty();
+        }
         self.permissions.keys.iter().any(|p| p.eq_ignore_ascii_case("all") || p.eq_ignore_ascii_case(permission))
     }
 }

@@ -28,6 +28,7 @@ pub enum Operation {
     GetRotationPolicy,
     SetRotationPolicy,
     GetKeyAttestation,
+    GetRandomBytes,
 }
 
 /// One row: (operation, access-policy key permission, RBAC data action).
@@ -56,7 +57,13 @@ pub const TABLE: &[(Operation, &str, &str)] = &[
     (Operation::GetRotationPolicy, "getrotationpolicy", "Microsoft.KeyVault/vaults/keyrotationpolicies/read"),
     (Operation::SetRotationPolicy, "setrotationpolicy", "Microsoft.KeyVault/vaults/keyrotationpolicies/write"),
     (Operation::GetKeyAttestation, "get", "Microsoft.KeyVault/vaults/keys/read"),
+    // Vaults have no rng permission (the operation comes from Managed HSM, whose RBAC action
+    // this is): any principal holding some key permission on the vault may draw random bytes.
+    (Operation::GetRandomBytes, ANY_KEY_PERMISSION, "Microsoft.KeyVault/managedHsm/rng/action"),
 ];
+
+/// The permission-column marker for operations that any key permission on the vault allows.
+pub const ANY_KEY_PERMISSION: &str = "any";
 
 impl Operation {
     fn row(self) -> &'static (Operation, &'static str, &'static str) {
@@ -88,7 +95,7 @@ mod tests {
         for (op, _, _) in TABLE {
             assert_eq!(TABLE.iter().filter(|(o, _, _)| o == op).count(), 1, "{op:?}");
         }
-        assert_eq!(TABLE.len(), 24);
+        assert_eq!(TABLE.len(), 25);
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //! Nothing here knows about vaults, HTTP or storage: functions take bytes and algorithm names
 //! and return bytes or a [`CryptoError`]. The keys service decides which function to call.
 
+pub mod aes;
 pub mod base64url;
 pub mod der;
 pub mod ec;
 pub mod rsa;
+pub mod rsa_unhashed;
 pub mod sealing;
 
 use thiserror::Error;

@@ -6,11 +6,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::crypto::base64url::Base64Url;
-use crate::crypto::ec::Curve;
 use crate::crypto::sealing::MasterKey;
 
 use super::Error;
-use super::model::{Key, KeyAttributes, KeyName, KeyOperation, KeyType, KeyVersion, PublicKey, Tags};
+use super::model::{Key, KeyAttributes, KeyName, KeyOperation, KeyType, KeyVersion, PublicKey, PublicMembers, Tags};
 
 /// Marks our blobs (and their format version) before the sealed part.
 const MAGIC: &[u8] = b"kvemu-key-backup-v1:";
@@ -23,11 +22,9 @@ fn associated_data(tenant: uuid::Uuid) -> String {
 struct BackupVersion {
     version: String,
     kty: String,
-    n: Option<Base64Url>,
-    e: Option<Base64Url>,
-    crv: Option<String>,
-    x: Option<Base64Url>,
-    y: Option<Base64Url>,
+    #[serde(flatten)]
+    public: PublicMembers,
+    /// The private material: PKCS#8 DER for RSA and EC, the raw key for `oct`.
     pkcs8: Base64Url,
     key_ops: Vec<String>,
     enabled: bool,
@@ -50,7 +47,7 @@ struct BackupContents {
 pub struct KeyBackup {
     pub name: KeyName,
     pub current_version: KeyVersion,
-    /// Oldest first, each with its private key (PKCS#8 DER).
+    /// Oldest first, each with its private material (PKCS#8 DER, or the raw `oct` key).
     pub versions: Vec<(Key, Vec<u8>)>,
 }
 
@@ -66,27 +63,11 @@ impl KeyBackup {
             .versions
             .iter()
             .map(|(key, pkcs8)| {
-                let (n, e, crv, x, y) = match &key.public {
-                    PublicKey::Rsa { n, e } => {
-                        (Some(Base64Url(n.clone())), Some(Base64Url(e.clone())), None, None, None)
-                    }
-                    PublicKey::Ec { curve, x, y } => (
-                        None,
-                        None,
-                        Some(curve.jwk_name().to_owned()),
-                        Some(Base64Url(x.clone())),
-                        Some(Base64Url(y.clone())),
-                    ),
-                };
                 let a = &key.attributes;
                 BackupVersion {
                     version: key.version.to_string(),
                     kty: key.key_type.as_str().to_owned(),
-                    n,
-                    e,
-                    crv,
-                    x,
-                    y,
+                    public: PublicMembers::from(&key.public),
                     pkcs8: Base64Url(pkcs8.clone()),
                     key_ops: key.key_ops.iter().map(|op| op.as_str().to_owned()).collect(),
                     enabled: a.enabled,
@@ -115,13 +96,7 @@ impl KeyBackup {
         let name = KeyName::parse(&contents.name).map_err(|_| invalid())?;
         let mut versions = Vec::with_capacity(contents.versions.len());
         for v in contents.versions {
-            let public = match (v.n, v.e, v.crv, v.x, v.y) {
-                (Some(n), Some(e), None, None, None) => PublicKey::Rsa { n: n.0, e: e.0 },
-                (None, None, Some(crv), Some(x), Some(y)) => {
-                    PublicKey::Ec { curve: Curve::from_jwk_name(&crv).ok_or_else(invalid)?, x: x.0, y: y.0 }
-                }
-                _ => return Err(invalid()),
-            };
+            let public = PublicKey::try_from(v.public).map_err(|_| invalid())?;
             let key = Key {
                 name: name.clone(),
                 version: KeyVersion::parse(&v.version).ok_or_else(invalid)?,

@@ -3,6 +3,7 @@
 
 pub mod algorithms;
 pub mod backup;
+pub mod cipher;
 pub mod error;
 pub mod lifecycle;
 pub mod model;

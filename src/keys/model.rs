@@ -5,7 +5,10 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
+use serde::{Deserialize, Serialize};
+
 use crate::clock::UnixSeconds;
+use crate::crypto::base64url::Base64Url;
 use crate::crypto::ec::Curve;
 
 use super::Error;
@@ -191,11 +194,89 @@ pub fn default_key_ops(family: KeyFamily) -> Vec<KeyOperation> {
     }
 }
 
-/// Public key material as a JWK exposes it.
+/// Public key material as a JWK exposes it. A symmetric (`oct`) key has none; only its size
+/// is public, and a JWK shows neither.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublicKey {
     Rsa { n: Vec<u8>, e: Vec<u8> },
     Ec { curve: Curve, x: Vec<u8>, y: Vec<u8> },
+    Symmetric { bits: u32 },
+}
+
+/// The public members as the store and backups keep them: JWK names and encodings, plus
+/// `key_size` for `oct` keys.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct PublicMembers {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    n: Option<Base64Url>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    e: Option<Base64Url>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    crv: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    x: Option<Base64Url>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    y: Option<Base64Url>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    key_size: Option<u32>,
+}
+
+impl From<&PublicKey> for PublicMembers {
+    fn from(public: &PublicKey) -> Self {
+        match public {
+            PublicKey::Rsa { n, e } => {
+                Self { n: Some(Base64Url(n.clone())), e: Some(Base64Url(e.clone())), ..Self::default() }
+            }
+            PublicKey::Ec { curve, x, y } => Self {
+                crv: Some(curve.jwk_name().to_owned()),
+                x: Some(Base64Url(x.clone())),
+                y: Some(Base64Url(y.clone())),
+                ..Self::default()
+            },
+            PublicKey::Symmetric { bits } => Self { key_size: Some(*bits), ..Self::default() },
+        }
+    }
+}
+
+impl TryFrom<PublicMembers> for PublicKey {
+    /// What is wrong with the members; the caller knows whether that is corruption or bad input.
+    type Error = String;
+
+    fn try_from(m: PublicMembers) -> Result<Self, String> {
+        match m {
+            PublicMembers { n: Some(n), e: Some(e), crv: None, x: None, y: None, key_size: None } => {
+                Ok(Self::Rsa { n: n.0, e: e.0 })
+            }
+            PublicMembers { n: None, e: None, crv: Some(crv), x: Some(x), y: Some(y), key_size: None } => {
+                let curve = Curve::from_jwk_name(&crv).ok_or_else(|| format!("unknown curve {crv}"))?;
+                Ok(Self::Ec { curve, x: x.0, y: y.0 })
+            }
+            PublicMembers { n: None, e: None, crv: None, x: None, y: None, key_size: Some(bits) } => {
+                Ok(Self::Symmetric { bits })
+            }
+            other => Err(format!("public key members do not describe one key: {other:?}")),
+        }
+    }
+}
+
+impl PublicKey {
+    /// The size a rotation reproduces: RSA modulus or AES key bits; `None` for EC (the curve).
+    #[must_use]
+    pub fn key_size(&self) -> Option<u32> {
+        match self {
+            Self::Rsa { n, .. } => u32::try_from(crate::crypto::trim_leading_zeros(n).len() * 8).ok(),
+            Self::Ec { .. } => None,
+            Self::Symmetric { bits } => Some(*bits),
+        }
+    }
+
+    #[must_use]
+    pub fn curve(&self) -> Option<Curve> {
+        match self {
+            Self::Ec { curve, .. } => Some(*curve),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]

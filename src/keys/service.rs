@@ -5,14 +5,16 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, UnixSeconds};
 use crate::crypto::ec::{self, Curve};
-use crate::crypto::rsa;
 use crate::crypto::sealing::MasterKey;
+use crate::crypto::{aes, rsa, rsa_unhashed};
 use crate::store::{self, Pool};
 use crate::vault::Vault;
 
+use super::algorithms::{CipherScheme, SignatureScheme, cipher_scheme, signature_scheme};
 pub use super::algorithms::{EncryptionAlgorithm, SignatureAlgorithm};
-use super::algorithms::{SignatureScheme, incompatible, signature_scheme};
 use super::backup::KeyBackup;
+pub use super::cipher::{CipherInput, CipherOutput};
+use super::cipher::{symmetric_decrypt, symmetric_encrypt};
 use super::lifecycle::check_operation;
 use super::model::{
     DeletedKey, Key, KeyAttributes, KeyFamily, KeyName, KeyOperation, KeyType, KeyVersion, PublicKey, Tags,
@@ -48,12 +50,13 @@ pub struct CreateKeyRequest {
 pub enum PrivateJwk {
     Rsa { n: Vec<u8>, e: Vec<u8>, d: Vec<u8>, p: Vec<u8>, q: Vec<u8>, dp: Vec<u8>, dq: Vec<u8>, qi: Vec<u8> },
     Ec { curve: Curve, d: Vec<u8>, x: Vec<u8>, y: Vec<u8> },
+    Oct { k: Vec<u8> },
 }
 
 #[derive(Clone, Debug)]
 pub struct ImportKeyRequest {
     pub material: PrivateJwk,
-    /// The `Hsm` flag: report the key as `RSA-HSM`/`EC-HSM`.
+    /// The `Hsm` flag: report the key as `RSA-HSM`/`EC-HSM`/`oct-HSM`.
     pub hsm: bool,
     pub key_ops: Option<Vec<KeyOperation>>,
     pub attributes: AttributeChanges,
@@ -151,9 +154,10 @@ struct NewVersion {
     expires_after: Option<i64>,
 }
 
-/// Generated material: the private PKCS#8 DER and the public JWK members.
+/// Generated or imported material: what gets sealed (PKCS#8 DER for RSA and EC, the raw key
+/// for `oct`) and the public JWK members.
 struct NewMaterial {
-    pkcs8_der: Vec<u8>,
+    private: Vec<u8>,
     public: PublicKey,
 }
 
@@ -199,19 +203,55 @@ fn generate_material(request: &CreateKeyRequest) -> Result<NewMaterial> {
                 )));
             }
             let material = rsa::generate(bits)?;
-            Ok(NewMaterial { pkcs8_der: material.pkcs8_der, public: PublicKey::Rsa { n: material.n, e: material.e } })
+            Ok(NewMaterial { private: material.pkcs8_der, public: PublicKey::Rsa { n: material.n, e: material.e } })
         }
         KeyFamily::Ec => {
             let material = ec::generate(request.curve.unwrap_or(Curve::P256))?;
             Ok(NewMaterial {
-                pkcs8_der: material.pkcs8_der,
+                private: material.pkcs8_der,
                 public: PublicKey::Ec { curve: material.curve, x: material.x, y: material.y },
             })
         }
-        KeyFamily::Oct => Err(Error::BadParameter(format!(
-            "Key type {} is only available on a Managed HSM.",
-            request.key_type.as_str()
-        ))),
+        KeyFamily::Oct => {
+            let bits = request.key_size.unwrap_or(256);
+            if !OCT_KEY_SIZES.contains(&bits) {
+                return Err(Error::BadParameter(format!(
+                    "The oct key size {bits} is not supported. Supported sizes: 128, 192, 256."
+                )));
+            }
+            Ok(NewMaterial { private: aes::generate(bits)?, public: PublicKey::Symmetric { bits } })
+        }
+    }
+}
+
+/// AES key sizes an `oct` key may have (contract §8).
+const OCT_KEY_SIZES: [u32; 3] = [128, 192, 256];
+
+/// The material of an imported JWK and the key type it becomes (`Hsm` asks for the -HSM type).
+fn imported_material(jwk: &PrivateJwk, hsm: bool) -> Result<(KeyType, NewMaterial)> {
+    let pick = |soft: KeyType, hard: KeyType| if hsm { hard } else { soft };
+    match jwk {
+        PrivateJwk::Rsa { n, e, d, p, q, dp, dq, qi } => {
+            let imported = rsa::import(&rsa::RsaPrivateComponents { n, e, d, p, q, dp, dq, qi })?;
+            let public = PublicKey::Rsa { n: imported.n, e: imported.e };
+            Ok((pick(KeyType::Rsa, KeyType::RsaHsm), NewMaterial { private: imported.pkcs8_der, public }))
+        }
+        PrivateJwk::Ec { curve, d, x, y } => {
+            let imported = ec::import(*curve, d, x, y)?;
+            let public = PublicKey::Ec { curve: imported.curve, x: imported.x, y: imported.y };
+            Ok((pick(KeyType::Ec, KeyType::EcHsm), NewMaterial { private: imported.pkcs8_der, public }))
+        }
+        PrivateJwk::Oct { k } => {
+            let bits = u32::try_from(k.len() * 8).unwrap_or(u32::MAX);
+            if !OCT_KEY_SIZES.contains(&bits) {
+                return Err(Error::BadParameter(format!(
+                    "The oct key to import is {} bytes long; oct keys are 16, 24 or 32 bytes (128, 192 or 256 bits).",
+                    k.len()
+                )));
+            }
+            let public = PublicKey::Symmetric { bits };
+            Ok((pick(KeyType::Oct, KeyType::OctHsm), NewMaterial { private: k.clone(), public }))
+        }
     }
 }
 
@@ -241,25 +281,7 @@ impl KeyService {
     /// Imports caller-supplied key material as a new key or a new version (contract §5.2 item 2).
     pub async fn import_key(&self, vault: &Vault, name: &KeyName, request: ImportKeyRequest) -> Result<Key> {
         check_exportability(request.attributes.exportable.unwrap_or(false), request.has_release_policy)?;
-        let (key_type, material) = match &request.material {
-            PrivateJwk::Rsa { n, e, d, p, q, dp, dq, qi } => {
-                let imported = rsa::import(&rsa::RsaPrivateComponents { n, e, d, p, q, dp, dq, qi })?;
-                let key_type = if request.hsm { KeyType::RsaHsm } else { KeyType::Rsa };
-                (
-                    key_type,
-                    NewMaterial {
-                        pkcs8_der: imported.pkcs8_der,
-                        public: PublicKey::Rsa { n: imported.n, e: imported.e },
-                    },
-                )
-            }
-            PrivateJwk::Ec { curve, d, x, y } => {
-                let imported = ec::import(*curve, d, x, y)?;
-                let key_type = if request.hsm { KeyType::EcHsm } else { KeyType::Ec };
-                let public = PublicKey::Ec { curve: imported.curve, x: imported.x, y: imported.y };
-                (key_type, NewMaterial { pkcs8_der: imported.pkcs8_der, public })
-            }
-        };
+        let (key_type, material) = imported_material(&request.material, request.hsm)?;
         let key_ops = checked_key_ops(request.key_ops, key_type, request.tags.as_ref())?;
         let version = NewVersion {
             key_type,
@@ -301,7 +323,7 @@ impl KeyService {
             },
             tags,
         };
-        let sealed = self.master.seal(&owner(vault, &key), &material.pkcs8_der)?;
+        let sealed = self.master.seal(&owner(vault, &key), &material.private)?;
         store::keys::insert_version(&mut tx, vault.name.as_str(), &key, &sealed).await?;
         tx.commit().await?;
         Ok(key)
@@ -548,15 +570,11 @@ impl KeyService {
             let policy = Self::stored_policy(&mut conn, vault, name).await?;
             (current, policy)
         };
-        let (key_size, curve) = match &current.public {
-            PublicKey::Rsa { n, .. } => (u32::try_from(crate::crypto::trim_leading_zeros(n).len() * 8).ok(), None),
-            PublicKey::Ec { curve, .. } => (None, Some(*curve)),
-        };
         let request = CreateKeyRequest {
             key_type: current.key_type,
-            key_size,
+            key_size: current.public.key_size(),
             public_exponent: None,
-            curve,
+            curve: current.public.curve(),
             key_ops: None,
             attributes: AttributeChanges::default(),
             tags: None,
@@ -617,20 +635,25 @@ impl KeyService {
         operation: KeyOperation,
         fits: impl FnOnce(&Key) -> Result<T>,
     ) -> Result<(Key, T, Vec<u8>)> {
-        let mut conn = self.pool.acquire().await?;
-        let key = Self::find(&mut conn, vault, name, version).await?;
+        let key = self.get_key(vault, name, version).await?;
         check_operation(&key, operation, self.clock.now())?;
         let fitted = fits(&key)?;
+        let private = self.private_material(vault, &key).await?;
+        Ok((key, fitted, private))
+    }
+
+    /// The unsealed private material of one version: PKCS#8 DER, or the raw `oct` key.
+    async fn private_material(&self, vault: &Vault, key: &Key) -> Result<Vec<u8>> {
+        let mut conn = self.pool.acquire().await?;
         let sealed =
             store::keys::sealed_private_key(&mut conn, vault.name.as_str(), key.name.as_str(), key.version.as_str())
                 .await?
-                .ok_or_else(|| not_found(name, version))?;
+                .ok_or_else(|| not_found(&key.name, Some(key.version.as_str())))?;
         drop(conn);
-        let pkcs8 = self.master.open(&owner(vault, &key), &sealed)?;
-        Ok((key, fitted, pkcs8))
+        Ok(self.master.open(&owner(vault, key), &sealed)?)
     }
 
-    /// Signs a caller-computed digest with the private key.
+    /// Signs a caller-computed digest (for RSNULL, the raw value) with the key's private part.
     pub async fn sign(
         &self,
         vault: &Vault,
@@ -639,19 +662,22 @@ impl KeyService {
         algorithm: SignatureAlgorithm,
         digest: &[u8],
     ) -> Result<(Key, Vec<u8>)> {
-        let (key, scheme, pkcs8) =
+        let (key, scheme, private) =
             self.unsealed_for(vault, name, version, KeyOperation::Sign, |key| signature_scheme(algorithm, key)).await?;
         let digest = digest.to_vec();
         let signature = run_blocking("signing", move || match scheme {
-            SignatureScheme::Rsa(padding, hash) => rsa::sign_digest(&pkcs8, padding, hash, &digest),
-            SignatureScheme::Ec(curve) => ec::sign_digest(curve, &pkcs8, &digest),
+            SignatureScheme::Rsa(padding, hash) => rsa::sign_digest(&private, padding, hash, &digest),
+            SignatureScheme::RsaUnhashed => rsa_unhashed::sign(&private, &digest),
+            SignatureScheme::Ec(curve) => ec::sign_digest(curve, &private, &digest),
+            SignatureScheme::Hmac(hash) => aes::hmac_sign(&private, hash, &digest),
         })
         .await?;
         Ok((key, signature))
     }
 
-    /// Verifies a signature over a digest with the public key: `false` for a bad signature,
-    /// never an error (contract §5 items 14–19).
+    /// Verifies a signature over a digest: `false` for a bad signature, never an error
+    /// (contract §5 items 14–19). Asymmetric keys verify with the public part; HMAC needs the
+    /// key itself.
     pub async fn verify(
         &self,
         vault: &Vault,
@@ -667,15 +693,21 @@ impl KeyService {
             (SignatureScheme::Rsa(padding, hash), PublicKey::Rsa { n, e }) => {
                 rsa::verify_digest(n, e, padding, hash, digest, signature)?
             }
+            (SignatureScheme::RsaUnhashed, PublicKey::Rsa { n, e }) => rsa_unhashed::verify(n, e, digest, signature)?,
             (SignatureScheme::Ec(curve), PublicKey::Ec { x, y, .. }) => {
                 ec::verify_digest(curve, x, y, digest, signature)?
+            }
+            (SignatureScheme::Hmac(hash), PublicKey::Symmetric { .. }) => {
+                let secret = self.private_material(vault, &key).await?;
+                aes::hmac_verify(&secret, hash, digest, signature)?
             }
             _ => return Err(Error::Internal("signature scheme does not match the key".into())),
         };
         Ok(valid)
     }
 
-    /// encrypt or wrapKey: both run the public-key primitive (contract §8).
+    /// encrypt or wrapKey (`operation` says which). RSA runs the public-key primitive without
+    /// touching private material; AES needs the key.
     pub async fn encrypt(
         &self,
         vault: &Vault,
@@ -683,18 +715,24 @@ impl KeyService {
         version: Option<&str>,
         operation: KeyOperation,
         algorithm: EncryptionAlgorithm,
-        plaintext: &[u8],
-    ) -> Result<(Key, Vec<u8>)> {
+        input: CipherInput,
+    ) -> Result<(Key, CipherOutput)> {
         let key = self.get_key(vault, name, version).await?;
         check_operation(&key, operation, self.clock.now())?;
-        let ciphertext = match &key.public {
-            PublicKey::Rsa { n, e } => rsa::encrypt(n, e, algorithm.padding(), plaintext)?,
-            PublicKey::Ec { .. } => return Err(incompatible(algorithm, &key)),
+        let scheme = cipher_scheme(algorithm, operation, &key)?;
+        let output = match (scheme, &key.public) {
+            (CipherScheme::Rsa(padding), PublicKey::Rsa { n, e }) => {
+                CipherOutput::value(rsa::encrypt(n, e, padding, &input.value)?)
+            }
+            _ => {
+                let secret = self.private_material(vault, &key).await?;
+                symmetric_encrypt(scheme, &secret, input)?
+            }
         };
-        Ok((key, ciphertext))
+        Ok((key, output))
     }
 
-    /// decrypt or unwrapKey: the private-key primitive.
+    /// decrypt or unwrapKey: the private-key primitive, or AES with the key.
     pub async fn decrypt(
         &self,
         vault: &Vault,
@@ -702,17 +740,28 @@ impl KeyService {
         version: Option<&str>,
         operation: KeyOperation,
         algorithm: EncryptionAlgorithm,
-        ciphertext: &[u8],
-    ) -> Result<(Key, Vec<u8>)> {
-        let fits = |key: &Key| match key.key_type.family() {
-            KeyFamily::Rsa => Ok(()),
-            _ => Err(incompatible(algorithm, key)),
-        };
-        let (key, (), pkcs8) = self.unsealed_for(vault, name, version, operation, fits).await?;
-        let ciphertext = ciphertext.to_vec();
-        let plaintext =
-            run_blocking("decryption", move || rsa::decrypt(&pkcs8, algorithm.padding(), &ciphertext)).await?;
-        Ok((key, plaintext))
+        input: CipherInput,
+    ) -> Result<(Key, CipherOutput)> {
+        let fits = |key: &Key| cipher_scheme(algorithm, operation, key);
+        let (key, scheme, private) = self.unsealed_for(vault, name, version, operation, fits).await?;
+        let output = run_blocking("decryption", move || match scheme {
+            CipherScheme::Rsa(padding) => {
+                rsa::decrypt(&private, padding, &input.value).map(CipherOutput::value).map_err(Error::from)
+            }
+            _ => symmetric_decrypt(scheme, algorithm.as_str(), &private, input),
+        })
+        .await?;
+        Ok((key, output))
+    }
+
+    /// `count` bytes from the emulator's secure random source (`POST /rng`, 1–128 bytes).
+    pub fn random_bytes(count: i64) -> Result<Vec<u8>> {
+        match usize::try_from(count) {
+            Ok(count @ 1..=128) => Ok(crate::crypto::random_bytes(count)?),
+            _ => Err(Error::BadParameter(
+                "GetRandomBytesRequest: count cannot be greater than 128 or less than 1".into(),
+            )),
+        }
     }
 }
 
@@ -794,8 +843,16 @@ mod tests {
         let mut request = ec_request();
         request.key_ops = Some(vec![KeyOperation::Sign, KeyOperation::Verify]);
         keys.create_key(&vault, &name("ec"), request).await.unwrap();
-        let wrap =
-            keys.encrypt(&vault, &name("ec"), None, KeyOperation::Sign, EncryptionAlgorithm::RsaOaep, b"x").await;
+        let wrap = keys
+            .encrypt(
+                &vault,
+                &name("ec"),
+                None,
+                KeyOperation::Sign,
+                EncryptionAlgorithm::RsaOaep,
+                CipherInput::value(b"x".to_vec()),
+            )
+            .await;
         assert!(matches!(wrap, Err(Error::BadParameter(_))));
         let missing = keys.get_key(&vault, &name("nope"), None).await;
         assert!(matches!(missing, Err(Error::KeyNotFound { .. })));

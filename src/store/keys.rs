@@ -1,12 +1,11 @@
 //! The `keys` and `key_versions` tables: one row per key name (its current version and deleted
 //! state) and one row per version (public JWK, sealed private material, properties).
 
-use serde::{Deserialize, Serialize};
 use sqlx::SqliteConnection;
 
-use crate::crypto::base64url::Base64Url;
-use crate::crypto::ec::Curve;
-use crate::keys::model::{Key, KeyAttributes, KeyName, KeyOperation, KeyType, KeyVersion, PublicKey, Tags};
+use crate::keys::model::{
+    Key, KeyAttributes, KeyName, KeyOperation, KeyType, KeyVersion, PublicKey, PublicMembers, Tags,
+};
 
 /// The row of a key name.
 #[derive(Debug, sqlx::FromRow)]
@@ -34,14 +33,6 @@ struct VersionRow {
     tags: Option<String>,
 }
 
-/// Public JWK members as stored: the same names and encoding a JWK uses.
-#[derive(Serialize, Deserialize)]
-#[serde(untagged)]
-enum StoredPublicKey {
-    Rsa { n: Base64Url, e: Base64Url },
-    Ec { crv: String, x: Base64Url, y: Base64Url },
-}
-
 fn corrupt(what: impl Into<String>) -> sqlx::Error {
     sqlx::Error::Decode(what.into().into())
 }
@@ -52,14 +43,8 @@ fn json_err(err: serde_json::Error) -> sqlx::Error {
 
 impl VersionRow {
     fn into_key(self) -> Result<(i64, Key), sqlx::Error> {
-        let public = match serde_json::from_str::<StoredPublicKey>(&self.public_jwk).map_err(json_err)? {
-            StoredPublicKey::Rsa { n, e } => PublicKey::Rsa { n: n.0, e: e.0 },
-            StoredPublicKey::Ec { crv, x, y } => PublicKey::Ec {
-                curve: Curve::from_jwk_name(&crv).ok_or_else(|| corrupt(format!("unknown curve {crv}")))?,
-                x: x.0,
-                y: y.0,
-            },
-        };
+        let members: PublicMembers = serde_json::from_str(&self.public_jwk).map_err(json_err)?;
+        let public = PublicKey::try_from(members).map_err(corrupt)?;
         let key_ops: Vec<String> = serde_json::from_str(&self.key_ops).map_err(json_err)?;
         let key = Key {
             name: KeyName::parse(&self.name).map_err(|_| corrupt(format!("bad key name {}", self.name)))?,
@@ -86,13 +71,7 @@ impl VersionRow {
 }
 
 fn public_jwk_json(public: &PublicKey) -> Result<String, sqlx::Error> {
-    let stored = match public {
-        PublicKey::Rsa { n, e } => StoredPublicKey::Rsa { n: Base64Url(n.clone()), e: Base64Url(e.clone()) },
-        PublicKey::Ec { curve, x, y } => {
-            StoredPublicKey::Ec { crv: curve.jwk_name().to_owned(), x: Base64Url(x.clone()), y: Base64Url(y.clone()) }
-        }
-    };
-    serde_json::to_string(&stored).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+    serde_json::to_string(&PublicMembers::from(public)).map_err(|e| sqlx::Error::Encode(Box::new(e)))
 }
 
 fn key_ops_json(ops: &[KeyOperation]) -> String {

@@ -139,7 +139,8 @@ async fn inconsistent_or_incomplete_material_is_a_bad_parameter() {
         ("EC point of another d", with(ec.clone(), "d", flip_last(&ec, "d"))),
         ("EC without crv", strip(ec.clone(), "crv")),
         ("EC x too long", with(ec.clone(), "x", json!(base64url::encode(&[7; 40])))),
-        ("oct", json!({"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAAAA"})),
+        ("oct key of 15 bytes", json!({"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAA"})),
+        ("oct without k", json!({"kty": "oct-HSM"})),
         ("unknown kty", json!({"kty": "DSA"})),
         ("BYOK blob", json!({"kty": "RSA-HSM", "key_hsm": "AAAA"})),
     ];

@@ -12,3 +12,4 @@ mod persistence;
 mod rotation;
 mod sdk;
 mod signatures;
+mod symmetric;

@@ -5,14 +5,15 @@ use axum::Json;
 use axum::extract::State;
 
 use super::wire::{
-    KeyOperationResult, KeyOperationsParameters, KeySignParameters, KeyVerifyParameters, KeyVerifyResult, versioned_id,
+    GetRandomBytesRequest, KeyOperationResult, KeyOperationsParameters, KeySignParameters, KeyVerifyParameters,
+    KeyVerifyResult, RandomBytes, versioned_id,
 };
 use crate::api::AppState;
 use crate::api::errors::ApiResult;
 use crate::api::extract::{ApiVersion, KvJson, KvPath, VaultRequest};
 use crate::crypto::base64url::Base64Url;
 use crate::keys::model::{KeyName, KeyOperation};
-use crate::keys::service::{EncryptionAlgorithm, SignatureAlgorithm};
+use crate::keys::service::{CipherOutput, EncryptionAlgorithm, KeyService, SignatureAlgorithm};
 
 #[derive(Clone, Copy)]
 enum Direction {
@@ -30,15 +31,16 @@ async fn run(
 ) -> ApiResult<Json<KeyOperationResult>> {
     let name = KeyName::parse(name)?;
     let algorithm = EncryptionAlgorithm::parse(&body.alg)?;
+    let input = body.into();
     let (key, output) = match direction {
         Direction::Encrypt => {
-            state.keys.encrypt(&ctx.vault, &name, Some(version), key_operation, algorithm, &body.value.0).await?
+            state.keys.encrypt(&ctx.vault, &name, Some(version), key_operation, algorithm, input).await?
         }
         Direction::Decrypt => {
-            state.keys.decrypt(&ctx.vault, &name, Some(version), key_operation, algorithm, &body.value.0).await?
+            state.keys.decrypt(&ctx.vault, &name, Some(version), key_operation, algorithm, input).await?
         }
     };
-    Ok(Json(KeyOperationResult { kid: versioned_id(&ctx.origin, &key), value: Base64Url(output) }))
+    Ok(Json(KeyOperationResult::new(versioned_id(&ctx.origin, &key), output)))
 }
 
 const ENCRYPT: (KeyOperation, Direction) = (KeyOperation::Encrypt, Direction::Encrypt);
@@ -111,7 +113,7 @@ async fn run_sign(
     let name = KeyName::parse(name)?;
     let algorithm = SignatureAlgorithm::parse(&body.alg)?;
     let (key, signature) = state.keys.sign(&ctx.vault, &name, Some(version), algorithm, &body.value.0).await?;
-    Ok(Json(KeyOperationResult { kid: versioned_id(&ctx.origin, &key), value: Base64Url(signature) }))
+    Ok(Json(KeyOperationResult::new(versioned_id(&ctx.origin, &key), CipherOutput::value(signature))))
 }
 
 async fn run_verify(
@@ -129,3 +131,12 @@ async fn run_verify(
 
 signature_handlers!(sign, sign_latest, run_sign, KeySignParameters, KeyOperationResult);
 signature_handlers!(verify, verify_latest, run_verify, KeyVerifyParameters, KeyVerifyResult);
+
+/// `POST /rng`: random bytes from the emulator's secure source.
+pub async fn get_random_bytes(
+    _ctx: VaultRequest,
+    _version: ApiVersion,
+    KvJson(body): KvJson<GetRandomBytesRequest>,
+) -> ApiResult<Json<RandomBytes>> {
+    Ok(Json(RandomBytes { value: Base64Url(KeyService::random_bytes(body.count)?) }))
+}

@@ -54,6 +54,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/keys/{name}/{version}/unwrapkey", endpoint(post(crypto::unwrap_key), Op::UnwrapKey))
         .route("/keys/{name}/{version}/sign", endpoint(post(crypto::sign), Op::Sign))
         .route("/keys/{name}/{version}/verify", endpoint(post(crypto::verify), Op::Verify))
+        .route("/rng", endpoint(post(crypto::get_random_bytes), Op::GetRandomBytes))
         .route("/deletedkeys", endpoint(get(deleted_keys::list_deleted_keys), Op::ListDeletedKeys))
         .route(
             "/deletedkeys/{name}",

@@ -6,7 +6,9 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::base64url::{self, Base64Url};
 use crate::crypto::ec::Curve;
 use crate::keys::model::{DeletedKey, Key, KeyFamily, KeyOperation, KeyType, PublicKey, Tags};
-use crate::keys::service::{AttributeChanges, CreateKeyRequest, ImportKeyRequest, PrivateJwk, UpdateKeyRequest};
+use crate::keys::service::{
+    AttributeChanges, CipherInput, CipherOutput, CreateKeyRequest, ImportKeyRequest, PrivateJwk, UpdateKeyRequest,
+};
 use crate::keys::{Error, Result};
 use crate::vault::Vault;
 
@@ -143,9 +145,7 @@ impl TryFrom<KeyImportParameters> for ImportKeyRequest {
                     y: required(jwk.y, "y", kty)?,
                 }
             }
-            KeyFamily::Oct => {
-                return Err(Error::BadParameter(format!("Key type {kty} is only available on a Managed HSM.")));
-            }
+            KeyFamily::Oct => PrivateJwk::Oct { k: required(jwk.k, "k", kty)? },
         };
         Ok(Self {
             material,
@@ -271,6 +271,8 @@ impl KeyBundle {
                 jwk.x = Some(base64url::encode(x));
                 jwk.y = Some(base64url::encode(y));
             }
+            // An oct key's JWK carries no material at all (contract §5.2 item 3).
+            PublicKey::Symmetric { .. } => {}
         }
         Self { key: jwk, attributes: KeyAttributesOut::new(key, vault), tags: key.tags.clone() }
     }
@@ -360,6 +362,15 @@ pub struct DeletedKeyListResult {
 pub struct KeyOperationsParameters {
     pub alg: String,
     pub value: Base64Url,
+    pub iv: Option<Base64Url>,
+    pub aad: Option<Base64Url>,
+    pub tag: Option<Base64Url>,
+}
+
+impl From<KeyOperationsParameters> for CipherInput {
+    fn from(p: KeyOperationsParameters) -> Self {
+        Self { value: p.value.0, iv: p.iv.map(|v| v.0), aad: p.aad.map(|v| v.0), tag: p.tag.map(|v| v.0) }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -383,6 +394,35 @@ pub struct KeyVerifyResult {
 #[derive(Debug, Serialize)]
 pub struct KeyOperationResult {
     pub kid: String,
+    pub value: Base64Url,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iv: Option<Base64Url>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Base64Url>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aad: Option<Base64Url>,
+}
+
+impl KeyOperationResult {
+    #[must_use]
+    pub fn new(kid: String, output: CipherOutput) -> Self {
+        Self {
+            kid,
+            value: Base64Url(output.value),
+            iv: output.iv.map(Base64Url),
+            tag: output.tag.map(Base64Url),
+            aad: output.aad.map(Base64Url),
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct GetRandomBytesRequest {
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct RandomBytes {
     pub value: Base64Url,
 }
 
