@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use uuid::Uuid;
 
+use crate::keys::pool::{DEFAULT_KEY_POOL, KeyPoolSpec};
 use crate::vault::VaultSettings;
 
 /// The tenant every vault and identity belongs to unless configured otherwise. Put the same
@@ -115,6 +116,10 @@ pub struct ServeArgs {
     /// Private key (PEM) for --tls-cert.
     #[arg(long, env = "KVEMU_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Pre-generated RSA keys to keep ready, so creates skip key generation: `0` turns the
+    /// pool off, `N` keeps N RSA-2048 keys, `SIZE:DEPTH,...` sets each size (`2048:4,4096:1`).
+    #[arg(long, env = "KVEMU_KEY_POOL", default_value = DEFAULT_KEY_POOL, value_parser = KeyPoolSpec::parse)]
+    pub key_pool: KeyPoolSpec,
 }
 
 /// Where state lives.
@@ -136,6 +141,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub tls_files: Option<(PathBuf, PathBuf)>,
     pub vaults: Vec<VaultSettings>,
+    pub key_pool: KeyPoolSpec,
 }
 
 impl Config {
@@ -152,6 +158,7 @@ impl Config {
             log_format: LogFormat::Text,
             tls_files: None,
             vaults: Vec::new(),
+            key_pool: KeyPoolSpec::parse(DEFAULT_KEY_POOL).unwrap_or_default(),
         }
     }
 
@@ -183,6 +190,7 @@ impl TryFrom<ServeArgs> for Config {
             log_format: args.log_format,
             tls_files: args.tls_cert.zip(args.tls_key),
             vaults: args.vaults,
+            key_pool: args.key_pool,
         })
     }
 }
@@ -224,6 +232,17 @@ mod tests {
         let names: Vec<_> = cli.serve.vaults.iter().map(|v| v.name.as_str().to_owned()).collect();
         assert_eq!(names, ["cmk", "short"]);
         assert!(Cli::try_parse_from(["keyvault-emulator", "--vault", "cmk:retention-days=1"]).is_err());
+    }
+
+    #[test]
+    fn key_pool_flag() {
+        let default = Config::try_from(Cli::try_parse_from(["keyvault-emulator"]).unwrap().serve).unwrap();
+        assert_eq!(default.key_pool.to_string(), "2048:4");
+        let off = Cli::try_parse_from(["keyvault-emulator", "--key-pool", "0"]).unwrap();
+        assert!(off.serve.key_pool.is_off());
+        let sized = Cli::try_parse_from(["keyvault-emulator", "--key-pool", "2048:8,4096:1"]).unwrap();
+        assert_eq!(sized.serve.key_pool.to_string(), "2048:8,4096:1");
+        assert!(Cli::try_parse_from(["keyvault-emulator", "--key-pool", "1024:1"]).is_err());
     }
 
     #[test]

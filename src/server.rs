@@ -21,6 +21,7 @@ use crate::clock::Clock;
 use crate::config::{Config, Storage};
 use crate::crypto::sealing::MasterKey;
 use crate::keys::KeyService;
+use crate::keys::pool::RsaKeyPool;
 use crate::tls::{self, LocalCa};
 use crate::vault::{DEFAULT_VAULT, VaultError, VaultName, VaultRegistry};
 use crate::{files, store};
@@ -174,7 +175,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         ca_pem: ca.cert_pem.clone(),
         ready: AtomicBool::new(false),
     });
-    let keys = KeyService::new(pool.clone(), clock.clone(), master);
+    let keys = KeyService::new(pool.clone(), clock.clone(), master, RsaKeyPool::new(config.key_pool.clone()));
     // Keys whose purge date passed while the emulator was stopped go before anyone can see them.
     keys.purge_due().await.map_err(|e| StartError::Purge(e.to_string()))?;
     let state = AppState {
@@ -224,6 +225,8 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     let sweep_task = tokio::spawn(due_work_sweep(keys, state.vaults.clone()));
 
     settings.mark_ready();
+    // Only now, so that filling the pool never competes with start-up.
+    state.keys.rsa_key_pool().start_refilling();
     Ok(RunningEmulator {
         https_addr,
         http_addr,

@@ -7,6 +7,7 @@ pub mod cipher;
 pub mod error;
 pub mod lifecycle;
 pub mod model;
+pub mod pool;
 pub mod rotation;
 pub mod service;
 

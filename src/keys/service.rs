@@ -20,6 +20,7 @@ use super::model::{
     DeletedKey, Key, KeyAttributes, KeyFamily, KeyName, KeyOperation, KeyType, KeyVersion, PublicKey, Tags,
     default_key_ops, validate_tags,
 };
+use super::pool::RsaKeyPool;
 use super::rotation::RotationPolicy;
 use super::{Error, Result};
 
@@ -107,6 +108,7 @@ pub struct KeyService {
     pool: Pool,
     clock: Clock,
     master: Arc<MasterKey>,
+    rsa_keys: Arc<RsaKeyPool>,
     /// One pass of due work at a time: the sweep and a clock move must not both rotate a key.
     due_work: Arc<tokio::sync::Mutex<()>>,
 }
@@ -188,7 +190,15 @@ async fn run_blocking<T: Send + 'static, E: Into<Error> + Send + 'static>(
         .map_err(Into::into)
 }
 
-fn generate_material(request: &CreateKeyRequest) -> Result<NewMaterial> {
+/// What a create will generate, once its parameters are checked.
+#[derive(Clone, Copy, Debug)]
+enum GenerationPlan {
+    Rsa(u32),
+    Ec(Curve),
+    Oct(u32),
+}
+
+fn validate_generation(request: &CreateKeyRequest) -> Result<GenerationPlan> {
     match request.key_type.family() {
         KeyFamily::Rsa => {
             let bits = request.key_size.unwrap_or(2048);
@@ -202,16 +212,9 @@ fn generate_material(request: &CreateKeyRequest) -> Result<NewMaterial> {
                     "The public exponent {e} is not supported. Supported public exponent: 65537."
                 )));
             }
-            let material = rsa::generate(bits)?;
-            Ok(NewMaterial { private: material.pkcs8_der, public: PublicKey::Rsa { n: material.n, e: material.e } })
+            Ok(GenerationPlan::Rsa(bits))
         }
-        KeyFamily::Ec => {
-            let material = ec::generate(request.curve.unwrap_or(Curve::P256))?;
-            Ok(NewMaterial {
-                private: material.pkcs8_der,
-                public: PublicKey::Ec { curve: material.curve, x: material.x, y: material.y },
-            })
-        }
+        KeyFamily::Ec => Ok(GenerationPlan::Ec(request.curve.unwrap_or(Curve::P256))),
         KeyFamily::Oct => {
             let bits = request.key_size.unwrap_or(256);
             if !OCT_KEY_SIZES.contains(&bits) {
@@ -219,6 +222,25 @@ fn generate_material(request: &CreateKeyRequest) -> Result<NewMaterial> {
                     "The oct key size {bits} is not supported. Supported sizes: 128, 192, 256."
                 )));
             }
+            Ok(GenerationPlan::Oct(bits))
+        }
+    }
+}
+
+fn generate_material(plan: GenerationPlan) -> Result<NewMaterial> {
+    match plan {
+        GenerationPlan::Rsa(bits) => {
+            let material = rsa::generate(bits)?;
+            Ok(NewMaterial { private: material.pkcs8_der, public: PublicKey::Rsa { n: material.n, e: material.e } })
+        }
+        GenerationPlan::Ec(curve) => {
+            let material = ec::generate(curve)?;
+            Ok(NewMaterial {
+                private: material.pkcs8_der,
+                public: PublicKey::Ec { curve: material.curve, x: material.x, y: material.y },
+            })
+        }
+        GenerationPlan::Oct(bits) => {
             Ok(NewMaterial { private: aes::generate(bits)?, public: PublicKey::Symmetric { bits } })
         }
     }
@@ -257,16 +279,36 @@ fn imported_material(jwk: &PrivateJwk, hsm: bool) -> Result<(KeyType, NewMateria
 
 impl KeyService {
     #[must_use]
-    pub fn new(pool: Pool, clock: Clock, master: Arc<MasterKey>) -> Self {
-        Self { pool, clock, master, due_work: Arc::default() }
+    pub fn new(pool: Pool, clock: Clock, master: Arc<MasterKey>, rsa_keys: RsaKeyPool) -> Self {
+        Self { pool, clock, master, rsa_keys: Arc::new(rsa_keys), due_work: Arc::default() }
+    }
+
+    /// The pre-generated RSA keys (for the benchmark, metrics and tests).
+    #[must_use]
+    pub fn rsa_key_pool(&self) -> &RsaKeyPool {
+        &self.rsa_keys
+    }
+
+    /// New key material: from the RSA pool when it has a key of the size, else generated on
+    /// the blocking pool.
+    async fn new_material(&self, request: CreateKeyRequest) -> Result<NewMaterial> {
+        let validated = validate_generation(&request)?;
+        if let GenerationPlan::Rsa(bits) = validated
+            && let Some(material) = self.rsa_keys.take(bits)
+        {
+            return Ok(NewMaterial {
+                private: material.pkcs8_der,
+                public: PublicKey::Rsa { n: material.n, e: material.e },
+            });
+        }
+        run_blocking("key generation", move || generate_material(validated)).await
     }
 
     /// Creates a key, or a new current version of an existing one.
     pub async fn create_key(&self, vault: &Vault, name: &KeyName, request: CreateKeyRequest) -> Result<Key> {
         check_exportability(request.attributes.exportable.unwrap_or(false), request.has_release_policy)?;
         let key_ops = checked_key_ops(request.key_ops.clone(), request.key_type, request.tags.as_ref())?;
-        let generation_request = request.clone();
-        let material = run_blocking("key generation", move || generate_material(&generation_request)).await?;
+        let material = self.new_material(request.clone()).await?;
         let version = NewVersion {
             key_type: request.key_type,
             material,
@@ -580,7 +622,7 @@ impl KeyService {
             tags: None,
             has_release_policy: false,
         };
-        let material = run_blocking("key generation", move || generate_material(&request)).await?;
+        let material = self.new_material(request).await?;
         let version = NewVersion {
             key_type: current.key_type,
             material,
@@ -785,7 +827,7 @@ mod tests {
             .await
             .unwrap();
         let master = Arc::new(MasterKey::from_bytes(&MasterKey::generate_bytes().unwrap()).unwrap());
-        (KeyService::new(pool, clock, master), (*vault).clone())
+        (KeyService::new(pool, clock, master, RsaKeyPool::new(Default::default())), (*vault).clone())
     }
 
     fn ec_request() -> CreateKeyRequest {
@@ -817,6 +859,28 @@ mod tests {
         let rest = keys.list_versions(&vault, &name("k"), 1, page.next).await.unwrap();
         assert_eq!(rest.items[0].version, second.version);
         assert!(rest.next.is_none());
+    }
+
+    #[tokio::test]
+    async fn rsa_creates_take_pooled_keys_of_their_size_and_generate_otherwise() {
+        let (keys, vault) = service().await;
+        let pooled = rsa::generate(2048).unwrap();
+        keys.rsa_key_pool().insert(2048, pooled.clone());
+        let rsa_request = |size| CreateKeyRequest { key_type: KeyType::Rsa, key_size: Some(size), ..ec_request() };
+        let bad = keys.create_key(&vault, &name("r"), rsa_request(1024)).await;
+        assert!(matches!(bad, Err(Error::BadParameter(_))));
+        assert_eq!(keys.rsa_key_pool().ready().get(&2048), Some(&1), "a refused create takes nothing");
+        let bigger = keys.create_key(&vault, &name("r"), rsa_request(3072)).await.unwrap();
+        assert_eq!(bigger.public.key_size(), Some(3072));
+        let created = keys.create_key(&vault, &name("r"), rsa_request(2048)).await.unwrap();
+        assert_eq!(created.public, PublicKey::Rsa { n: pooled.n.clone(), e: pooled.e });
+        let next = keys.create_key(&vault, &name("r"), rsa_request(2048)).await.unwrap();
+        assert_ne!(next.public, created.public, "an empty pool falls back to generation");
+        let (_, signature) = keys
+            .sign(&vault, &name("r"), Some(created.version.as_str()), SignatureAlgorithm::Rs256, &[1; 32])
+            .await
+            .unwrap();
+        assert_eq!(signature.len(), 256, "the pooled key's private part was sealed with it");
     }
 
     #[tokio::test]

@@ -128,7 +128,7 @@ def test_create_oct_key_defaults(key_client, credential, vault_url, hardware_pro
     crypto = CryptographyClient(key, credential)
     encrypted = crypto.encrypt(EncryptionAlgorithm.a256_gcm, b"default size")
     assert crypto.decrypt(
-        EncryptionAlgorithm.a256_gcm, encrypted.ciphertext, iv=encrypted.iv, authentication_tag=encrypted.authentication_tag
+        EncryptionAlgorithm.a256_gcm, encrypted.ciphertext, iv=encrypted.iv, authentication_tag=encrypted.tag
     ).plaintext == b"default size"
     with pytest.raises(HttpResponseError) as excinfo:
         crypto.encrypt(EncryptionAlgorithm.a128_gcm, b"default size")
@@ -193,7 +193,7 @@ def test_encrypt_decrypt_gcm(aes_keys, credential, size, with_aad):
     encrypted = crypto.encrypt(algorithm, plaintext, additional_authenticated_data=aad)
     assert encrypted.algorithm == algorithm
     assert len(encrypted.iv or b"") == 12, encrypted.iv
-    assert len(encrypted.authentication_tag or b"") == 16, encrypted.authentication_tag
+    assert len(encrypted.tag or b"") == 16, encrypted.tag
     assert len(encrypted.ciphertext) == len(plaintext)
     assert encrypted.ciphertext != plaintext
 
@@ -201,7 +201,7 @@ def test_encrypt_decrypt_gcm(aes_keys, credential, size, with_aad):
         algorithm,
         encrypted.ciphertext,
         iv=encrypted.iv,
-        authentication_tag=encrypted.authentication_tag,
+        authentication_tag=encrypted.tag,
         additional_authenticated_data=aad,
     )
     assert decrypted.plaintext == plaintext
@@ -211,13 +211,13 @@ def test_encrypt_decrypt_gcm(aes_keys, credential, size, with_aad):
     assert again.iv != encrypted.iv and again.ciphertext != encrypted.ciphertext
 
     # A wrong tag, a wrong aad, or a modified ciphertext: the service refuses to decrypt.
-    bad_tag = bytes([encrypted.authentication_tag[0] ^ 1]) + encrypted.authentication_tag[1:]
+    bad_tag = bytes([encrypted.tag[0] ^ 1]) + encrypted.tag[1:]
     bad_ciphertext = bytes([encrypted.ciphertext[0] ^ 1]) + encrypted.ciphertext[1:]
     wrong_aad = b"other aad" if with_aad else b"unexpected aad"
     for ciphertext, tag, extra in (
         (encrypted.ciphertext, bad_tag, aad),
-        (bad_ciphertext, encrypted.authentication_tag, aad),
-        (encrypted.ciphertext, encrypted.authentication_tag, wrong_aad),
+        (bad_ciphertext, encrypted.tag, aad),
+        (encrypted.ciphertext, encrypted.tag, wrong_aad),
     ):
         with pytest.raises(HttpResponseError) as excinfo:
             crypto.decrypt(algorithm, ciphertext, iv=encrypted.iv, authentication_tag=tag, additional_authenticated_data=extra)
@@ -387,7 +387,7 @@ def test_disabled_oct_key_refuses_operations(key_client, credential):
     for call in (
         lambda: crypto.encrypt(EncryptionAlgorithm.a256_gcm, b"while disabled"),
         lambda: crypto.decrypt(
-            EncryptionAlgorithm.a256_gcm, encrypted.ciphertext, iv=encrypted.iv, authentication_tag=encrypted.authentication_tag
+            EncryptionAlgorithm.a256_gcm, encrypted.ciphertext, iv=encrypted.iv, authentication_tag=encrypted.tag
         ),
         lambda: crypto.unwrap_key(KeyWrapAlgorithm.aes_256, wrapped.encrypted_key),
         lambda: crypto.sign(SignatureAlgorithm.hs256, digest),
@@ -420,7 +420,7 @@ def test_key_ops_are_enforced_on_oct_keys(key_client, credential):
     assert len(crypto.wrap_key(KeyWrapAlgorithm.aes_256, os.urandom(32)).encrypted_key) == 40
     with pytest.raises(HttpResponseError) as excinfo:
         crypto.decrypt(EncryptionAlgorithm.a256_gcm, encrypted.ciphertext, iv=encrypted.iv,
-                       authentication_tag=encrypted.authentication_tag)
+                       authentication_tag=encrypted.tag)
     _assert_http_error(excinfo, 403, "Forbidden", "KeyOperationForbidden")
 
 
@@ -494,7 +494,7 @@ def test_gcm_interop_with_local_aes(imported, credential):
 
     # service encrypts, cryptography decrypts
     encrypted = crypto.encrypt(algorithm, plaintext, additional_authenticated_data=aad)
-    assert AESGCM(k).decrypt(encrypted.iv, encrypted.ciphertext + encrypted.authentication_tag, aad) == plaintext
+    assert AESGCM(k).decrypt(encrypted.iv, encrypted.ciphertext + encrypted.tag, aad) == plaintext
 
     # cryptography encrypts, service decrypts
     nonce = os.urandom(12)
