@@ -26,7 +26,15 @@ pub fn router() -> Router<AppState> {
 
 async fn health(State(state): State<AppState>) -> Response {
     if state.settings.is_ready() {
-        Json(serde_json::json!({ "status": "ready" })).into_response()
+        // Ready RSA keys per size, so a benchmark or test can wait for a warm pool.
+        let pool: serde_json::Map<String, serde_json::Value> = state
+            .keys
+            .rsa_key_pool()
+            .ready()
+            .into_iter()
+            .map(|(size, ready)| (size.to_string(), ready.into()))
+            .collect();
+        Json(serde_json::json!({ "status": "ready", "rsaKeyPool": pool })).into_response()
     } else {
         (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "starting" }))).into_response()
     }

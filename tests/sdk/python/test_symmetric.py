@@ -220,7 +220,9 @@ def test_encrypt_decrypt_gcm(aes_keys, credential, size, with_aad):
         (encrypted.ciphertext, encrypted.tag, wrong_aad),
     ):
         with pytest.raises(HttpResponseError) as excinfo:
-            crypto.decrypt(algorithm, ciphertext, iv=encrypted.iv, authentication_tag=tag, additional_authenticated_data=extra)
+            crypto.decrypt(
+                algorithm, ciphertext, iv=encrypted.iv, authentication_tag=tag, additional_authenticated_data=extra
+            )
         _assert_http_error(excinfo, 400)
 
 
@@ -343,7 +345,8 @@ def test_hmac_sign_verify(hmac_key, credential, algorithm):
 
 def test_hmac_digest_length_is_checked(hmac_key, credential):
     crypto = CryptographyClient(hmac_key, credential)
-    for algorithm, length in ((SignatureAlgorithm.hs256, 48), (SignatureAlgorithm.hs384, 32), (SignatureAlgorithm.hs512, 20)):
+    cases = ((SignatureAlgorithm.hs256, 48), (SignatureAlgorithm.hs384, 32), (SignatureAlgorithm.hs512, 20))
+    for algorithm, length in cases:
         with pytest.raises(HttpResponseError) as excinfo:
             crypto.sign(algorithm, os.urandom(length))
         _assert_http_error(excinfo, 400, "BadParameter")
@@ -436,7 +439,8 @@ def test_backup_restore_and_rotate_an_oct_key(key_client, credential):
     restored = key_client.restore_key_backup(backup)
     assert restored.id == key.id and restored.key_type == KeyType.oct_hsm and restored.key.k is None
     # The restored key is the same key material.
-    assert _service_crypto(restored, credential).unwrap_key(KeyWrapAlgorithm.aes_128, wrapped.encrypted_key).key == data_key
+    unwrapped = _service_crypto(restored, credential).unwrap_key(KeyWrapAlgorithm.aes_128, wrapped.encrypted_key)
+    assert unwrapped.key == data_key
 
     rotated = key_client.rotate_key(name)
     assert rotated.properties.version != key.properties.version
@@ -555,4 +559,5 @@ def test_hmac_interop_with_local_hmac(imported, credential):
         expected = hmac.new(k, digest, hash_fn).digest()
         assert crypto.sign(algorithm, digest).signature == expected, algorithm
         assert crypto.verify(algorithm, digest, expected).is_valid is True
-        assert crypto.verify(algorithm, digest, hmac.new(os.urandom(len(k)), digest, hash_fn).digest()).is_valid is False
+        other_key_mac = hmac.new(os.urandom(len(k)), digest, hash_fn).digest()
+        assert crypto.verify(algorithm, digest, other_key_mac).is_valid is False
