@@ -216,6 +216,10 @@ impl From<keys::Error> for ApiError {
             E::KeyNotYetValid(op) => {
                 Self::Forbidden { message: messages::key_not_yet_valid(op.as_str()), inner: "KeyNotYetValid" }
             }
+            E::ReleasePolicyNotSatisfied => Self::Forbidden {
+                message: messages::RELEASE_POLICY_NOT_SATISFIED.into(),
+                inner: "ReleasePolicyNotSatisfied",
+            },
             E::Store(e) if is_busy(&e) => Self::ServiceUnavailable,
             E::Store(e) => Self::Internal { detail: format!("store: {e}") },
             E::Internal(detail) => Self::Internal { detail },

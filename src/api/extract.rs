@@ -137,6 +137,17 @@ impl<S: Send + Sync> FromRequestParts<S> for VaultRequest {
     }
 }
 
+/// `https://{authority}` as the client addressed this server, for ids and URLs in responses.
+pub struct Origin(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for Origin {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(format!("https://{}", super::vault::authority_of(&parts.uri, &parts.headers))))
+    }
+}
+
 /// Path parameters whose rejection (for example a segment that is not valid UTF-8 once
 /// percent-decoded) is a Key Vault `BadParameter`, not axum's plain-text answer.
 pub struct KvPath<T>(pub T);

@@ -90,6 +90,10 @@ pub fn key_disabled(op: &str) -> String {
     format!("Operation {op} is not allowed on a disabled key.")
 }
 
+/// [unverified] §5 item 20: the status (403) is recorded, the text and inner code are ours.
+pub const RELEASE_POLICY_NOT_SATISFIED: &str =
+    "Target environment attestation statement cannot be verified against the key release policy.";
+
 /// [unverified] §6; innererror KeyExpired.
 #[must_use]
 pub fn key_expired(op: &str) -> String {

@@ -2,6 +2,7 @@
 //! (managed identity, emulator controls). Handlers stay thin: extract → authorize → call a
 //! service → map to wire. No SQL, crypto or lifecycle rules live here.
 
+pub mod attestation;
 pub mod emulator;
 pub mod errors;
 pub mod extract;
@@ -64,6 +65,7 @@ pub fn https_router(state: AppState) -> Router {
     Router::new()
         .merge(vault::router(state.clone()))
         .merge(login::router())
+        .merge(attestation::router())
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(key_vault_headers))

@@ -121,6 +121,12 @@ impl TokenIssuer {
         })
     }
 
+    /// The signing key's public modulus and exponent.
+    #[must_use]
+    pub fn public_components(&self) -> (&[u8], &[u8]) {
+        (&self.key.n, &self.key.e)
+    }
+
     #[must_use]
     pub fn kid(&self) -> &str {
         &self.key.kid
@@ -176,10 +182,16 @@ impl TokenIssuer {
     }
 
     pub fn sign(&self, claims: &AccessTokenClaims) -> Result<IssuedToken, IssuerError> {
+        let access_token = self.sign_claims(claims)?;
+        Ok(IssuedToken { access_token, issued_at: claims.iat, expires_on: claims.exp })
+    }
+
+    /// A compact RS256 JWS over any claims, with this issuer's `kid`: access tokens,
+    /// attestation tokens and key-release responses are all signed this way.
+    pub fn sign_claims<T: Serialize>(&self, claims: &T) -> Result<String, IssuerError> {
         let mut header = Header::new(Algorithm::RS256);
         header.kid = Some(self.key.kid.clone());
         header.typ = Some("JWT".into());
-        let access_token = jsonwebtoken::encode(&header, claims, &self.key.encoding)?;
-        Ok(IssuedToken { access_token, issued_at: claims.iat, expires_on: claims.exp })
+        Ok(jsonwebtoken::encode(&header, claims, &self.key.encoding)?)
     }
 }

@@ -6,6 +6,7 @@
 //! - `table`: every vault operation with its access-policy permission and RBAC data action.
 //! - `policy`: access policies and the authorization decision.
 
+pub mod attestation;
 pub mod identity;
 pub mod issuer;
 pub mod policy;

@@ -5,9 +5,9 @@
 
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{
-    KeyPair, KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OaepAlgorithm, OaepPrivateDecryptingKey,
-    OaepPublicEncryptingKey, Pkcs1PrivateDecryptingKey, Pkcs1PublicEncryptingKey, PrivateDecryptingKey,
-    PublicEncryptingKey, PublicKeyComponents,
+    KeyPair, KeySize, OAEP_SHA1_MGF1SHA1, OAEP_SHA256_MGF1SHA256, OAEP_SHA384_MGF1SHA384, OaepAlgorithm,
+    OaepPrivateDecryptingKey, OaepPublicEncryptingKey, Pkcs1PrivateDecryptingKey, Pkcs1PublicEncryptingKey,
+    PrivateDecryptingKey, PublicEncryptingKey, PublicKeyComponents,
 };
 use aws_lc_rs::signature::KeyPair as _;
 
@@ -22,6 +22,8 @@ pub enum Padding {
     Pkcs1v15,
     OaepSha1,
     OaepSha256,
+    /// Only for wrapping released keys (`RSA_AES_KEY_WRAP_384`); no JWA encryption name uses it.
+    OaepSha384,
 }
 
 impl Padding {
@@ -30,6 +32,7 @@ impl Padding {
             Self::Pkcs1v15 => None,
             Self::OaepSha1 => Some(&OAEP_SHA1_MGF1SHA1),
             Self::OaepSha256 => Some(&OAEP_SHA256_MGF1SHA256),
+            Self::OaepSha384 => Some(&OAEP_SHA384_MGF1SHA384),
         }
     }
 
@@ -40,6 +43,7 @@ impl Padding {
             Self::Pkcs1v15 => 11,
             Self::OaepSha1 => 42,
             Self::OaepSha256 => 66,
+            Self::OaepSha384 => 98,
         }
     }
 }

@@ -303,6 +303,7 @@ mod tests {
                 updated: 0,
             },
             tags: None,
+            release_policy: None,
         }
     }
 

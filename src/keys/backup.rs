@@ -10,6 +10,7 @@ use crate::crypto::sealing::MasterKey;
 
 use super::Error;
 use super::model::{Key, KeyAttributes, KeyName, KeyOperation, KeyType, KeyVersion, PublicKey, PublicMembers, Tags};
+use super::release::ReleasePolicy;
 
 /// Marks our blobs (and their format version) before the sealed part.
 const MAGIC: &[u8] = b"kvemu-key-backup-v1:";
@@ -41,6 +42,8 @@ struct BackupContents {
     name: String,
     current_version: String,
     versions: Vec<BackupVersion>,
+    #[serde(default)]
+    release_policy: Option<ReleasePolicy>,
 }
 
 /// A key as a backup carries it: its name, current version and versions with material.
@@ -49,6 +52,7 @@ pub struct KeyBackup {
     pub current_version: KeyVersion,
     /// Oldest first, each with its private material (PKCS#8 DER, or the raw `oct` key).
     pub versions: Vec<(Key, Vec<u8>)>,
+    pub release_policy: Option<ReleasePolicy>,
 }
 
 fn invalid() -> Error {
@@ -80,8 +84,12 @@ impl KeyBackup {
                 }
             })
             .collect();
-        let contents =
-            BackupContents { name: self.name.to_string(), current_version: self.current_version.to_string(), versions };
+        let contents = BackupContents {
+            name: self.name.to_string(),
+            current_version: self.current_version.to_string(),
+            versions,
+            release_policy: self.release_policy.clone(),
+        };
         let plaintext = serde_json::to_vec(&contents).map_err(|e| Error::Internal(format!("backup encoding: {e}")))?;
         let mut blob = MAGIC.to_vec();
         blob.extend(master.seal(&associated_data(tenant), &plaintext)?);
@@ -117,6 +125,7 @@ impl KeyBackup {
                     updated: v.updated,
                 },
                 tags: v.tags,
+                release_policy: contents.release_policy.clone(),
             };
             versions.push((key, v.pkcs8.0));
         }
@@ -124,6 +133,6 @@ impl KeyBackup {
         if !versions.iter().any(|(key, _)| key.version == current_version) {
             return Err(invalid());
         }
-        Ok(Self { name, current_version, versions })
+        Ok(Self { name, current_version, versions, release_policy: contents.release_policy })
     }
 }

@@ -29,6 +29,8 @@ pub enum Error {
     KeyNotYetValid(KeyOperation),
     #[error("key has expired")]
     KeyExpired(KeyOperation),
+    #[error("the attestation does not satisfy the key's release policy")]
+    ReleasePolicyNotSatisfied,
     #[error("store: {0}")]
     Store(#[from] sqlx::Error),
     #[error("internal: {0}")]

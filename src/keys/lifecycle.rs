@@ -48,6 +48,7 @@ mod tests {
                 updated: 0,
             },
             tags: None,
+            release_policy: None,
         }
     }
 

@@ -8,6 +8,7 @@ pub mod error;
 pub mod lifecycle;
 pub mod model;
 pub mod pool;
+pub mod release;
 pub mod rotation;
 pub mod service;
 

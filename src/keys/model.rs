@@ -12,6 +12,7 @@ use crate::crypto::base64url::Base64Url;
 use crate::crypto::ec::Curve;
 
 use super::Error;
+use super::release::ReleasePolicy;
 
 /// A key name: 1–127 characters of `[0-9a-zA-Z-]` (contract §1). Compared case-insensitively
 /// by the store; kept in the case the key was created with.
@@ -320,6 +321,8 @@ pub struct Key {
     pub key_ops: Vec<KeyOperation>,
     pub attributes: KeyAttributes,
     pub tags: Option<Tags>,
+    /// Key-level: every version shows the policy the key has now.
+    pub release_policy: Option<ReleasePolicy>,
 }
 
 /// A soft-deleted key: its current version and when it was deleted and will be purged.

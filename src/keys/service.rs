@@ -21,6 +21,7 @@ use super::model::{
     default_key_ops, validate_tags,
 };
 use super::pool::RsaKeyPool;
+use super::release::{ReleasePolicy, ReleaseWrapping, WrappingKey, wrap_for_release, wrapping_key};
 use super::rotation::RotationPolicy;
 use super::{Error, Result};
 
@@ -43,7 +44,7 @@ pub struct CreateKeyRequest {
     pub key_ops: Option<Vec<KeyOperation>>,
     pub attributes: AttributeChanges,
     pub tags: Option<Tags>,
-    pub has_release_policy: bool,
+    pub release_policy: Option<ReleasePolicy>,
 }
 
 /// The private members of an imported JWK, checked present by the wire layer.
@@ -62,7 +63,7 @@ pub struct ImportKeyRequest {
     pub key_ops: Option<Vec<KeyOperation>>,
     pub attributes: AttributeChanges,
     pub tags: Option<Tags>,
-    pub has_release_policy: bool,
+    pub release_policy: Option<ReleasePolicy>,
 }
 
 /// Patch semantics: each present field replaces the stored one whole (contract §5.2 item 4).
@@ -71,7 +72,16 @@ pub struct UpdateKeyRequest {
     pub key_ops: Option<Vec<KeyOperation>>,
     pub attributes: Option<AttributeChanges>,
     pub tags: Option<Tags>,
-    pub has_release_policy: bool,
+    pub release_policy: Option<ReleasePolicy>,
+}
+
+/// A released key: the version, and its private material wrapped for the caller's key.
+#[derive(Debug)]
+pub struct ReleasedKey {
+    pub key: Key,
+    pub wrapped_for: WrappingKey,
+    pub wrapping: ReleaseWrapping,
+    pub ciphertext: Vec<u8>,
 }
 
 /// What a pass of [`KeyService::run_due`] did.
@@ -121,16 +131,19 @@ fn not_found(name: &KeyName, version: Option<&str>) -> Error {
     Error::KeyNotFound { name: name.to_string(), version: version.map(str::to_owned) }
 }
 
-/// Exportable keys and release policies go together (contract §5.2, recorded messages); secure
-/// key release itself is not emulated, so the one valid combination is refused plainly.
+fn immutable_policy() -> Error {
+    Error::BadParameter("AKV.SKR.1020: Immutable Key Release Policy cannot be modified.".into())
+}
+
+/// Exportable keys and release policies go together (contract §5.2; texts as the real service
+/// sends them, with their AKV.SKR codes).
 fn check_exportability(exportable: bool, has_release_policy: bool) -> Result<()> {
     match (exportable, has_release_policy) {
-        (false, false) => Ok(()),
-        (true, false) => Err(Error::BadParameter("Exportable keys must have release policy".into())),
-        (false, true) => Err(Error::BadParameter("Non-exportable keys must not have release policy".into())),
-        (true, true) => Err(Error::BadParameter(
-            "Exportable keys with a release policy (secure key release) are not supported by this emulator.".into(),
-        )),
+        (true, false) => Err(Error::BadParameter("AKV.SKR.1004: Exportable keys must have release policy.".into())),
+        (false, true) => {
+            Err(Error::BadParameter("AKV.SKR.1005: Non-exportable keys must not have release policy.".into()))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -154,6 +167,8 @@ struct NewVersion {
     attributes: AttributeChanges,
     tags: Option<Tags>,
     expires_after: Option<i64>,
+    /// A policy sent with this version; `None` keeps the key's.
+    release_policy: Option<ReleasePolicy>,
 }
 
 /// Generated or imported material: what gets sealed (PKCS#8 DER for RSA and EC, the raw key
@@ -306,7 +321,6 @@ impl KeyService {
 
     /// Creates a key, or a new current version of an existing one.
     pub async fn create_key(&self, vault: &Vault, name: &KeyName, request: CreateKeyRequest) -> Result<Key> {
-        check_exportability(request.attributes.exportable.unwrap_or(false), request.has_release_policy)?;
         let key_ops = checked_key_ops(request.key_ops.clone(), request.key_type, request.tags.as_ref())?;
         let material = self.new_material(request.clone()).await?;
         let version = NewVersion {
@@ -316,13 +330,13 @@ impl KeyService {
             attributes: request.attributes,
             tags: request.tags,
             expires_after: None,
+            release_policy: request.release_policy,
         };
         self.add_version(vault, name, version).await
     }
 
     /// Imports caller-supplied key material as a new key or a new version (contract §5.2 item 2).
     pub async fn import_key(&self, vault: &Vault, name: &KeyName, request: ImportKeyRequest) -> Result<Key> {
-        check_exportability(request.attributes.exportable.unwrap_or(false), request.has_release_policy)?;
         let (key_type, material) = imported_material(&request.material, request.hsm)?;
         let key_ops = checked_key_ops(request.key_ops, key_type, request.tags.as_ref())?;
         let version = NewVersion {
@@ -332,20 +346,36 @@ impl KeyService {
             attributes: request.attributes,
             tags: request.tags,
             expires_after: None,
+            release_policy: request.release_policy,
         };
         self.add_version(vault, name, version).await
     }
 
     /// Seals and stores new key material as the current version of `name`.
     async fn add_version(&self, vault: &Vault, name: &KeyName, version: NewVersion) -> Result<Key> {
-        let NewVersion { key_type, material, key_ops, attributes, tags, expires_after } = version;
+        let NewVersion { key_type, material, key_ops, attributes, tags, expires_after, release_policy } = version;
         let now = self.clock.now();
         let mut tx = store::begin_write(&self.pool).await?;
+        let header = store::keys::find_header(&mut tx, vault.name.as_str(), name.as_str()).await?;
+        if let Some(header) = header.as_ref().filter(|h| h.deleted_date.is_some()) {
+            return Err(Error::DeletedButRecoverable { name: header.name.clone() });
+        }
+        // A new exportable version inherits the key's release policy when it names none (the
+        // policy is required on the first version only).
+        let stored_policy: Option<ReleasePolicy> = header
+            .as_ref()
+            .and_then(|h| h.release_policy.as_deref())
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| Error::Internal(format!("stored release policy: {e}")))?;
+        let exportable = attributes.exportable.unwrap_or(false);
+        if stored_policy.as_ref().is_some_and(|p| p.immutable) && release_policy.is_some() {
+            return Err(immutable_policy());
+        }
+        let effective_policy = release_policy.clone().or(if exportable { stored_policy } else { None });
+        check_exportability(exportable, effective_policy.is_some())?;
         // A new version keeps the spelling the key was first created with.
-        let stored_name = match store::keys::find_header(&mut tx, vault.name.as_str(), name.as_str()).await? {
-            Some(header) if header.deleted_date.is_some() => {
-                return Err(Error::DeletedButRecoverable { name: header.name });
-            }
+        let stored_name = match &header {
             Some(header) => KeyName::parse(&header.name)?,
             None => name.clone(),
         };
@@ -364,9 +394,13 @@ impl KeyService {
                 updated: now,
             },
             tags,
+            release_policy: effective_policy,
         };
         let sealed = self.master.seal(&owner(vault, &key), &material.private)?;
         store::keys::insert_version(&mut tx, vault.name.as_str(), &key, &sealed).await?;
+        if let Some(policy) = &release_policy {
+            store::keys::set_release_policy(&mut tx, vault.name.as_str(), key.name.as_str(), Some(policy)).await?;
+        }
         tx.commit().await?;
         Ok(key)
     }
@@ -427,8 +461,18 @@ impl KeyService {
     ) -> Result<Key> {
         let mut tx = store::begin_write(&self.pool).await?;
         let mut key = Self::find(&mut tx, vault, name, version).await?;
-        let exportable = request.attributes.as_ref().and_then(|a| a.exportable);
-        check_exportability(exportable.or(key.attributes.exportable).unwrap_or(false), request.has_release_policy)?;
+        let exportable = key.attributes.exportable.unwrap_or(false);
+        if request.attributes.as_ref().and_then(|a| a.exportable).is_some_and(|wanted| wanted != exportable) {
+            return Err(Error::BadParameter("AKV.SKR.1014: Cannot modify the exportable state of a key.".into()));
+        }
+        if let Some(policy) = request.release_policy {
+            if key.release_policy.as_ref().is_some_and(|p| p.immutable) {
+                return Err(immutable_policy());
+            }
+            check_exportability(exportable, true)?;
+            store::keys::set_release_policy(&mut tx, vault.name.as_str(), key.name.as_str(), Some(&policy)).await?;
+            key.release_policy = Some(policy);
+        }
         if let Some(ops) = request.key_ops {
             validate_key_ops(&ops, key.key_type)?;
             key.key_ops = ops;
@@ -442,7 +486,6 @@ impl KeyService {
             attrs.enabled = changes.enabled.unwrap_or(attrs.enabled);
             attrs.not_before = changes.not_before.or(attrs.not_before);
             attrs.expires = changes.expires.or(attrs.expires);
-            attrs.exportable = changes.exportable.or(attrs.exportable);
         }
         key.attributes.updated = self.clock.now();
         store::keys::update_properties(&mut tx, vault.name.as_str(), &key).await?;
@@ -536,7 +579,13 @@ impl KeyService {
             let pkcs8 = self.master.open(&owner(vault, &key), &sealed)?;
             versions.push((key, pkcs8));
         }
-        KeyBackup { name: current.name, current_version: current.version, versions }.seal(&self.master, vault.tenant_id)
+        KeyBackup {
+            release_policy: current.release_policy,
+            name: current.name,
+            current_version: current.version,
+            versions,
+        }
+        .seal(&self.master, vault.tenant_id)
     }
 
     /// Restores a backup with the same version ids into `vault`; the name must be free, neither
@@ -558,6 +607,13 @@ impl KeyService {
                 current = Some(key.clone());
             }
         }
+        store::keys::set_release_policy(
+            &mut tx,
+            vault.name.as_str(),
+            backup.name.as_str(),
+            backup.release_policy.as_ref(),
+        )
+        .await?;
         store::keys::set_current_version(
             &mut tx,
             vault.name.as_str(),
@@ -620,7 +676,7 @@ impl KeyService {
             key_ops: None,
             attributes: AttributeChanges::default(),
             tags: None,
-            has_release_policy: false,
+            release_policy: None,
         };
         let material = self.new_material(request).await?;
         let version = NewVersion {
@@ -631,6 +687,7 @@ impl KeyService {
             tags: current.tags,
             // Relative to the new version's `created`, which add_version stamps.
             expires_after: policy.as_ref().and_then(RotationPolicy::expiry_seconds),
+            release_policy: None,
         };
         self.add_version(vault, &current.name, version).await
     }
@@ -796,6 +853,40 @@ impl KeyService {
         Ok((key, output))
     }
 
+    /// Secure key release: checks that the key may be released to the holder of `claims` (the
+    /// verified attestation token) under its release policy, then wraps the key's private
+    /// material for the RSA key those claims carry. `key_ops` play no part (contract §5 item 20).
+    pub async fn release_key(
+        &self,
+        vault: &Vault,
+        name: &KeyName,
+        version: Option<&str>,
+        claims: &serde_json::Value,
+        wrapping: ReleaseWrapping,
+    ) -> Result<ReleasedKey> {
+        let key = self.get_key(vault, name, version).await?;
+        if !key.attributes.enabled {
+            return Err(Error::KeyDisabled(KeyOperation::Export));
+        }
+        let policy = match (&key.release_policy, key.attributes.exportable) {
+            (Some(policy), Some(true)) => policy,
+            _ => {
+                return Err(Error::BadParameter(format!(
+                    "The key '{}' cannot be released: only exportable keys with a release policy can be.",
+                    key.name
+                )));
+            }
+        };
+        if !policy.satisfied_by(claims)? {
+            return Err(Error::ReleasePolicyNotSatisfied);
+        }
+        let to = wrapping_key(claims)?;
+        let material = self.private_material(vault, &key).await?;
+        let target = to.clone();
+        let ciphertext = run_blocking("key release", move || wrap_for_release(wrapping, &target, &material)).await?;
+        Ok(ReleasedKey { key, wrapped_for: to, wrapping, ciphertext })
+    }
+
     /// `count` bytes from the emulator's secure random source (`POST /rng`, 1–128 bytes).
     pub fn random_bytes(count: i64) -> Result<Vec<u8>> {
         match usize::try_from(count) {
@@ -839,7 +930,7 @@ mod tests {
             key_ops: None,
             attributes: AttributeChanges::default(),
             tags: None,
-            has_release_policy: false,
+            release_policy: None,
         }
     }
 
@@ -884,21 +975,42 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn exportability_rules_apply_on_create_and_update() {
+    async fn exportability_rules_apply_on_create_update_and_new_versions() {
         let (keys, vault) = service().await;
+        let policy = |immutable| {
+            let data = br#"{"anyOf":[{"authority":"https://a/attestation","allOf":[{"claim":"c","equals":1}]}]}"#;
+            ReleasePolicy::parse(data, None, Some(immutable)).unwrap()
+        };
+        let message = |result: Result<Key>| match result {
+            Err(Error::BadParameter(m)) => m,
+            other => panic!("expected a bad parameter, got {other:?}"),
+        };
         let mut exportable = ec_request();
         exportable.attributes.exportable = Some(true);
-        assert!(matches!(keys.create_key(&vault, &name("x"), exportable).await, Err(Error::BadParameter(_))));
+        assert!(message(keys.create_key(&vault, &name("x"), exportable.clone()).await).starts_with("AKV.SKR.1004"));
         let mut with_policy = ec_request();
-        with_policy.has_release_policy = true;
-        assert!(matches!(keys.create_key(&vault, &name("x"), with_policy).await, Err(Error::BadParameter(_))));
+        with_policy.release_policy = Some(policy(false));
+        assert!(message(keys.create_key(&vault, &name("x"), with_policy).await).starts_with("AKV.SKR.1005"));
 
-        keys.create_key(&vault, &name("x"), ec_request()).await.unwrap();
-        let update = UpdateKeyRequest {
-            attributes: Some(AttributeChanges { exportable: Some(true), ..Default::default() }),
+        exportable.release_policy = Some(policy(true));
+        let first = keys.create_key(&vault, &name("x"), exportable.clone()).await.unwrap();
+        assert_eq!(first.release_policy, Some(policy(true)));
+        exportable.release_policy = None;
+        let second = keys.create_key(&vault, &name("x"), exportable.clone()).await.unwrap();
+        assert_eq!(second.release_policy, Some(policy(true)), "a new exportable version inherits the policy");
+        exportable.release_policy = Some(policy(false));
+        assert!(message(keys.create_key(&vault, &name("x"), exportable).await).starts_with("AKV.SKR.1020"));
+
+        let change_policy = UpdateKeyRequest { release_policy: Some(policy(false)), ..Default::default() };
+        assert!(message(keys.update_key(&vault, &name("x"), None, change_policy).await).starts_with("AKV.SKR.1020"));
+        let unexport = UpdateKeyRequest {
+            attributes: Some(AttributeChanges { exportable: Some(false), ..Default::default() }),
             ..Default::default()
         };
-        assert!(matches!(keys.update_key(&vault, &name("x"), None, update).await, Err(Error::BadParameter(_))));
+        assert!(message(keys.update_key(&vault, &name("x"), None, unexport).await).starts_with("AKV.SKR.1014"));
+        keys.create_key(&vault, &name("plain"), ec_request()).await.unwrap();
+        let add_policy = UpdateKeyRequest { release_policy: Some(policy(false)), ..Default::default() };
+        assert!(message(keys.update_key(&vault, &name("plain"), None, add_policy).await).starts_with("AKV.SKR.1005"));
     }
 
     #[tokio::test]

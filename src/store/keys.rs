@@ -6,6 +6,7 @@ use sqlx::SqliteConnection;
 use crate::keys::model::{
     Key, KeyAttributes, KeyName, KeyOperation, KeyType, KeyVersion, PublicKey, PublicMembers, Tags,
 };
+use crate::keys::release::ReleasePolicy;
 
 /// The row of a key name.
 #[derive(Debug, sqlx::FromRow)]
@@ -14,6 +15,7 @@ pub struct KeyHeader {
     pub current_version: String,
     pub deleted_date: Option<i64>,
     pub scheduled_purge_date: Option<i64>,
+    pub release_policy: Option<String>,
 }
 
 #[derive(Debug, sqlx::FromRow)]
@@ -31,6 +33,7 @@ struct VersionRow {
     created: i64,
     updated: i64,
     tags: Option<String>,
+    release_policy: Option<String>,
 }
 
 fn corrupt(what: impl Into<String>) -> sqlx::Error {
@@ -65,6 +68,7 @@ impl VersionRow {
                 updated: self.updated,
             },
             tags: self.tags.as_deref().map(serde_json::from_str::<Tags>).transpose().map_err(json_err)?,
+            release_policy: self.release_policy.as_deref().map(serde_json::from_str).transpose().map_err(json_err)?,
         };
         Ok((self.seq, key))
     }
@@ -83,7 +87,7 @@ fn tags_json(tags: Option<&Tags>) -> Option<String> {
     tags.map(|t| serde_json::to_value(t).unwrap_or_default().to_string())
 }
 
-const VERSION_COLUMNS: &str = "v.name, v.version, v.seq, v.kty, v.public_jwk, v.key_ops, v.enabled, v.nbf, v.exp, v.exportable, v.created, v.updated, v.tags";
+const VERSION_COLUMNS: &str = "v.name, v.version, v.seq, v.kty, v.public_jwk, v.key_ops, v.enabled, v.nbf, v.exp, v.exportable, v.created, v.updated, v.tags, k.release_policy";
 
 pub async fn find_header(
     conn: &mut SqliteConnection,
@@ -91,7 +95,7 @@ pub async fn find_header(
     name: &str,
 ) -> Result<Option<KeyHeader>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT name, current_version, deleted_date, scheduled_purge_date FROM keys WHERE vault = ? AND name = ?",
+        "SELECT name, current_version, deleted_date, scheduled_purge_date, release_policy FROM keys WHERE vault = ? AND name = ?",
     )
     .bind(vault)
     .bind(name)
@@ -214,6 +218,23 @@ pub async fn list_versions(
     rows.into_iter().map(VersionRow::into_key).collect()
 }
 
+/// Sets (or clears) the key-level release policy.
+pub async fn set_release_policy(
+    conn: &mut SqliteConnection,
+    vault: &str,
+    name: &str,
+    policy: Option<&ReleasePolicy>,
+) -> Result<(), sqlx::Error> {
+    let json = policy.map(serde_json::to_string).transpose().map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+    sqlx::query("UPDATE keys SET release_policy = ? WHERE vault = ? AND name = ?")
+        .bind(json)
+        .bind(vault)
+        .bind(name)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Writes a version's mutable properties: key_ops, attributes and tags.
 pub async fn update_properties(conn: &mut SqliteConnection, vault: &str, key: &Key) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -247,7 +268,7 @@ struct DeletedRow {
 /// (key, deleted date, scheduled purge date)
 pub type DeletedKeyRow = (Key, i64, i64);
 
-const DELETED_SELECT: &str = "SELECT v.name, v.version, v.seq, v.kty, v.public_jwk, v.key_ops, v.enabled, v.nbf, v.exp, v.exportable, v.created, v.updated, v.tags, k.deleted_date, k.scheduled_purge_date
+const DELETED_SELECT: &str = "SELECT v.name, v.version, v.seq, v.kty, v.public_jwk, v.key_ops, v.enabled, v.nbf, v.exp, v.exportable, v.created, v.updated, v.tags, k.release_policy, k.deleted_date, k.scheduled_purge_date
      FROM keys k JOIN key_versions v ON v.vault = k.vault AND v.name = k.name AND v.version = k.current_version";
 
 impl DeletedRow {

@@ -153,6 +153,12 @@ async fn every_route_requires_its_permission() {
         (Method::GET, "/deletedkeys/k1".into(), "get"),
         (Method::DELETE, "/deletedkeys/k1".into(), "purge"),
         (Method::POST, "/deletedkeys/k1/recover".into(), "recover"),
+        (Method::POST, "/keys/k1/release".into(), "release"),
+        (Method::POST, "/keys/k1//release".into(), "release"),
+        (Method::POST, format!("/keys/k1/{v}/release"), "release"),
+        (Method::GET, "/keys/k1/attestation".into(), "get"),
+        (Method::GET, format!("/keys/k1/{v}/attestation"), "get"),
+        (Method::POST, "/rng".into(), "any"),
     ];
     for (method, path, permission) in cases {
         let url = format!("{}{path}?{API}", vault.vault_url());

@@ -9,6 +9,7 @@ mod identity;
 mod import;
 mod keys;
 mod persistence;
+mod release;
 mod rotation;
 mod sdk;
 mod signatures;

@@ -6,6 +6,7 @@ pub mod backup;
 pub mod crypto;
 pub mod deleted_keys;
 pub mod keys;
+pub mod release;
 pub mod rotation;
 pub mod wire;
 
@@ -44,6 +45,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/keys/{name}/unwrapkey", endpoint(post(crypto::unwrap_key_latest), Op::UnwrapKey))
         .route("/keys/{name}/sign", endpoint(post(crypto::sign_latest), Op::Sign))
         .route("/keys/{name}/verify", endpoint(post(crypto::verify_latest), Op::Verify))
+        .route("/keys/{name}/release", endpoint(post(release::release_latest_key), Op::Release))
+        .route("/keys/{name}/attestation", endpoint(get(release::get_latest_key_attestation), Op::GetKeyAttestation))
         .route(
             "/keys/{name}/{version}",
             endpoint(get(keys::get_key), Op::GetKey).merge(endpoint(patch(keys::update_key), Op::UpdateKey)),
@@ -54,6 +57,8 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/keys/{name}/{version}/unwrapkey", endpoint(post(crypto::unwrap_key), Op::UnwrapKey))
         .route("/keys/{name}/{version}/sign", endpoint(post(crypto::sign), Op::Sign))
         .route("/keys/{name}/{version}/verify", endpoint(post(crypto::verify), Op::Verify))
+        .route("/keys/{name}/{version}/release", endpoint(post(release::release_key), Op::Release))
+        .route("/keys/{name}/{version}/attestation", endpoint(get(release::get_key_attestation), Op::GetKeyAttestation))
         .route("/rng", endpoint(post(crypto::get_random_bytes), Op::GetRandomBytes))
         .route("/deletedkeys", endpoint(get(deleted_keys::list_deleted_keys), Op::ListDeletedKeys))
         .route(
@@ -95,10 +100,14 @@ async fn authorize(operation: Operation, req: Request, next: Next) -> Response {
 
 /// The authority the client addressed: HTTP/2 `:authority`, else the Host header.
 pub fn request_authority(req: &Request) -> String {
-    req.uri()
-        .authority()
+    authority_of(req.uri(), req.headers())
+}
+
+/// [`request_authority`] from a request's parts.
+pub fn authority_of(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> String {
+    uri.authority()
         .map(|a| a.as_str().to_owned())
-        .or_else(|| req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
+        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
         .unwrap_or_else(|| "localhost".to_owned())
         .to_ascii_lowercase()
 }

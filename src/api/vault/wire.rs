@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::crypto::base64url::{self, Base64Url};
 use crate::crypto::ec::Curve;
 use crate::keys::model::{DeletedKey, Key, KeyFamily, KeyOperation, KeyType, PublicKey, Tags};
+use crate::keys::release::ReleasePolicy;
 use crate::keys::service::{
     AttributeChanges, CipherInput, CipherOutput, CreateKeyRequest, ImportKeyRequest, PrivateJwk, UpdateKeyRequest,
 };
@@ -36,13 +37,54 @@ pub struct KeyCreateParameters {
     pub attributes: Option<AttributesInput>,
     pub tags: Option<Tags>,
     pub crv: Option<String>,
-    pub release_policy: Option<serde_json::Value>,
+    pub release_policy: Option<KeyReleasePolicyInput>,
 }
 
 fn parse_curve(crv: &str) -> Result<Curve> {
     Curve::from_jwk_name(crv).ok_or_else(|| {
         Error::BadParameter(format!("The curve '{crv}' is not valid. Valid values: P-256, P-384, P-521, P-256K."))
     })
+}
+
+/// A release policy as clients send it: the policy document base64url-encoded in `data`.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyReleasePolicyInput {
+    pub content_type: Option<String>,
+    pub immutable: Option<bool>,
+    pub data: Option<Base64Url>,
+}
+
+fn parse_release_policy(input: Option<KeyReleasePolicyInput>) -> Result<Option<ReleasePolicy>> {
+    input
+        .map(|p| {
+            let data = p
+                .data
+                .ok_or_else(|| Error::BadParameter("Key Release Policy: the 'data' member is required.".into()))?;
+            ReleasePolicy::parse(&data.0, p.content_type, p.immutable)
+        })
+        .transpose()
+}
+
+/// The release policy as responses show it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct KeyReleasePolicyOut {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+    pub immutable: bool,
+    pub data: Base64Url,
+}
+
+impl KeyReleasePolicyOut {
+    #[must_use]
+    pub fn new(policy: &ReleasePolicy) -> Self {
+        Self {
+            content_type: Some(policy.content_type.clone()),
+            immutable: policy.immutable,
+            data: Base64Url(policy.data.as_bytes().to_vec()),
+        }
+    }
 }
 
 fn parse_key_ops(ops: Option<Vec<String>>) -> Result<Option<Vec<KeyOperation>>> {
@@ -64,7 +106,7 @@ impl TryFrom<KeyCreateParameters> for CreateKeyRequest {
             key_ops: parse_key_ops(p.key_ops)?,
             attributes: attributes.into(),
             tags: p.tags,
-            has_release_policy: p.release_policy.is_some(),
+            release_policy: parse_release_policy(p.release_policy)?,
         })
     }
 }
@@ -97,7 +139,7 @@ pub struct KeyImportParameters {
     pub hsm: Option<bool>,
     pub attributes: Option<AttributesInput>,
     pub tags: Option<Tags>,
-    pub release_policy: Option<serde_json::Value>,
+    pub release_policy: Option<KeyReleasePolicyInput>,
 }
 
 fn required(member: Option<Base64Url>, name: &str, kty: &str) -> Result<Vec<u8>> {
@@ -153,7 +195,7 @@ impl TryFrom<KeyImportParameters> for ImportKeyRequest {
             key_ops: parse_key_ops(jwk.key_ops)?,
             attributes: p.attributes.unwrap_or_default().into(),
             tags: p.tags,
-            has_release_policy: p.release_policy.is_some(),
+            release_policy: parse_release_policy(p.release_policy)?,
         })
     }
 }
@@ -163,7 +205,7 @@ pub struct KeyUpdateParameters {
     pub key_ops: Option<Vec<String>>,
     pub attributes: Option<AttributesInput>,
     pub tags: Option<Tags>,
-    pub release_policy: Option<serde_json::Value>,
+    pub release_policy: Option<KeyReleasePolicyInput>,
 }
 
 impl TryFrom<KeyUpdateParameters> for UpdateKeyRequest {
@@ -174,7 +216,7 @@ impl TryFrom<KeyUpdateParameters> for UpdateKeyRequest {
             key_ops: parse_key_ops(p.key_ops)?,
             attributes: p.attributes.map(Into::into),
             tags: p.tags,
-            has_release_policy: p.release_policy.is_some(),
+            release_policy: parse_release_policy(p.release_policy)?,
         })
     }
 }
@@ -194,6 +236,9 @@ pub struct JsonWebKey {
     pub x: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub y: Option<String>,
+    /// Only in a release: the key wrapped for the caller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_hsm: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -246,6 +291,8 @@ pub struct KeyBundle {
     pub attributes: KeyAttributesOut,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tags: Option<Tags>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub release_policy: Option<KeyReleasePolicyOut>,
 }
 
 impl KeyBundle {
@@ -260,6 +307,7 @@ impl KeyBundle {
             crv: None,
             x: None,
             y: None,
+            key_hsm: None,
         };
         match &key.public {
             PublicKey::Rsa { n, e } => {
@@ -274,7 +322,12 @@ impl KeyBundle {
             // An oct key's JWK carries no material at all (contract §5.2 item 3).
             PublicKey::Symmetric { .. } => {}
         }
-        Self { key: jwk, attributes: KeyAttributesOut::new(key, vault), tags: key.tags.clone() }
+        Self {
+            key: jwk,
+            attributes: KeyAttributesOut::new(key, vault),
+            tags: key.tags.clone(),
+            release_policy: key.release_policy.as_ref().map(KeyReleasePolicyOut::new),
+        }
     }
 }
 
@@ -472,6 +525,7 @@ mod tests {
                 updated: 1_629_299_980,
             },
             tags: None,
+            release_policy: None,
         };
         let json =
             serde_json::to_value(KeyBundle::new(&key, &vault(), "https://default.vault.localhost:8443")).unwrap();
