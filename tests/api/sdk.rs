@@ -253,3 +253,156 @@ async fn sdk_backs_up_and_restores_after_purge() {
     let err = client.restore_key(params.try_into().unwrap(), None).await.unwrap_err();
     assert_eq!(err.http_status(), Some(azure_core::http::StatusCode::Conflict));
 }
+
+#[tokio::test]
+async fn sdk_rotation_policy_manual_and_automatic_rotation_keep_old_versions_unwrapping() {
+    use azure_security_keyvault_keys::models::{
+        KeyRotationPolicy, KeyRotationPolicyAction, KeyRotationPolicyAttributes, LifetimeAction, LifetimeActionTrigger,
+        LifetimeActionType,
+    };
+
+    let vault = spawn().await;
+    let client = vault.key_client();
+    let first = client.create_key("cmk", create_rsa(2048), None).await.unwrap().into_model().unwrap();
+    let first_version = first.resource_id().unwrap().version.unwrap();
+    let data_key = vec![0x11; 32];
+    let wrapped = client
+        .wrap_key("cmk", wrap_params(EncryptionAlgorithm::RsaOaep256, data_key.clone()), None)
+        .await
+        .unwrap()
+        .into_model()
+        .unwrap()
+        .result
+        .unwrap();
+
+    let policy = KeyRotationPolicy {
+        lifetime_actions: Some(vec![LifetimeAction {
+            action: Some(LifetimeActionType { type_prop: Some(KeyRotationPolicyAction::Rotate) }),
+            trigger: Some(LifetimeActionTrigger { time_after_create: Some("P30D".into()), ..Default::default() }),
+        }]),
+        attributes: Some(KeyRotationPolicyAttributes { expiry_time: Some("P90D".into()), ..Default::default() }),
+        ..Default::default()
+    };
+    let stored =
+        client.update_key_rotation_policy("cmk", policy.try_into().unwrap(), None).await.unwrap().into_model().unwrap();
+    let actions = stored.lifetime_actions.unwrap();
+    assert_eq!(actions.len(), 2, "the service appends a Notify action");
+    assert_eq!(actions[1].action.as_ref().unwrap().type_prop, Some(KeyRotationPolicyAction::Notify));
+    let fetched = client.get_key_rotation_policy("cmk", None).await.unwrap().into_model().unwrap();
+    assert_eq!(fetched.attributes.unwrap().expiry_time.as_deref(), Some("P90D"));
+
+    // Manual rotation: same type and size, expiry from the policy.
+    let rotated = client.rotate_key("cmk", None).await.unwrap().into_model().unwrap();
+    let attributes = rotated.attributes.as_ref().unwrap();
+    let lifetime = attributes.expires.unwrap() - attributes.created.unwrap();
+    assert_eq!(lifetime.whole_days(), 90);
+    assert_eq!(rotated.key.as_ref().unwrap().n.as_ref().unwrap().len(), 256);
+
+    // Automatic rotation once the emulator clock passes timeAfterCreate.
+    let done = vault.emulator.advance_clock(31 * 86_400).await.unwrap();
+    assert_eq!(done.rotated, 1);
+    let versions: Vec<_> = client.list_key_properties_versions("cmk", None).unwrap().try_collect().await.unwrap();
+    assert_eq!(versions.len(), 3);
+
+    // A data key wrapped under version 1 still unwraps after two rotations.
+    let unwrapped = client
+        .unwrap_key("cmk", &first_version, wrap_params(EncryptionAlgorithm::RsaOaep256, wrapped), None)
+        .await
+        .unwrap()
+        .into_model()
+        .unwrap();
+    assert_eq!(unwrapped.result.unwrap(), data_key);
+}
+
+#[tokio::test]
+async fn sdk_oct_keys_wrap_and_encrypt_with_aes_and_draw_random_bytes() {
+    use azure_security_keyvault_keys::models::GetRandomBytesParameters;
+
+    let vault = spawn().await;
+    let client = vault.key_client();
+    let oct = CreateKeyParameters { kty: Some(KeyType::OctHsm), key_size: Some(256), ..Default::default() };
+    let key = client.create_key("aes", oct.try_into().unwrap(), None).await.unwrap().into_model().unwrap();
+    assert_eq!(key.key.as_ref().unwrap().kty, Some(KeyType::OctHsm));
+    assert!(key.key.as_ref().unwrap().k.is_none(), "no key material is returned");
+    let version = key.resource_id().unwrap().version.unwrap();
+
+    let wrapped = client
+        .wrap_key("aes", wrap_params(EncryptionAlgorithm::A256Kw, vec![7; 32]), None)
+        .await
+        .unwrap()
+        .into_model()
+        .unwrap();
+    let unwrapped = client
+        .unwrap_key("aes", &version, wrap_params(EncryptionAlgorithm::A256Kw, wrapped.result.unwrap()), None)
+        .await
+        .unwrap()
+        .into_model()
+        .unwrap();
+    assert_eq!(unwrapped.result.unwrap(), vec![7; 32]);
+
+    let encrypt = KeyOperationParameters {
+        algorithm: Some(EncryptionAlgorithm::A256Gcm),
+        value: Some(b"plaintext".to_vec()),
+        additional_authenticated_data: Some(b"context".to_vec()),
+        ..Default::default()
+    };
+    let sealed = client.encrypt("aes", encrypt.try_into().unwrap(), None).await.unwrap().into_model().unwrap();
+    let decrypt = KeyOperationParameters {
+        algorithm: Some(EncryptionAlgorithm::A256Gcm),
+        value: sealed.result,
+        iv: sealed.iv,
+        authentication_tag: sealed.authentication_tag,
+        additional_authenticated_data: Some(b"context".to_vec()),
+    };
+    let opened =
+        client.decrypt("aes", &version, decrypt.try_into().unwrap(), None).await.unwrap().into_model().unwrap();
+    assert_eq!(opened.result.unwrap(), b"plaintext");
+
+    let random = GetRandomBytesParameters { count: Some(64) };
+    let bytes = client.get_random_bytes(random.try_into().unwrap(), None).await.unwrap().into_model().unwrap();
+    assert_eq!(bytes.value.unwrap().len(), 64);
+}
+
+#[tokio::test]
+async fn sdk_releases_an_exportable_key_and_gets_its_attestation() {
+    use azure_security_keyvault_keys::models::{
+        KeyAttributes, KeyClientGetKeyAttestationOptions, KeyClientReleaseOptions, KeyEncryptionAlgorithm,
+        KeyReleasePolicy, ReleaseParameters,
+    };
+
+    let vault = spawn().await;
+    let client = vault.key_client();
+    let authority = format!("{}/attestation", vault.vault_url());
+    let document = serde_json::json!({"version": "1.0.0", "anyOf": [{"authority": authority, "allOf": [{"claim": "sdk-test", "equals": "true"}]}]});
+    let create = CreateKeyParameters {
+        kty: Some(KeyType::RsaHsm),
+        key_attributes: Some(KeyAttributes { exportable: Some(true), ..Default::default() }),
+        release_policy: Some(KeyReleasePolicy {
+            encoded_policy: Some(document.to_string().into_bytes()),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let key = client.create_key("skr", create.try_into().unwrap(), None).await.unwrap().into_model().unwrap();
+    let policy = key.release_policy.unwrap();
+    assert_eq!(policy.immutable, Some(false));
+    assert!(String::from_utf8(policy.encoded_policy.unwrap()).unwrap().starts_with(r#"{"version":"1.0.0""#));
+
+    let (_, minted) = vault.call(reqwest::Method::GET, "/attestation/generate-test-token", None).await;
+    let release = ReleaseParameters {
+        target_attestation_token: minted["token"].as_str().map(str::to_owned),
+        algorithm: Some(KeyEncryptionAlgorithm::RsaAesKeyWrap384),
+        nonce: Some("nonce".into()),
+    };
+    // No version: the SDK sends `/keys/skr//release`.
+    let options = KeyClientReleaseOptions::default();
+    let released =
+        client.release("skr", release.try_into().unwrap(), Some(options)).await.unwrap().into_model().unwrap();
+    let jws = released.value.unwrap();
+    assert_eq!(jws.split('.').count(), 3);
+
+    let version = key.key.as_ref().and_then(|k| k.kid.as_deref()).unwrap().rsplit('/').next().unwrap().to_owned();
+    let options = KeyClientGetKeyAttestationOptions { key_version: Some(version), ..Default::default() };
+    let attested = client.get_key_attestation("skr", Some(options)).await.unwrap().into_model().unwrap();
+    assert!(attested.attributes.unwrap().attestation.is_none());
+}
