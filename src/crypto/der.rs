@@ -41,6 +41,23 @@ pub fn pkcs8_private_key(pkcs8: &[u8]) -> Option<&[u8]> {
     (tag == OCTET_STRING).then_some(private_key)
 }
 
+/// `d` of the `RSAPrivateKey` inside a PKCS#8 key: `SEQUENCE { version, n, e, d, ... }`.
+#[cfg(test)]
+pub(crate) fn rsa_private_exponent(pkcs8: &[u8]) -> Option<Vec<u8>> {
+    let (_, key, _) = read_tlv(pkcs8_private_key(pkcs8)?)?;
+    let mut rest = key;
+    let mut members = Vec::new();
+    for _ in 0..4 {
+        let (tag, value, next) = read_tlv(rest)?;
+        if tag != INTEGER {
+            return None;
+        }
+        members.push(value);
+        rest = next;
+    }
+    Some(super::trim_leading_zeros(members[3]).to_vec())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

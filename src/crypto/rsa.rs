@@ -109,6 +109,82 @@ pub fn import(c: &RsaPrivateComponents<'_>) -> CryptoResult<RsaKeyMaterial> {
     material_from_pkcs8(der.as_ref())
 }
 
+/// The CRT members of a key known only by `n`, `e` and `d`: the primes are recovered from
+/// `n` and `d·e − 1` (NIST SP 800-56B, appendix C), then `dp`, `dq` and `qi` follow.
+///
+/// num-bigint is not constant-time; this runs once, at import, on material the caller already
+/// holds, and every later private-key operation goes through aws-lc-rs as usual.
+pub fn complete_from_d(n: &[u8], e: &[u8], d: &[u8]) -> CryptoResult<RsaKeyMaterial> {
+    use num_bigint::BigUint;
+    let inconsistent = || {
+        CryptoError::InvalidInput(
+            "The RSA members n, e and d do not belong to one key: no primes of n follow from them.".into(),
+        )
+    };
+    let bits = super::trim_leading_zeros(n).len() * 8;
+    if !SUPPORTED_SIZES.iter().any(|size| *size as usize == bits) {
+        return Err(CryptoError::InvalidInput(format!(
+            "The RSA key is {bits} bits; Key Vault imports RSA keys of 2048, 3072 or 4096 bits."
+        )));
+    }
+    let (n_int, e_int, d_int) = (BigUint::from_bytes_be(n), BigUint::from_bytes_be(e), BigUint::from_bytes_be(d));
+    let one = BigUint::from(1u8);
+    let k = &d_int * &e_int - &one;
+    if n_int <= one || k.bit(0) {
+        return Err(inconsistent());
+    }
+    let odd_part_shift = k.trailing_zeros().ok_or_else(inconsistent)?;
+    let t = &k >> odd_part_shift;
+    let n_minus_one = &n_int - &one;
+    let gcd = |mut a: BigUint, mut b: BigUint| {
+        while b != BigUint::from(0u8) {
+            let r = &a % &b;
+            a = b;
+            b = r;
+        }
+        a
+    };
+    // Each random base finds a factor with probability at least 1/2; 100 tries never fail for
+    // a real key, and bound the work for a bogus one.
+    for _ in 0..100 {
+        let g = BigUint::from_bytes_be(&super::random_bytes(n.len())?) % &n_int;
+        if g <= one {
+            continue;
+        }
+        let mut x = g.modpow(&t, &n_int);
+        for _ in 0..odd_part_shift {
+            if x == one || x == n_minus_one {
+                break;
+            }
+            let y = x.modpow(&BigUint::from(2u8), &n_int);
+            if y == one {
+                let p = gcd(&x - &one, n_int.clone());
+                let q = &n_int / &p;
+                if p <= one || &p * &q != n_int {
+                    break;
+                }
+                let (p, q) = if p > q { (p, q) } else { (q, p) };
+                let dp = &d_int % (&p - &one);
+                let dq = &d_int % (&q - &one);
+                let qi = q.modinv(&p).ok_or_else(inconsistent)?;
+                let bytes = |v: &BigUint| v.to_bytes_be();
+                return import(&RsaPrivateComponents {
+                    n,
+                    e,
+                    d,
+                    p: &bytes(&p),
+                    q: &bytes(&q),
+                    dp: &bytes(&dp),
+                    dq: &bytes(&dq),
+                    qi: &bytes(&qi),
+                });
+            }
+            x = y;
+        }
+    }
+    Err(inconsistent())
+}
+
 /// Parses PKCS#8 DER and returns it with its public components.
 pub fn material_from_pkcs8(pkcs8_der: &[u8]) -> CryptoResult<RsaKeyMaterial> {
     let pair = KeyPair::from_pkcs8(pkcs8_der).map_err(|e| CryptoError::Material(format!("RSA PKCS#8: {e}")))?;
@@ -239,6 +315,24 @@ pub fn verify_digest(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn crt_members_are_recovered_from_d() {
+        let key = generate(2048).unwrap();
+        let pair = KeyPair::from_pkcs8(&key.pkcs8_der).unwrap();
+        let d = crate::crypto::der::rsa_private_exponent(&key.pkcs8_der).unwrap();
+        let completed = complete_from_d(&key.n, &key.e, &d).unwrap();
+        let again = KeyPair::from_pkcs8(&completed.pkcs8_der).unwrap();
+        assert_eq!(
+            again.public_key().modulus().big_endian_without_leading_zero(),
+            pair.public_key().modulus().big_endian_without_leading_zero()
+        );
+        let ciphertext = encrypt(&key.n, &key.e, Padding::OaepSha256, b"dek").unwrap();
+        assert_eq!(decrypt(&completed.pkcs8_der, Padding::OaepSha256, &ciphertext).unwrap(), b"dek");
+        let mut wrong_d = d.clone();
+        *wrong_d.last_mut().unwrap() ^= 2;
+        assert!(matches!(complete_from_d(&key.n, &key.e, &wrong_d), Err(CryptoError::InvalidInput(_))));
+    }
     use std::sync::OnceLock;
 
     fn key() -> &'static RsaKeyMaterial {

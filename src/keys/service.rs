@@ -50,9 +50,31 @@ pub struct CreateKeyRequest {
 /// The private members of an imported JWK, checked present by the wire layer.
 #[derive(Clone, Debug)]
 pub enum PrivateJwk {
-    Rsa { n: Vec<u8>, e: Vec<u8>, d: Vec<u8>, p: Vec<u8>, q: Vec<u8>, dp: Vec<u8>, dq: Vec<u8>, qi: Vec<u8> },
-    Ec { curve: Curve, d: Vec<u8>, x: Vec<u8>, y: Vec<u8> },
-    Oct { k: Vec<u8> },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+        d: Vec<u8>,
+        p: Vec<u8>,
+        q: Vec<u8>,
+        dp: Vec<u8>,
+        dq: Vec<u8>,
+        qi: Vec<u8>,
+    },
+    /// Only the private exponent: the CRT members are derived at import.
+    RsaWithoutCrt {
+        n: Vec<u8>,
+        e: Vec<u8>,
+        d: Vec<u8>,
+    },
+    Ec {
+        curve: Curve,
+        d: Vec<u8>,
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
+    Oct {
+        k: Vec<u8>,
+    },
 }
 
 #[derive(Clone, Debug)]
@@ -273,6 +295,11 @@ fn imported_material(jwk: &PrivateJwk, hsm: bool) -> Result<(KeyType, NewMateria
             let public = PublicKey::Rsa { n: imported.n, e: imported.e };
             Ok((pick(KeyType::Rsa, KeyType::RsaHsm), NewMaterial { private: imported.pkcs8_der, public }))
         }
+        PrivateJwk::RsaWithoutCrt { n, e, d } => {
+            let imported = rsa::complete_from_d(n, e, d)?;
+            let public = PublicKey::Rsa { n: imported.n, e: imported.e };
+            Ok((pick(KeyType::Rsa, KeyType::RsaHsm), NewMaterial { private: imported.pkcs8_der, public }))
+        }
         PrivateJwk::Ec { curve, d, x, y } => {
             let imported = ec::import(*curve, d, x, y)?;
             let public = PublicKey::Ec { curve: imported.curve, x: imported.x, y: imported.y };
@@ -337,7 +364,8 @@ impl KeyService {
 
     /// Imports caller-supplied key material as a new key or a new version (contract §5.2 item 2).
     pub async fn import_key(&self, vault: &Vault, name: &KeyName, request: ImportKeyRequest) -> Result<Key> {
-        let (key_type, material) = imported_material(&request.material, request.hsm)?;
+        let (jwk, hsm) = (request.material, request.hsm);
+        let (key_type, material) = run_blocking("key import", move || imported_material(&jwk, hsm)).await?;
         let key_ops = checked_key_ops(request.key_ops, key_type, request.tags.as_ref())?;
         let version = NewVersion {
             key_type,

@@ -83,6 +83,38 @@ async fn the_spec_rsa_key_imports_and_decrypts_what_its_public_key_encrypted() {
 }
 
 #[tokio::test]
+async fn an_rsa_key_imported_with_only_d_gets_its_crt_members_derived() {
+    let vault = spawn().await;
+    let mut jwk = spec_rsa_jwk();
+    for member in ["p", "q", "dp", "dq", "qi"] {
+        jwk.as_object_mut().unwrap().remove(member);
+    }
+    let (status, body) = vault.call(Method::PUT, &format!("/keys/d-only?{API}"), Some(json!({"key": jwk}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["key"]["n"], jwk["n"]);
+    // The derived key signs what the full spec key's public part verifies.
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, b"derived");
+    let (status, signed) = vault
+        .call(
+            Method::POST,
+            &format!("/keys/d-only/sign?{API}"),
+            Some(json!({"alg": "RS256", "value": base64url::encode(digest.as_ref())})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{signed}");
+    let n = base64url::decode(jwk["n"].as_str().unwrap()).unwrap();
+    let e = base64url::decode(jwk["e"].as_str().unwrap()).unwrap();
+    let spki = {
+        use aws_lc_rs::encoding::AsDer;
+        aws_lc_rs::rsa::PublicKeyComponents { n: n.as_slice(), e: e.as_slice() }.as_der().unwrap().as_ref().to_vec()
+    };
+    let signature = base64url::decode(signed["value"].as_str().unwrap()).unwrap();
+    let verifier =
+        aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::RSA_PKCS1_2048_8192_SHA256, &spki);
+    assert!(verifier.verify(b"derived", &signature).is_ok());
+}
+
+#[tokio::test]
 async fn an_imported_ec_key_signs_what_the_standard_library_verifies() {
     use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED, UnparsedPublicKey};
 

@@ -160,21 +160,29 @@ impl TryFrom<KeyImportParameters> for ImportKeyRequest {
         let kty = key_type.as_str();
         let material = match key_type.family() {
             KeyFamily::Rsa => {
-                let has_crt = [&jwk.p, &jwk.q, &jwk.dp, &jwk.dq, &jwk.qi].iter().all(|m| m.is_some());
-                if !has_crt {
+                let crt = [&jwk.p, &jwk.q, &jwk.dp, &jwk.dq, &jwk.qi];
+                if crt.iter().all(|m| m.is_none()) {
+                    // Only d: the service derives the CRT members.
+                    PrivateJwk::RsaWithoutCrt {
+                        n: required(jwk.n, "n", kty)?,
+                        e: required(jwk.e, "e", kty)?,
+                        d: required(jwk.d, "d", kty)?,
+                    }
+                } else if crt.iter().any(|m| m.is_none()) {
                     return Err(Error::BadParameter(
-                        "Importing an RSA key needs its CRT members p, q, dp, dq and qi besides n, e and d.".into(),
+                        "The RSA key to import has some but not all CRT members: send all of p, q, dp, dq and qi, or none of them.".into(),
                     ));
-                }
-                PrivateJwk::Rsa {
-                    n: required(jwk.n, "n", kty)?,
-                    e: required(jwk.e, "e", kty)?,
-                    d: required(jwk.d, "d", kty)?,
-                    p: required(jwk.p, "p", kty)?,
-                    q: required(jwk.q, "q", kty)?,
-                    dp: required(jwk.dp, "dp", kty)?,
-                    dq: required(jwk.dq, "dq", kty)?,
-                    qi: required(jwk.qi, "qi", kty)?,
+                } else {
+                    PrivateJwk::Rsa {
+                        n: required(jwk.n, "n", kty)?,
+                        e: required(jwk.e, "e", kty)?,
+                        d: required(jwk.d, "d", kty)?,
+                        p: required(jwk.p, "p", kty)?,
+                        q: required(jwk.q, "q", kty)?,
+                        dp: required(jwk.dp, "dp", kty)?,
+                        dq: required(jwk.dq, "dq", kty)?,
+                        qi: required(jwk.qi, "qi", kty)?,
+                    }
                 }
             }
             KeyFamily::Ec => {
