@@ -285,26 +285,10 @@ fn incompatible(algorithm: &str, key: &Key) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::model::{KeyAttributes, KeyName, KeyType, KeyVersion, default_key_ops};
+    use crate::keys::model::{KeyType, test_key};
 
     fn oct(bits: u32) -> Key {
-        Key {
-            name: KeyName::parse("k").unwrap(),
-            version: KeyVersion::generate(),
-            key_type: KeyType::OctHsm,
-            public: PublicKey::Symmetric { bits },
-            key_ops: default_key_ops(KeyType::OctHsm.family()),
-            attributes: KeyAttributes {
-                enabled: true,
-                not_before: None,
-                expires: None,
-                exportable: None,
-                created: 0,
-                updated: 0,
-            },
-            tags: None,
-            release_policy: None,
-        }
+        test_key(KeyType::OctHsm, PublicKey::Symmetric { bits })
     }
 
     #[test]

@@ -29,27 +29,14 @@ pub fn check_operation(key: &Key, op: KeyOperation, now: UnixSeconds) -> Result<
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::model::KeyFamily;
-    use crate::keys::model::{KeyAttributes, KeyName, KeyType, KeyVersion, PublicKey, default_key_ops};
+    use crate::keys::model::{KeyType, PublicKey, test_key};
 
     fn key(enabled: bool, nbf: Option<i64>, exp: Option<i64>) -> Key {
-        Key {
-            name: KeyName::parse("k").unwrap(),
-            version: KeyVersion::generate(),
-            key_type: KeyType::Rsa,
-            public: PublicKey::Rsa { n: vec![1], e: vec![1, 0, 1] },
-            key_ops: default_key_ops(KeyFamily::Rsa),
-            attributes: KeyAttributes {
-                enabled,
-                not_before: nbf,
-                expires: exp,
-                exportable: None,
-                created: 0,
-                updated: 0,
-            },
-            tags: None,
-            release_policy: None,
-        }
+        let mut key = test_key(KeyType::Rsa, PublicKey::Rsa { n: vec![1], e: vec![1, 0, 1] });
+        key.attributes.enabled = enabled;
+        key.attributes.not_before = nbf;
+        key.attributes.expires = exp;
+        key
     }
 
     #[test]

@@ -333,6 +333,28 @@ pub struct DeletedKey {
     pub scheduled_purge_date: UnixSeconds,
 }
 
+/// A fresh, enabled version named `k` with the type's default key_ops, for unit tests.
+#[cfg(test)]
+pub(crate) fn test_key(key_type: KeyType, public: PublicKey) -> Key {
+    Key {
+        name: KeyName::parse("k").unwrap(),
+        version: KeyVersion::generate(),
+        key_type,
+        public,
+        key_ops: default_key_ops(key_type.family()),
+        attributes: KeyAttributes {
+            enabled: true,
+            not_before: None,
+            expires: None,
+            exportable: None,
+            created: 0,
+            updated: 0,
+        },
+        tags: None,
+        release_policy: None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
