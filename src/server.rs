@@ -185,6 +185,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         identities,
         validator: TokenValidator::new(issuer.clone(), &config.domain),
         issuer,
+        attestation: Arc::default(),
         settings: settings.clone(),
     };
 

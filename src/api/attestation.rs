@@ -24,8 +24,16 @@ async fn openid_configuration(Origin(origin): Origin) -> Response {
     Json(attestation::openid_configuration(&origin)).into_response()
 }
 
-async fn certs(State(state): State<AppState>) -> Response {
-    Json(state.issuer.jwks()).into_response()
+async fn certs(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
+    Ok(Json(signer(&state).await?.jwks()))
+}
+
+pub(crate) async fn signer(state: &AppState) -> ApiResult<&crate::auth::issuer::TokenIssuer> {
+    state
+        .attestation
+        .signer()
+        .await
+        .map_err(|detail| ApiError::Internal { detail: format!("attestation signing key: {detail}") })
 }
 
 fn minted(token: Result<String, String>) -> ApiResult<Json<serde_json::Value>> {
@@ -35,7 +43,7 @@ fn minted(token: Result<String, String>) -> ApiResult<Json<serde_json::Value>> {
 }
 
 async fn sdk_test_token(State(state): State<AppState>, Origin(origin): Origin) -> ApiResult<Json<serde_json::Value>> {
-    minted(attestation::sdk_test_token(&state.issuer, &origin))
+    minted(attestation::sdk_test_token(signer(&state).await?, &origin))
 }
 
 /// A test token with the caller's claims and, to unwrap what a release returns, the caller's
@@ -53,5 +61,5 @@ async fn test_token(
     Origin(origin): Origin,
     KvJson(request): KvJson<TestTokenRequest>,
 ) -> ApiResult<Json<serde_json::Value>> {
-    minted(attestation::mint(&state.issuer, &origin, Some(&request.claims), request.runtime_keys))
+    minted(attestation::mint(signer(&state).await?, &origin, Some(&request.claims), request.runtime_keys))
 }

@@ -21,6 +21,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use uuid::Uuid;
 
+use crate::auth::attestation::AttestationAuthority;
 use crate::auth::identity::IdentityDirectory;
 use crate::auth::issuer::TokenIssuer;
 use crate::auth::validate::TokenValidator;
@@ -56,6 +57,7 @@ pub struct AppState {
     pub vaults: VaultRegistry,
     pub identities: Arc<IdentityDirectory>,
     pub issuer: TokenIssuer,
+    pub attestation: Arc<AttestationAuthority>,
     pub validator: TokenValidator,
     pub settings: Arc<Settings>,
 }

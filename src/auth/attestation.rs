@@ -7,6 +7,11 @@
 //! claims a test asks for (`/attestation/generate-test-token`, shaped like the mock authority
 //! the Azure SDKs' own tests use) and accepts exactly the tokens it signed. Tokens from any
 //! other authority are refused: the emulator never fetches keys from the network.
+//!
+//! The authority signs with its own key, never the access-token issuer's: anyone may mint
+//! attestation tokens with any claims, so sharing a key would let anyone forge access tokens.
+//! The key lives in memory and is made on first use (start-up stays fast); attestation tokens
+//! are test artefacts and need not outlive the process.
 
 use jsonwebtoken::{Algorithm, Validation};
 use serde_json::{Value, json};
@@ -26,8 +31,29 @@ pub fn authority_url(origin: &str) -> String {
     format!("{origin}{AUTHORITY_PATH}")
 }
 
-/// Mints an attestation token: `iss` is the authority at `origin`; `claims` are merged in
-/// (overriding the defaults), and `runtime_keys`, when given, become `x-ms-runtime.keys`.
+/// The authority's signing key, made on first use.
+#[derive(Default)]
+pub struct AttestationAuthority {
+    signer: tokio::sync::OnceCell<TokenIssuer>,
+}
+
+impl AttestationAuthority {
+    /// The signing key; the first call generates it (RSA-2048, off the async workers).
+    pub async fn signer(&self) -> Result<&TokenIssuer, String> {
+        self.signer
+            .get_or_try_init(|| async {
+                let material = tokio::task::spawn_blocking(|| crate::crypto::rsa::generate(2048))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                TokenIssuer::from_material(&material).map_err(|e| e.to_string())
+            })
+            .await
+    }
+}
+
+/// Mints an attestation token: `claims` are merged into the defaults, and `runtime_keys`, when
+/// given, become `x-ms-runtime.keys`. `iss` is always the authority at `origin`.
 pub fn mint(
     issuer: &TokenIssuer,
     origin: &str,
@@ -51,6 +77,7 @@ pub fn mint(
     if let Some(keys) = runtime_keys {
         token["x-ms-runtime"]["keys"] = Value::Array(keys);
     }
+    token["iss"] = Value::String(authority_url(origin));
     issuer.sign_claims(&token).map_err(|e| e.to_string())
 }
 
@@ -130,8 +157,8 @@ mod tests {
         parts[1] = base64url::encode(br#"{"iss":"https://localhost:1/attestation","exp":99999999999,"sdk-test":true}"#);
         assert!(verify(&ours, &parts.join(".")).is_err());
         assert!(verify(&ours, "not a token").is_err());
-        let access_token_like =
-            mint(&ours, "https://localhost:1", json!({"iss": "https://login/tenant"}).as_object(), None).unwrap();
-        assert!(verify(&ours, &access_token_like).is_err(), "only the attestation authority's tokens count");
+        let claims = json!({"iss": "https://sts.windows.net/tenant/", "aud": "https://vault.azure.net"});
+        let token = mint(&ours, "https://localhost:1", claims.as_object(), None).unwrap();
+        assert_eq!(verify(&ours, &token).unwrap()["iss"], "https://localhost:1/attestation", "iss cannot be chosen");
     }
 }

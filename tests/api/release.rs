@@ -216,3 +216,27 @@ async fn immutable_policies_cannot_change_and_attestation_returns_the_bundle() {
     let (status, _) = vault.call(Method::GET, &format!("/keys/missing/attestation?{API}"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn attestation_tokens_can_never_serve_as_access_tokens() {
+    let vault = spawn().await;
+    let real = vault.token().await;
+    let mut claims = decode_json(real.split('.').nth(1).unwrap());
+    claims.as_object_mut().unwrap().remove("iss");
+    let (status, minted) =
+        vault.call(Method::POST, "/attestation/generate-test-token", Some(json!({"claims": claims}))).await;
+    assert_eq!(status, StatusCode::OK, "{minted}");
+    let forged = minted["token"].as_str().unwrap();
+    let url = format!("{}/keys?{API}", vault.vault_url());
+    let (status, body) = vault.call_as(Method::GET, &url, Some(forged), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "an attestation token opened the vault: {body}");
+
+    // Nor can a minted token claim the access-token issuer.
+    claims["iss"] = decode_json(real.split('.').nth(1).unwrap())["iss"].clone();
+    let (_, minted) =
+        vault.call(Method::POST, "/attestation/generate-test-token", Some(json!({"claims": claims}))).await;
+    let payload = decode_json(minted["token"].as_str().unwrap().split('.').nth(1).unwrap());
+    assert_eq!(payload["iss"], format!("{}/attestation", vault.vault_url()));
+    let (status, _) = vault.call_as(Method::GET, &url, minted["token"].as_str(), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}

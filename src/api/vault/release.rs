@@ -50,7 +50,8 @@ async fn release(
         return Err(ApiError::bad_parameter("The 'target' attestation token is required."));
     }
     let wrapping = ReleaseWrapping::parse(body.enc.as_deref())?;
-    let claims = attestation::verify(&state.issuer, &body.target)
+    let authority = crate::api::attestation::signer(&state).await?;
+    let claims = attestation::verify(authority, &body.target)
         .map_err(|reason| ApiError::bad_parameter(format!("The target attestation token is not valid: {reason}.")))?;
     let released = state.keys.release_key(&ctx.vault, &name, version, &claims, wrapping).await?;
 
@@ -73,8 +74,8 @@ async fn release(
         "request": ReleaseRequestEcho { api_version, enc: wrapping.as_str(), kid: requested_kid, nonce: body.nonce.as_deref() },
         "response": { "key": bundle },
     });
-    let value = state
-        .issuer
+    // Signed by the attestation authority's key, published at /attestation/certs.
+    let value = authority
         .sign_claims(&payload)
         .map_err(|e| ApiError::Internal { detail: format!("signing the release: {e}") })?;
     Ok(Json(KeyReleaseResult { value }))

@@ -225,9 +225,12 @@ describe("secure key release with @azure/keyvault-keys", () => {
     });
     const transfer = transferKey();
     const enc = "RSA_AES_KEY_WRAP_384";
-    const result = await client.releaseKey(key.name, await mint({ "sdk-test": true }, transfer.jwk), { algorithm: enc });
-    const jwk = checkPayload(await verifyRelease(result.value), key, { enc, requestedKid: `${vaultUrl}/keys/${key.name}` });
-    const privateKey = createPrivateKey({ key: unwrapKeyHsm(transfer, jwk.key_hsm, enc), format: "der", type: "pkcs8" });
+    const token = await mint({ "sdk-test": true }, transfer.jwk);
+    const result = await client.releaseKey(key.name, token, { algorithm: enc });
+    const requestedKid = `${vaultUrl}/keys/${key.name}`;
+    const jwk = checkPayload(await verifyRelease(result.value), key, { enc, requestedKid });
+    const material = unwrapKeyHsm(transfer, jwk.key_hsm, enc);
+    const privateKey = createPrivateKey({ key: material, format: "der", type: "pkcs8" });
     const released = privateKey.export({ format: "jwk" });
     assert.deepEqual([released.kty, released.crv, released.x, released.y],
       ["EC", "P-384", b64url(key.key.x), b64url(key.key.y)]);
