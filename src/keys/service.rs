@@ -494,6 +494,13 @@ impl KeyService {
             return Err(Error::BadParameter("AKV.SKR.1014: Cannot modify the exportable state of a key.".into()));
         }
         if let Some(policy) = request.release_policy {
+            // [unverified] text, quoted by third parties; the rule follows from the policy being
+            // key-level.
+            if version.is_some_and(|v| !v.is_empty()) {
+                return Err(Error::BadParameter(
+                    "AKV.SKR.1016: Key Release Policy can only be set on versionless key".into(),
+                ));
+            }
             if key.release_policy.as_ref().is_some_and(|p| p.immutable) {
                 return Err(immutable_policy());
             }
@@ -1039,6 +1046,14 @@ mod tests {
         keys.create_key(&vault, &name("plain"), ec_request()).await.unwrap();
         let add_policy = UpdateKeyRequest { release_policy: Some(policy(false)), ..Default::default() };
         assert!(message(keys.update_key(&vault, &name("plain"), None, add_policy).await).starts_with("AKV.SKR.1005"));
+        let mut mutable = ec_request();
+        mutable.attributes.exportable = Some(true);
+        mutable.release_policy = Some(policy(false));
+        let key = keys.create_key(&vault, &name("mutable"), mutable).await.unwrap();
+        let replace = || UpdateKeyRequest { release_policy: Some(policy(false)), ..Default::default() };
+        let versioned = keys.update_key(&vault, &name("mutable"), Some(key.version.as_str()), replace()).await;
+        assert!(message(versioned).starts_with("AKV.SKR.1016"));
+        assert!(keys.update_key(&vault, &name("mutable"), None, replace()).await.is_ok());
     }
 
     #[tokio::test]
