@@ -6,8 +6,9 @@ SNI and Host `default.vault.localhost`, TLS verified against the emulator's CA) 
 identity token from its App Service endpoint.
 
 1. Create latency: sequential `POST /keys/{name}/create` over one keep-alive connection, one fresh
-   `--in-memory` emulator per run and size. "warm": `--key-pool SIZE:DEPTH` with DEPTH = creates
-   per run, measured only once /_emulator/health reports the pool full. "cold": `--key-pool 0`.
+   `--in-memory` emulator per run and size (plus RSA-2048 warm on a fresh `--data-dir`). "warm":
+   `--key-pool SIZE:DEPTH` with DEPTH = creates per run, measured only once /_emulator/health
+   reports the pool full. "cold": `--key-pool 0`.
 2. Throughput: server under `taskset -c 0` (`--key-pool 0`, so no refill thread), this load
    generator pinned to CPU 1, C keep-alive connections in threads. RS256 sign of a 32-byte digest
    and RSA-OAEP-256 unwrap of one fixed ciphertext, RSA-2048, for a few concurrencies; server
@@ -25,11 +26,13 @@ import json
 import os
 import platform
 import re
+import shutil
 import socket
 import ssl
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 
@@ -46,8 +49,9 @@ BUSY_NAMES = {"rustc", "cargo", "cc1", "cc1plus", "node", "pytest"}
 class Emulator:
     """One emulator process on free ports; `cpu` pins it with taskset."""
 
-    def __init__(self, binary, extra, cpu=None):
-        cmd = [binary, "--https-port", "0", "--http-port", "0", "--in-memory", *extra]
+    def __init__(self, binary, extra, cpu=None, data_dir=None):
+        storage = ["--data-dir", data_dir] if data_dir else ["--in-memory"]
+        cmd = [binary, "--https-port", "0", "--http-port", "0", *storage, *extra]
         if cpu is not None:
             cmd = ["taskset", "-c", str(cpu), *cmd]
         self.proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
@@ -182,9 +186,10 @@ def ms(seconds):
 # 1. Create latency
 
 
-def create_run(binary, size, creates, warm, run_no):
+def create_run(binary, size, creates, warm, run_no, on_disk=False):
     extra = ["--key-pool", f"{size}:{creates}" if warm else "0"]
-    emu = Emulator(binary, extra)
+    data_dir = tempfile.mkdtemp(prefix="kvemu-bench-") if on_disk else None
+    emu = Emulator(binary, extra, data_dir=data_dir)
     try:
         if warm:
             emu.wait_pool_full({size: creates})
@@ -204,6 +209,8 @@ def create_run(binary, size, creates, warm, run_no):
         return samples, pool_after
     finally:
         emu.stop()
+        if data_dir:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def bench_create(binary, runs, quick):
@@ -211,35 +218,39 @@ def bench_create(binary, runs, quick):
     plan = {2048: (20, 10), 3072: (10, 4), 4096: (8, 3)}
     if quick:
         plan = {2048: (5, 2), 3072: (3, 1), 4096: (2, 1)}
+    # (size, warm, on disk): every size warm and cold in memory, and RSA-2048 warm on a fresh
+    # --data-dir (SQLite synchronous=FULL, so each create waits for an fsync)
+    cases = [(size, warm, False) for warm in (True, False) for size in plan] + [(2048, True, True)]
     rows = []
-    for warm in (True, False):
-        for size, (n_warm, n_cold) in plan.items():
-            n = n_warm if warm else n_cold
-            per_run, pooled, pool_left = [], [], []
-            t_start = time.monotonic()
-            for r in range(runs):
-                samples, left = create_run(binary, size, n, warm, r)
-                per_run.append(samples)
-                pooled.extend(samples)
-                pool_left.append(left)
-            row = {
-                "size": size,
-                "mode": f"warm (`--key-pool {size}:{n}`)" if warm else "cold (`--key-pool 0`)",
-                "n": n,
-                "runs": runs,
-                "p50": statistics.median(pct(s, 50) for s in per_run),
-                "p90": statistics.median(pct(s, 90) for s in per_run),
-                "pooled_p50": pct(pooled, 50),
-                "pooled_p90": pct(pooled, 90),
-                "max": max(pooled),
-                "run_p50s": [pct(s, 50) for s in per_run],
-                "pool_left": pool_left,
-                "wall": time.monotonic() - t_start,
-            }
-            rows.append(row)
-            print(f"  create RSA-{size} {'warm' if warm else 'cold'}: p50 {ms(row['p50'])} ms, "
-                  f"p90 {ms(row['p90'])} ms, max {ms(row['max'])} ms, pool left after each run "
-                  f"{pool_left} ({row['wall']:.0f} s)", file=sys.stderr, flush=True)
+    for size, warm, on_disk in cases:
+        n_warm, n_cold = plan[size]
+        n = n_warm if warm else n_cold
+        per_run, pooled, pool_left = [], [], []
+        t_start = time.monotonic()
+        for r in range(runs):
+            samples, left = create_run(binary, size, n, warm, r, on_disk)
+            per_run.append(samples)
+            pooled.extend(samples)
+            pool_left.append(left)
+        row = {
+            "size": size,
+            "mode": (f"warm (`--key-pool {size}:{n}`)" if warm else "cold (`--key-pool 0`)")
+            + (", fresh `--data-dir`" if on_disk else ""),
+            "n": n,
+            "runs": runs,
+            "p50": statistics.median(pct(s, 50) for s in per_run),
+            "p90": statistics.median(pct(s, 90) for s in per_run),
+            "pooled_p50": pct(pooled, 50),
+            "pooled_p90": pct(pooled, 90),
+            "max": max(pooled),
+            "run_p50s": [pct(s, 50) for s in per_run],
+            "pool_left": pool_left,
+            "wall": time.monotonic() - t_start,
+        }
+        rows.append(row)
+        print(f"  create RSA-{size} {row['mode']}: p50 {ms(row['p50'])} ms, "
+              f"p90 {ms(row['p90'])} ms, max {ms(row['max'])} ms, pool left after each run "
+              f"{pool_left} ({row['wall']:.0f} s)", file=sys.stderr, flush=True)
     return rows
 
 
@@ -287,7 +298,12 @@ def load(emulator, make_request, concurrency, duration, warmup):
     threads = [threading.Thread(target=worker, args=(i,)) for i in range(concurrency)]
     for t in threads:
         t.start()
-    start_evt.wait()
+    try:
+        start_evt.wait()
+    except threading.BrokenBarrierError:
+        for t in threads:
+            t.join()
+        raise errors[0] from None
     base = time.perf_counter()
     t_measure[0] = base + warmup
     t_end[0] = base + warmup + duration
@@ -402,23 +418,40 @@ def busy_processes():
     return found
 
 
-def wait_quiet(limit):
-    """Waits (polling every 30 s) until no busy process has been seen for 60 s, at most `limit`
-    seconds. Returns (quiet?, seconds waited)."""
+def cpu_busy_share(interval):
+    """Share of all cores busy over `interval` seconds, from /proc/stat."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        idle = v[3] + v[4]
+        return sum(v) - idle, sum(v)
+    b0, t0 = sample()
+    time.sleep(interval)
+    b1, t1 = sample()
+    return (b1 - b0) / max(1, t1 - t0)
+
+
+def wait_quiet(limit, window=60, poll=5):
+    """Waits until, for `window` seconds in a row, no rustc/cargo/cc1/node/pytest process was
+    seen (polled every `poll` s) and the cores were under 30 % busy, at most `limit` seconds.
+    Returns (quiet?, seconds waited, what was busy at the end)."""
     start = time.monotonic()
-    last_busy = start if busy_processes() else start - 60
+    quiet_since = start
+    last_report = start
     while True:
         busy = busy_processes()
+        share = cpu_busy_share(poll)
         now = time.monotonic()
-        if busy:
-            last_busy = now
-        if now - last_busy >= 60:
-            return True, now - start
+        if busy or share > 0.30:
+            quiet_since = now
+        if now - quiet_since >= window:
+            return True, now - start, ""
         if now - start >= limit:
-            return False, now - start
-        print(f"  waiting for a quiet machine ({now - start:.0f} s): {' '.join(busy) or 'quiet so far'}",
-              file=sys.stderr, flush=True)
-        time.sleep(30)
+            return False, now - start, f"CPU {share:.0%} busy; {' '.join(busy) or 'no build/test processes'}"
+        if now - last_report >= 30:
+            last_report = now
+            print(f"  waiting for a quiet machine ({now - start:.0f} s): CPU {share:.0%} busy; "
+                  f"{' '.join(busy) or 'no build/test processes'}", file=sys.stderr, flush=True)
 
 
 def machine():
@@ -429,6 +462,18 @@ def machine():
                 model = line.split(":", 1)[1].strip()
                 break
     return f"{os.cpu_count()} cores ({model}), {platform.machine()}, Linux {os.uname().release}"
+
+
+def build_info(binary):
+    """The commit the tree is at, whether it has uncommitted changes, and the binary's age."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True).stdout.strip()
+    except OSError:
+        head, dirty = "?", ""
+    built = datetime.datetime.fromtimestamp(os.path.getmtime(binary), datetime.timezone.utc)
+    return f"`{binary}` built {built:%H:%M} UTC; tree at {head}{' plus uncommitted changes' if dirty else ''} when measured"
 
 
 def main():
@@ -443,24 +488,33 @@ def main():
 
     quiet_note = "not checked"
     if args.wait_quiet:
-        quiet, waited = wait_quiet(args.wait_quiet)
-        quiet_note = (f"quiet (no rustc/cargo/cc1/node/pytest for 60 s; waited {waited:.0f} s)" if quiet
-                      else f"NOT quiet after waiting {waited:.0f} s: {' '.join(busy_processes())}")
+        quiet, waited, why = wait_quiet(args.wait_quiet)
+        quiet_note = (f"quiet (no rustc/cargo/cc1/node/pytest and CPU < 30 % busy for 60 s; waited {waited:.0f} s)"
+                      if quiet
+                      else f"NOT quiet after waiting {waited:.0f} s ({why})")
+    seen_busy = set()
+
+    def watch():
+        while True:
+            seen_busy.update(p.split(":", 1)[1] for p in busy_processes())
+            time.sleep(5)
+
+    threading.Thread(target=watch, daemon=True).start()
     started = datetime.datetime.now(datetime.timezone.utc)
     load_before = os.getloadavg()
     t0 = time.monotonic()
     create_rows = bench_create(args.binary, args.runs, args.quick) if args.only != "throughput" else []
     tput = bench_throughput(args.binary, args.runs, args.quick) if args.only != "create" else None
     elapsed = time.monotonic() - t0
-    busy_after = busy_processes()
+    busy_during = sorted(seen_busy)
 
     print(f"Measured {started:%Y-%m-%d %H:%M} UTC on {machine()}; {args.runs} runs"
-          f"{' (--quick)' if args.quick else ''}, {elapsed:.0f} s in all. Machine before: {quiet_note}; "
-          f"load average {load_before[0]:.2f}; busy processes at the end: {' '.join(busy_after) or 'none'}.")
+          f"{' (--quick)' if args.quick else ''}, {elapsed:.0f} s in all; {build_info(args.binary)}. Machine before: {quiet_note}; "
+          f"load average {load_before[0]:.2f}; build/test processes seen during the measurement: {' '.join(busy_during) or 'none'}.")
     print()
     if create_rows:
         print("Create latency, sequential `POST /keys/{name}/create` over one keep-alive TLS connection, one fresh "
-              "`--in-memory` emulator per run; p50/p90 are medians over runs of each run's percentile, "
+              "emulator (`--in-memory` unless marked) per run; p50/p90 are medians over runs of each run's percentile, "
               "\"all\" pools every sample:")
         print()
         print("| RSA | pool | creates × runs | p50 | p90 | all: p50 / p90 / max | per-run p50s |")
@@ -502,4 +556,7 @@ def main():
 
 
 if __name__ == "__main__":
+    import signal
+    # SIGTERM unwinds like Ctrl-C, so the emulators this script started are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     main()
