@@ -51,13 +51,18 @@ def one_run(extra):
     return ready * 1000, healthy * 1000, rss / 1024
 
 
-def report(name, extra_factory):
-    results = [one_run(extra_factory()) for _ in range(RUNS)]
+def fresh_data_dir_run():
+    with tempfile.TemporaryDirectory(prefix="kvemu-bench-") as data_dir:
+        return one_run(["--data-dir", data_dir])
+
+
+def report(name, run):
+    results = [run() for _ in range(RUNS)]
     ready, healthy, rss = (statistics.median(col) for col in zip(*results))
     print(f"{name}: start→ready {ready:.1f} ms, start→first 200 on /_emulator/health {healthy:.1f} ms, idle RSS {rss:.1f} MiB (median of {RUNS})")
 
 
 if __name__ == "__main__":
-    report("--in-memory", lambda: ["--in-memory"])
-    report("fresh --data-dir", lambda: ["--data-dir", tempfile.mkdtemp(prefix="kvemu-bench-")])
+    report("--in-memory", lambda: one_run(["--in-memory"]))
+    report("fresh --data-dir", fresh_data_dir_run)
     print(f"machine: {os.cpu_count()} cores, {os.uname().machine}, {os.uname().sysname} {os.uname().release}")
