@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use uuid::Uuid;
 
+use crate::config_file::ConfigFile;
 use crate::keys::pool::{DEFAULT_KEY_POOL, KeyPoolSpec};
 use crate::vault::VaultSettings;
 
@@ -120,6 +121,10 @@ pub struct ServeArgs {
     /// pool off, `N` keeps N RSA-2048 keys, `SIZE:DEPTH,...` sets each size (`2048:4,4096:1`).
     #[arg(long, env = "KVEMU_KEY_POOL", default_value = DEFAULT_KEY_POOL, value_parser = KeyPoolSpec::parse)]
     pub key_pool: KeyPoolSpec,
+    /// A TOML file declaring tenants, identities, vaults with access policies or role
+    /// assignments, and seed keys (see the README).
+    #[arg(long, env = "KVEMU_CONFIG")]
+    pub config: Option<PathBuf>,
 }
 
 /// Where state lives.
@@ -142,6 +147,7 @@ pub struct Config {
     pub tls_files: Option<(PathBuf, PathBuf)>,
     pub vaults: Vec<VaultSettings>,
     pub key_pool: KeyPoolSpec,
+    pub config_file: Option<ConfigFile>,
 }
 
 impl Config {
@@ -159,6 +165,7 @@ impl Config {
             tls_files: None,
             vaults: Vec::new(),
             key_pool: KeyPoolSpec::parse(DEFAULT_KEY_POOL).unwrap_or_default(),
+            config_file: None,
         }
     }
 
@@ -180,17 +187,21 @@ impl TryFrom<ServeArgs> for Config {
                 args.domain
             ));
         }
+        let config_file = args.config.as_deref().map(|path| ConfigFile::load(path, args.tenant_id)).transpose()?;
+        // A config file that declares tenants decides the default tenant.
+        let tenant_id = config_file.as_ref().and_then(|f| f.default_tenant).unwrap_or(args.tenant_id);
         Ok(Self {
             https_port: args.https_port,
             http_port: args.http_port,
             bind: args.bind,
             domain,
-            tenant_id: args.tenant_id,
+            tenant_id,
             storage: if args.in_memory { Storage::InMemory } else { Storage::Directory(args.data_dir) },
             log_format: args.log_format,
             tls_files: args.tls_cert.zip(args.tls_key),
             vaults: args.vaults,
             key_pool: args.key_pool,
+            config_file,
         })
     }
 }

@@ -19,9 +19,11 @@ pub mod api;
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod config_file;
 pub mod crypto;
 mod files;
 pub mod keys;
+pub mod provision;
 pub mod server;
 pub mod store;
 pub mod tls;
@@ -145,11 +147,16 @@ impl Emulator {
         ]
     }
 
-    /// A token for the user-assigned identity `name` (ids derived from the tenant and the
-    /// name), whether or not any vault grants it anything: for authorization tests.
+    /// A token for the identity `name`: a declared one, else a user-assigned identity whose ids
+    /// derive from the tenant and the name, whether or not any vault grants it anything.
     pub fn token_for_identity(&self, name: &str, resource: &str) -> Result<String, auth::issuer::IssuerError> {
-        let identity = auth::identity::ManagedIdentity::user_assigned(self.tenant_id(), name);
-        Ok(self.inner.state().issuer.issue_for_managed_identity(&identity, resource)?.access_token)
+        let state = self.inner.state();
+        let identity = state
+            .identities
+            .by_name(name)
+            .cloned()
+            .unwrap_or_else(|| auth::identity::Identity::user_assigned(self.tenant_id(), name));
+        Ok(state.issuer.issue_for_managed_identity(&identity, resource)?.access_token)
     }
 
     /// Stops the listeners gracefully.

@@ -15,7 +15,6 @@ use tower::ServiceBuilder;
 use crate::api::{self, AppState, Settings};
 use crate::auth::identity::IdentityDirectory;
 use crate::auth::issuer::TokenIssuer;
-use crate::auth::policy::AccessPolicy;
 use crate::auth::validate::TokenValidator;
 use crate::clock::Clock;
 use crate::config::{Config, Storage};
@@ -24,7 +23,7 @@ use crate::keys::KeyService;
 use crate::keys::pool::RsaKeyPool;
 use crate::tls::{self, LocalCa};
 use crate::vault::{DEFAULT_VAULT, VaultError, VaultName, VaultRegistry};
-use crate::{files, store};
+use crate::{files, provision, store};
 
 const MASTER_KEY_FILE: &str = "master.key";
 
@@ -46,6 +45,8 @@ pub enum StartError {
     Crypto(#[from] crate::crypto::CryptoError),
     #[error("purging deleted keys past their date: {0}")]
     Purge(String),
+    #[error("config: {0}")]
+    Config(String),
 }
 
 /// How often the emulator looks for work the clock made due: soft-deleted keys past their purge
@@ -157,16 +158,21 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     let (ca_path, temp_dir) = write_ca_file(&config.storage, &ca.cert_pem)?;
 
     let issuer = TokenIssuer::load_or_create(&pool, &master).await?;
-    let identities = Arc::new(IdentityDirectory::with_default(config.tenant_id));
+    let mut directory = IdentityDirectory::with_defaults(config.tenant_id);
+    for identity in config.config_file.iter().flat_map(|file| file.identities.iter()) {
+        directory.add(identity.clone()).map_err(StartError::Config)?;
+    }
+    let identities = Arc::new(directory);
     let vaults = VaultRegistry::load(pool.clone(), clock.clone()).await?;
     let default_identity = identities.default_identity().clone();
-    let policy = AccessPolicy::all_keys(config.tenant_id, default_identity.object_id);
     let default_name =
         VaultName::parse(DEFAULT_VAULT).ok_or_else(|| VaultError::Invalid("default vault name".into()))?;
     let declared_default = config.vaults.iter().find(|v| v.name == default_name);
-    vaults.ensure(&default_name, declared_default, config.tenant_id, policy.clone()).await?;
-    for settings in config.vaults.iter().filter(|v| v.name != default_name) {
-        vaults.ensure(&settings.name, Some(settings), config.tenant_id, policy.clone()).await?;
+    for policy in provision::default_policies(&identities, config.tenant_id) {
+        vaults.ensure(&default_name, declared_default, config.tenant_id, policy.clone()).await?;
+        for settings in config.vaults.iter().filter(|v| v.name != default_name) {
+            vaults.ensure(&settings.name, Some(settings), config.tenant_id, policy.clone()).await?;
+        }
     }
 
     let settings = Arc::new(Settings {
@@ -178,6 +184,11 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     let keys = KeyService::new(pool.clone(), clock.clone(), master, RsaKeyPool::new(config.key_pool.clone()));
     // Keys whose purge date passed while the emulator was stopped go before anyone can see them.
     keys.purge_due().await.map_err(|e| StartError::Purge(e.to_string()))?;
+    if let Some(file) = &config.config_file {
+        provision::apply_vaults(file, config.tenant_id, &identities, &vaults, &keys)
+            .await
+            .map_err(StartError::Config)?;
+    }
     let state = AppState {
         clock: clock.clone(),
         keys: keys.clone(),

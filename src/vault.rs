@@ -9,6 +9,7 @@ use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
 use crate::auth::policy::AccessPolicy;
+use crate::auth::rbac::RoleAssignment;
 use crate::clock::Clock;
 use crate::store::{self, Pool};
 
@@ -52,9 +53,23 @@ pub struct Vault {
     pub soft_delete_retention_days: u32,
     pub purge_protection: bool,
     pub access_policies: Vec<AccessPolicy>,
+    /// `enableRbacAuthorization`: role assignments decide, access policies are ignored.
+    pub rbac_authorization: bool,
+    pub role_assignments: Vec<RoleAssignment>,
 }
 
 impl Vault {
+    /// The ARM resource id the emulator gives the vault (RBAC scopes and messages use it).
+    #[must_use]
+    pub fn resource_id(&self) -> String {
+        format!(
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/{}",
+            crate::auth::identity::default_subscription(self.tenant_id),
+            crate::auth::identity::DEFAULT_RESOURCE_GROUP,
+            self.name
+        )
+    }
+
     /// `recoveryLevel` as the contract's §6 table derives it from the vault's settings.
     #[must_use]
     pub fn recovery_level(&self) -> &'static str {
@@ -202,17 +217,60 @@ impl VaultRegistry {
         tenant_id: Uuid,
         policy: AccessPolicy,
     ) -> Result<Arc<Vault>, VaultError> {
+        self.ensure_with(name, declared, tenant_id, |vault| {
+            if !vault.access_policies.contains(&policy) {
+                vault.access_policies.push(policy);
+            }
+        })
+        .await
+    }
+
+    /// Like [`VaultRegistry::ensure`], but the vault's authorization is exactly `authorization`
+    /// (RBAC or not, its access policies and role assignments): what a config file declares.
+    pub async fn declare(
+        &self,
+        settings: &VaultSettings,
+        tenant_id: Uuid,
+        authorization: Authorization,
+    ) -> Result<Arc<Vault>, VaultError> {
+        self.ensure_with(&settings.name, Some(settings), tenant_id, move |vault| authorization.apply_to(vault)).await
+    }
+
+    /// Replaces the authorization of an existing vault; takes effect on the next request.
+    pub async fn set_authorization(&self, name: &str, authorization: Authorization) -> Result<Arc<Vault>, VaultError> {
+        let existing = self.get(name).ok_or_else(|| VaultError::Invalid(format!("no vault named '{name}'")))?;
+        let mut vault = (*existing).clone();
+        authorization.apply_to(&mut vault);
+        self.write(vault).await
+    }
+
+    async fn write(&self, vault: Vault) -> Result<Arc<Vault>, VaultError> {
+        let mut tx = store::begin_write(&self.pool).await?;
+        store::vaults::update(&mut tx, &vault).await?;
+        tx.commit().await?;
+        Ok(self.remember(vault))
+    }
+
+    async fn ensure_with(
+        &self,
+        name: &VaultName,
+        declared: Option<&VaultSettings>,
+        tenant_id: Uuid,
+        authorize: impl FnOnce(&mut Vault),
+    ) -> Result<Arc<Vault>, VaultError> {
         let Some(existing) = self.get(name.as_str()) else {
             let settings = declared.cloned().unwrap_or_else(|| VaultSettings::new(name.clone()));
-            return self
-                .create(Vault {
-                    name: name.clone(),
-                    tenant_id,
-                    soft_delete_retention_days: settings.soft_delete_retention_days,
-                    purge_protection: settings.purge_protection,
-                    access_policies: vec![policy],
-                })
-                .await;
+            let mut vault = Vault {
+                name: name.clone(),
+                tenant_id,
+                soft_delete_retention_days: settings.soft_delete_retention_days,
+                purge_protection: settings.purge_protection,
+                access_policies: vec![],
+                rbac_authorization: false,
+                role_assignments: vec![],
+            };
+            authorize(&mut vault);
+            return self.create(vault).await;
         };
         let mut vault = (*existing).clone();
         if let Some(settings) = declared {
@@ -230,16 +288,40 @@ impl VaultRegistry {
             vault.purge_protection = settings.purge_protection;
         }
         vault.tenant_id = tenant_id;
-        if !vault.access_policies.contains(&policy) {
-            vault.access_policies.push(policy);
-        }
+        authorize(&mut vault);
         if vault == *existing {
             return Ok(existing);
         }
-        let mut tx = store::begin_write(&self.pool).await?;
-        store::vaults::update(&mut tx, &vault).await?;
-        tx.commit().await?;
-        Ok(self.remember(vault))
+        self.write(vault).await
+    }
+}
+
+/// Who may do what in a vault: access policies, or role assignments when RBAC is on.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Authorization {
+    #[serde(default)]
+    pub enable_rbac_authorization: bool,
+    #[serde(default)]
+    pub access_policies: Vec<AccessPolicy>,
+    #[serde(default)]
+    pub role_assignments: Vec<RoleAssignment>,
+}
+
+impl Authorization {
+    fn apply_to(self, vault: &mut Vault) {
+        vault.rbac_authorization = self.enable_rbac_authorization;
+        vault.access_policies = self.access_policies;
+        vault.role_assignments = self.role_assignments;
+    }
+
+    #[must_use]
+    pub fn of(vault: &Vault) -> Self {
+        Self {
+            enable_rbac_authorization: vault.rbac_authorization,
+            access_policies: vault.access_policies.clone(),
+            role_assignments: vault.role_assignments.clone(),
+        }
     }
 }
 
@@ -254,6 +336,8 @@ mod tests {
             soft_delete_retention_days: days,
             purge_protection: protected,
             access_policies: vec![],
+            rbac_authorization: false,
+            role_assignments: vec![],
         }
     }
 

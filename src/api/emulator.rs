@@ -14,6 +14,7 @@ use super::errors::{ApiError, ApiResult};
 use super::extract::KvJson;
 use crate::clock::parse_iso8601_duration;
 use crate::keys::service::DueWork;
+use crate::vault::Authorization;
 
 use super::AppState;
 
@@ -22,6 +23,8 @@ pub fn router() -> Router<AppState> {
         .route("/_emulator/health", get(health))
         .route("/_emulator/ca.pem", get(ca_pem))
         .route("/_emulator/clock", get(get_clock).post(move_clock))
+        .route("/_emulator/identities", get(list_identities))
+        .route("/_emulator/vaults/{vault}/authorization", get(get_authorization).put(set_authorization))
 }
 
 async fn health(State(state): State<AppState>) -> Response {
@@ -102,4 +105,62 @@ async fn move_clock(
     state.clock.set_offset(new_offset);
     let done = state.keys.run_due(&state.vaults.all()).await?;
     Ok(clock_view(&state, Some(done)))
+}
+
+/// The identities the emulator knows, with their ids (secrets are never shown).
+async fn list_identities(State(state): State<AppState>) -> Json<serde_json::Value> {
+    use crate::auth::identity::IdentityKind;
+    let identities: Vec<serde_json::Value> = state
+        .identities
+        .all()
+        .iter()
+        .map(|i| {
+            let (kind, header) = match &i.kind {
+                IdentityKind::SystemAssigned { identity_header } => ("system-assigned", identity_header.clone()),
+                IdentityKind::UserAssigned => ("user-assigned", None),
+                IdentityKind::ServicePrincipal { .. } => ("service-principal", None),
+            };
+            serde_json::json!({
+                "name": i.name,
+                "type": kind,
+                "tenantId": i.tenant_id,
+                "clientId": i.client_id,
+                "objectId": i.object_id,
+                "resourceId": (!i.resource_id.is_empty()).then_some(&i.resource_id),
+                "identityHeader": header,
+            })
+        })
+        .collect();
+    Json(serde_json::json!({ "value": identities }))
+}
+
+fn vault_not_found(name: &str) -> ApiError {
+    ApiError::VaultNotFound { message: format!("No vault named '{name}'.") }
+}
+
+/// A vault's authorization: `enableRbacAuthorization`, `accessPolicies`, `roleAssignments`.
+async fn get_authorization(
+    State(state): State<AppState>,
+    axum::extract::Path(vault): axum::extract::Path<String>,
+) -> ApiResult<Json<Authorization>> {
+    let vault = state.vaults.get(&vault).ok_or_else(|| vault_not_found(&vault))?;
+    Ok(Json(Authorization::of(&vault)))
+}
+
+/// Replaces a vault's authorization; the next request is decided by it. Anyone who can reach
+/// this port can change who may use the vaults, as with the clock.
+async fn set_authorization(
+    State(state): State<AppState>,
+    axum::extract::Path(vault): axum::extract::Path<String>,
+    KvJson(authorization): KvJson<Authorization>,
+) -> ApiResult<Json<Authorization>> {
+    if state.vaults.get(&vault).is_none() {
+        return Err(vault_not_found(&vault));
+    }
+    let updated = state
+        .vaults
+        .set_authorization(&vault, authorization)
+        .await
+        .map_err(|e| ApiError::Internal { detail: format!("updating vault authorization: {e}") })?;
+    Ok(Json(Authorization::of(&updated)))
 }

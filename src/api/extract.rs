@@ -11,7 +11,7 @@ use serde::de::DeserializeOwned;
 use super::errors::ApiError;
 use super::messages;
 use crate::auth::Principal;
-use crate::auth::policy::authorize;
+use crate::auth::decision::{Denial, Target, decide};
 use crate::auth::table::Operation;
 use crate::vault::Vault;
 
@@ -116,11 +116,28 @@ pub struct VaultRequest {
 }
 
 impl VaultRequest {
-    /// Refuses the request unless the vault grants `operation` to the caller.
-    pub fn authorize(&self, operation: Operation) -> Result<(), ApiError> {
-        authorize(&self.vault.access_policies, &self.principal, operation).map_err(|denied| ApiError::Forbidden {
-            message: messages::access_denied(&self.principal.describe(), denied.permission, self.vault.name.as_str()),
-            inner: "AccessDenied",
+    /// Refuses the request unless the vault grants `operation` on `target` to the caller.
+    pub fn authorize(&self, operation: Operation, target: Target<'_>) -> Result<(), ApiError> {
+        decide(&self.vault, &self.principal, operation, target).map_err(|denial| match denial {
+            Denial::AccessPolicy { permission } => ApiError::Forbidden {
+                message: messages::access_denied(&self.principal.describe(), permission, self.vault.name.as_str()),
+                inner: "AccessDenied",
+            },
+            Denial::Rbac { data_action } => {
+                let mut resource = self.vault.resource_id();
+                if let Some(key) = target.key {
+                    resource.push_str(&format!("/keys/{key}"));
+                }
+                ApiError::Forbidden {
+                    message: messages::rbac_denied(
+                        &self.principal.describe(),
+                        data_action,
+                        &resource,
+                        self.vault.name.as_str(),
+                    ),
+                    inner: "ForbiddenByRbac",
+                }
+            }
         })
     }
 }

@@ -78,6 +78,16 @@ pub fn access_denied(caller: &str, permission: &str, vault: &str) -> String {
     )
 }
 
+/// [ext] §4b; innererror ForbiddenByRbac. The real layout, `\r\n`-separated; `resource` is the
+/// lower-cased scope of the request.
+#[must_use]
+pub fn rbac_denied(caller: &str, action: &str, resource: &str, vault: &str) -> String {
+    format!(
+        "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: {caller}\r\nAction: '{action}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\nVault: {vault};location={REGION}\r\n",
+        resource.to_ascii_lowercase()
+    )
+}
+
 /// [sdk] §6; innererror KeyOperationForbidden.
 #[must_use]
 pub fn operation_not_permitted(op: &str) -> String {

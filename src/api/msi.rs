@@ -83,12 +83,14 @@ fn require_api_version(query: &HashMap<String, String>) -> Result<(), TokenEndpo
     }
 }
 
-fn select_and_issue(state: &AppState, query: &HashMap<String, String>) -> TokenResult {
+fn select_and_issue(state: &AppState, query: &HashMap<String, String>, identity_header: Option<&str>) -> TokenResult {
     require_api_version(query)?;
     let selector = selector(query)?;
     let resource = resource(query)?;
-    let identity =
-        state.identities.select(&selector).ok_or(TokenEndpointError::invalid_request("Identity not found"))?;
+    let identity = state
+        .identities
+        .select(&selector, identity_header)
+        .ok_or(TokenEndpointError::invalid_request("Identity not found"))?;
     let token = state.issuer.issue_for_managed_identity(identity, &resource).map_err(|err| {
         tracing::error!(error = %err, "token issuance failed");
         TokenEndpointError {
@@ -115,13 +117,14 @@ async fn app_service_token(
     headers: HeaderMap,
     Query(query): Query<HashMap<String, String>>,
 ) -> TokenResult {
-    if headers.get("x-identity-header").is_none_or(|v| v.is_empty()) {
+    let identity_header = headers.get("x-identity-header").and_then(|v| v.to_str().ok()).filter(|v| !v.is_empty());
+    let Some(identity_header) = identity_header else {
         return Err(TokenEndpointError {
             status: StatusCode::UNAUTHORIZED,
             description: "The X-IDENTITY-HEADER header is required.",
         });
-    }
-    select_and_issue(&state, &query)
+    };
+    select_and_issue(&state, &query, Some(identity_header))
 }
 
 async fn imds_token(
@@ -132,5 +135,5 @@ async fn imds_token(
     if !headers.get("metadata").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true")) {
         return Err(TokenEndpointError::invalid_request("Required metadata header not specified"));
     }
-    select_and_issue(&state, &query)
+    select_and_issue(&state, &query, None)
 }

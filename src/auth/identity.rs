@@ -1,19 +1,26 @@
-//! Managed identities: the principals the App Service and IMDS endpoints issue tokens for.
-//! IDs derive deterministically (UUIDv5) from the tenant and the identity's name, so the same
-//! configuration yields the same object ids on every machine.
+//! Identities: the managed identities the App Service and IMDS endpoints issue tokens for, and
+//! the service principals the Entra-like token endpoint serves. IDs derive deterministically
+//! (UUIDv5) from the tenant and the identity's name unless given, so the same configuration
+//! yields the same object ids on every machine.
 
 use uuid::Uuid;
 
-/// The name of the identity that exists with no configuration.
+/// The name of the managed identity that exists with no configuration.
 pub const DEFAULT_IDENTITY: &str = "default";
+/// The service principal that exists with no configuration, with every key permission.
+pub const DEFAULT_ADMIN: &str = "admin";
+/// The default admin's client secret: documented, printed at start, never secret.
+pub const DEFAULT_ADMIN_SECRET: &str = "keyvault-emulator-admin-secret";
+/// The audience a federated credential expects unless it names another.
+pub const DEFAULT_FEDERATED_AUDIENCE: &str = "api://AzureADTokenExchange";
 
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ManagedIdentity {
-    pub name: String,
-    pub tenant_id: Uuid,
-    pub client_id: Uuid,
-    pub object_id: Uuid,
-    pub resource_id: String,
+/// The resource group the emulator puts its resources in.
+pub const DEFAULT_RESOURCE_GROUP: &str = "keyvault-emulator";
+
+/// The subscription id the emulator's resources live in: one per tenant, stable.
+#[must_use]
+pub fn default_subscription(tenant: Uuid) -> Uuid {
+    derived_id(tenant, "subscription", "subscription")
 }
 
 fn namespace() -> Uuid {
@@ -26,60 +33,186 @@ pub fn derived_id(tenant: Uuid, name: &str, purpose: &str) -> Uuid {
     Uuid::new_v5(&namespace(), format!("{tenant}/{name}/{purpose}").as_bytes())
 }
 
-impl ManagedIdentity {
+/// A workload-identity trust: assertions from `issuer` about `subject` for `audience`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FederatedCredential {
+    pub issuer: String,
+    pub subject: String,
+    pub audience: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum IdentityKind {
+    /// Belongs to one resource; a token request selects it by its `X-IDENTITY-HEADER` value.
+    SystemAssigned { identity_header: Option<String> },
+    /// Selected by client id, object id or resource id.
+    UserAssigned,
+    /// Signs in at the token endpoint with a secret or a federated assertion.
+    ServicePrincipal { secrets: Vec<String>, federated: Vec<FederatedCredential> },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub name: String,
+    pub kind: IdentityKind,
+    pub tenant_id: Uuid,
+    pub client_id: Uuid,
+    pub object_id: Uuid,
+    /// The ARM id: the identity's own for user-assigned, the owning resource's for
+    /// system-assigned (`xms_mirid` in tokens); empty for service principals.
+    pub resource_id: String,
+}
+
+impl Identity {
     /// A user-assigned identity whose ids derive from its name.
     #[must_use]
     pub fn user_assigned(tenant_id: Uuid, name: &str) -> Self {
         Self {
             name: name.to_owned(),
+            kind: IdentityKind::UserAssigned,
             tenant_id,
             client_id: derived_id(tenant_id, name, "client"),
             object_id: derived_id(tenant_id, name, "object"),
             resource_id: format!(
-                "/subscriptions/{}/resourceGroups/keyvault-emulator/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}",
-                derived_id(tenant_id, "subscription", "subscription")
+                "/subscriptions/{}/resourceGroups/{DEFAULT_RESOURCE_GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}",
+                default_subscription(tenant_id)
             ),
         }
     }
+
+    /// A system-assigned identity of the resource `resource` (`Microsoft.Storage/storageAccounts/st1`,
+    /// or a bare name).
+    #[must_use]
+    pub fn system_assigned(tenant_id: Uuid, name: &str, resource: &str, identity_header: Option<String>) -> Self {
+        let provider_path = if resource.contains('/') {
+            resource.to_owned()
+        } else {
+            format!("Microsoft.Resources/resources/{resource}")
+        };
+        Self {
+            name: name.to_owned(),
+            kind: IdentityKind::SystemAssigned { identity_header },
+            tenant_id,
+            client_id: derived_id(tenant_id, name, "client"),
+            object_id: derived_id(tenant_id, name, "object"),
+            resource_id: format!(
+                "/subscriptions/{}/resourceGroups/{DEFAULT_RESOURCE_GROUP}/providers/{}",
+                default_subscription(tenant_id),
+                provider_path.trim_start_matches('/')
+            ),
+        }
+    }
+
+    /// A service principal (app registration) whose ids derive from its name.
+    #[must_use]
+    pub fn service_principal(
+        tenant_id: Uuid,
+        name: &str,
+        secrets: Vec<String>,
+        federated: Vec<FederatedCredential>,
+    ) -> Self {
+        Self {
+            name: name.to_owned(),
+            kind: IdentityKind::ServicePrincipal { secrets, federated },
+            tenant_id,
+            client_id: derived_id(tenant_id, name, "client"),
+            object_id: derived_id(tenant_id, name, "object"),
+            resource_id: String::new(),
+        }
+    }
+
+    #[must_use]
+    pub fn is_managed(&self) -> bool {
+        !matches!(self.kind, IdentityKind::ServicePrincipal { .. })
+    }
 }
 
-/// How a token request names the identity it wants.
+/// How a managed-identity token request names the identity it wants.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum IdentitySelector {
-    /// No selector: the caller's own (default) identity.
+    /// No selector: the caller's own identity (by its identity header), else the default one.
     Default,
     ClientId(String),
     ObjectId(String),
     ResourceId(String),
 }
 
-/// The identities the emulator knows, the default one first.
+/// Every identity the emulator knows; the default managed identity is always first.
 #[derive(Clone, Debug)]
 pub struct IdentityDirectory {
-    identities: Vec<ManagedIdentity>,
+    identities: Vec<Identity>,
 }
 
 impl IdentityDirectory {
+    /// The identities that exist with no configuration: the default managed identity and the
+    /// default admin service principal.
     #[must_use]
-    pub fn with_default(tenant_id: Uuid) -> Self {
-        Self { identities: vec![ManagedIdentity::user_assigned(tenant_id, DEFAULT_IDENTITY)] }
+    pub fn with_defaults(tenant_id: Uuid) -> Self {
+        Self {
+            identities: vec![
+                Identity::user_assigned(tenant_id, DEFAULT_IDENTITY),
+                Identity::service_principal(tenant_id, DEFAULT_ADMIN, vec![DEFAULT_ADMIN_SECRET.to_owned()], vec![]),
+            ],
+        }
+    }
+
+    /// Adds `identity`; a name or id already taken is refused.
+    pub fn add(&mut self, identity: Identity) -> Result<(), String> {
+        if let Some(clash) = self.identities.iter().find(|i| {
+            i.name.eq_ignore_ascii_case(&identity.name)
+                || i.client_id == identity.client_id
+                || i.object_id == identity.object_id
+        }) {
+            return Err(format!(
+                "identity '{}' clashes with identity '{}' (same name or id)",
+                identity.name, clash.name
+            ));
+        }
+        self.identities.push(identity);
+        Ok(())
     }
 
     #[must_use]
-    pub fn default_identity(&self) -> &ManagedIdentity {
+    pub fn default_identity(&self) -> &Identity {
         &self.identities[0]
     }
 
-    /// The identity a selector names, or `None`: an unknown selector never falls back to
-    /// someone else's identity.
     #[must_use]
-    pub fn select(&self, selector: &IdentitySelector) -> Option<&ManagedIdentity> {
+    pub fn all(&self) -> &[Identity] {
+        &self.identities
+    }
+
+    #[must_use]
+    pub fn by_name(&self, name: &str) -> Option<&Identity> {
+        self.identities.iter().find(|i| i.name.eq_ignore_ascii_case(name))
+    }
+
+    /// The service principal with this client id in `tenant`.
+    #[must_use]
+    pub fn service_principal(&self, tenant: Uuid, client_id: &str) -> Option<&Identity> {
+        let client_id = Uuid::parse_str(client_id).ok()?;
+        self.identities.iter().find(|i| !i.is_managed() && i.tenant_id == tenant && i.client_id == client_id)
+    }
+
+    /// The managed identity a token request selects, or `None`: an unknown selector never falls
+    /// back to someone else's identity. Without a selector, the identity header decides: the
+    /// system-assigned identity it belongs to, else the default managed identity.
+    #[must_use]
+    pub fn select(&self, selector: &IdentitySelector, identity_header: Option<&str>) -> Option<&Identity> {
         let matches_uuid = |text: &str, id: Uuid| Uuid::parse_str(text).is_ok_and(|u| u == id);
+        let managed = || self.identities.iter().filter(|i| i.is_managed());
         match selector {
-            IdentitySelector::Default => Some(self.default_identity()),
-            IdentitySelector::ClientId(id) => self.identities.iter().find(|i| matches_uuid(id, i.client_id)),
-            IdentitySelector::ObjectId(id) => self.identities.iter().find(|i| matches_uuid(id, i.object_id)),
-            IdentitySelector::ResourceId(id) => self.identities.iter().find(|i| i.resource_id.eq_ignore_ascii_case(id)),
+            IdentitySelector::Default => {
+                let own = identity_header.and_then(|header| {
+                    managed().find(
+                        |i| matches!(&i.kind, IdentityKind::SystemAssigned { identity_header: Some(h) } if h == header),
+                    )
+                });
+                Some(own.unwrap_or_else(|| self.default_identity()))
+            }
+            IdentitySelector::ClientId(id) => managed().find(|i| matches_uuid(id, i.client_id)),
+            IdentitySelector::ObjectId(id) => managed().find(|i| matches_uuid(id, i.object_id)),
+            IdentitySelector::ResourceId(id) => managed().find(|i| i.resource_id.eq_ignore_ascii_case(id)),
         }
     }
 }
@@ -91,21 +224,42 @@ mod tests {
     #[test]
     fn ids_are_deterministic_and_distinct() {
         let tenant = Uuid::new_v4();
-        let a = ManagedIdentity::user_assigned(tenant, "svc");
-        assert_eq!(a, ManagedIdentity::user_assigned(tenant, "svc"));
+        let a = Identity::user_assigned(tenant, "svc");
+        assert_eq!(a, Identity::user_assigned(tenant, "svc"));
         assert_ne!(a.client_id, a.object_id);
-        assert_ne!(a.object_id, ManagedIdentity::user_assigned(tenant, "other").object_id);
-        assert_ne!(a.object_id, ManagedIdentity::user_assigned(Uuid::new_v4(), "svc").object_id);
+        assert_ne!(a.object_id, Identity::user_assigned(tenant, "other").object_id);
+        assert_ne!(a.object_id, Identity::user_assigned(Uuid::new_v4(), "svc").object_id);
     }
 
     #[test]
-    fn selectors_find_only_existing_identities() {
-        let dir = IdentityDirectory::with_default(Uuid::new_v4());
+    fn selectors_find_only_existing_managed_identities() {
+        let dir = IdentityDirectory::with_defaults(Uuid::new_v4());
         let me = dir.default_identity().clone();
-        assert_eq!(dir.select(&IdentitySelector::ClientId(me.client_id.to_string())), Some(&me));
-        assert_eq!(dir.select(&IdentitySelector::ObjectId(me.object_id.to_string().to_uppercase())), Some(&me));
-        assert_eq!(dir.select(&IdentitySelector::ResourceId(me.resource_id.clone())), Some(&me));
-        assert_eq!(dir.select(&IdentitySelector::ClientId(Uuid::new_v4().to_string())), None);
-        assert_eq!(dir.select(&IdentitySelector::ClientId("not-a-guid".into())), None);
+        assert_eq!(dir.select(&IdentitySelector::ClientId(me.client_id.to_string()), None), Some(&me));
+        assert_eq!(dir.select(&IdentitySelector::ObjectId(me.object_id.to_string().to_uppercase()), None), Some(&me));
+        assert_eq!(dir.select(&IdentitySelector::ResourceId(me.resource_id.clone()), None), Some(&me));
+        assert_eq!(dir.select(&IdentitySelector::ClientId(Uuid::new_v4().to_string()), None), None);
+        assert_eq!(dir.select(&IdentitySelector::ClientId("not-a-guid".into()), None), None);
+        let admin = dir.by_name(DEFAULT_ADMIN).unwrap();
+        assert_eq!(dir.select(&IdentitySelector::ClientId(admin.client_id.to_string()), None), None, "not managed");
+    }
+
+    #[test]
+    fn the_identity_header_selects_a_system_assigned_identity() {
+        let tenant = Uuid::new_v4();
+        let mut dir = IdentityDirectory::with_defaults(tenant);
+        let storage = Identity::system_assigned(
+            tenant,
+            "storage",
+            "Microsoft.Storage/storageAccounts/st1",
+            Some("st-secret".into()),
+        );
+        assert!(storage.resource_id.ends_with("/providers/Microsoft.Storage/storageAccounts/st1"));
+        dir.add(storage.clone()).unwrap();
+        assert_eq!(dir.select(&IdentitySelector::Default, Some("st-secret")), Some(&storage));
+        assert_eq!(dir.select(&IdentitySelector::Default, Some("anything")).unwrap().name, DEFAULT_IDENTITY);
+        assert!(dir.add(Identity::user_assigned(tenant, "Storage")).is_err(), "names are unique");
+        let admin = dir.service_principal(tenant, &dir.by_name("admin").unwrap().client_id.to_string()).unwrap();
+        assert_eq!(admin.name, DEFAULT_ADMIN);
     }
 }

@@ -9,7 +9,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::identity::ManagedIdentity;
+use super::identity::Identity;
 use super::v1_issuer;
 use crate::clock::{UnixSeconds, wall_now};
 use crate::crypto::base64url;
@@ -154,11 +154,13 @@ impl TokenIssuer {
     }
 
     /// Issues an access token for a managed identity, for `audience` (a resource URI).
-    pub fn issue_for_managed_identity(
-        &self,
-        identity: &ManagedIdentity,
-        audience: &str,
-    ) -> Result<IssuedToken, IssuerError> {
+    pub fn issue_for_managed_identity(&self, identity: &Identity, audience: &str) -> Result<IssuedToken, IssuerError> {
+        self.issue_for(identity, audience, "2")
+    }
+
+    /// Issues an access token for any identity. `appidacr` says how the app authenticated:
+    /// "1" a client secret, "2" a certificate or assertion (managed identities are "2").
+    pub fn issue_for(&self, identity: &Identity, audience: &str, appidacr: &str) -> Result<IssuedToken, IssuerError> {
         let now = wall_now();
         let issuer = v1_issuer(identity.tenant_id);
         let claims = AccessTokenClaims {
@@ -168,7 +170,7 @@ impl TokenIssuer {
             nbf: now,
             exp: now + TOKEN_LIFETIME_SECONDS,
             appid: identity.client_id.to_string(),
-            appidacr: "2".into(),
+            appidacr: appidacr.into(),
             idp: issuer,
             idtyp: "app".into(),
             oid: identity.object_id.to_string(),
@@ -176,7 +178,7 @@ impl TokenIssuer {
             tid: identity.tenant_id.to_string(),
             uti: base64url::encode(Uuid::new_v4().as_bytes()),
             ver: "1.0".into(),
-            xms_mirid: Some(identity.resource_id.clone()),
+            xms_mirid: identity.is_managed().then(|| identity.resource_id.clone()),
         };
         self.sign(&claims)
     }

@@ -4,12 +4,15 @@
 //! - `issuer`: mints RS256 access tokens and publishes the JWKS.
 //! - `validate`: checks a bearer token and yields the calling [`Principal`].
 //! - `table`: every vault operation with its access-policy permission and RBAC data action.
-//! - `policy`: access policies and the authorization decision.
+//! - `policy`: access policies; `rbac`: built-in roles and role assignments.
+//! - `decision`: the one authorization decision (policies or RBAC) and its audit record.
 
 pub mod attestation;
+pub mod decision;
 pub mod identity;
 pub mod issuer;
 pub mod policy;
+pub mod rbac;
 pub mod table;
 pub mod validate;
 

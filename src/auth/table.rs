@@ -57,9 +57,10 @@ pub const TABLE: &[(Operation, &str, &str)] = &[
     (Operation::GetRotationPolicy, "getrotationpolicy", "Microsoft.KeyVault/vaults/keyrotationpolicies/read"),
     (Operation::SetRotationPolicy, "setrotationpolicy", "Microsoft.KeyVault/vaults/keyrotationpolicies/write"),
     (Operation::GetKeyAttestation, "get", "Microsoft.KeyVault/vaults/keys/read"),
-    // Vaults have no rng permission (the operation comes from Managed HSM, whose RBAC action
-    // this is): any principal holding some key permission on the vault may draw random bytes.
-    (Operation::GetRandomBytes, ANY_KEY_PERMISSION, "Microsoft.KeyVault/managedHsm/rng/action"),
+    // Vaults have neither an rng permission nor an rng data action (the operation comes from
+    // Managed HSM): any principal holding some key permission, or allowed to read keys, may
+    // draw random bytes.
+    (Operation::GetRandomBytes, ANY_KEY_PERMISSION, "Microsoft.KeyVault/vaults/keys/read"),
 ];
 
 /// The permission-column marker for operations that any key permission on the vault allows.

@@ -165,7 +165,7 @@ mod tests {
     use std::sync::OnceLock;
 
     use super::*;
-    use crate::auth::identity::ManagedIdentity;
+    use crate::auth::identity::Identity;
     use crate::auth::issuer::AccessTokenClaims;
 
     fn issuer() -> TokenIssuer {
@@ -182,7 +182,7 @@ mod tests {
     }
 
     fn claims() -> AccessTokenClaims {
-        let identity = ManagedIdentity::user_assigned(tenant(), "svc");
+        let identity = Identity::user_assigned(tenant(), "svc");
         let token = issuer().issue_for_managed_identity(&identity, "https://vault.localhost:8443").unwrap();
         let payload = token.access_token.split('.').nth(1).unwrap();
         serde_json::from_slice(&crate::crypto::base64url::decode(payload).unwrap()).unwrap()

@@ -66,6 +66,10 @@ pub enum PrivateJwk {
         e: Vec<u8>,
         d: Vec<u8>,
     },
+    /// A PKCS#8 `PrivateKeyInfo` (from a PEM file): RSA, or EC on any supported curve.
+    Pkcs8 {
+        der: Vec<u8>,
+    },
     Ec {
         curve: Curve,
         d: Vec<u8>,
@@ -299,6 +303,26 @@ fn imported_material(jwk: &PrivateJwk, hsm: bool) -> Result<(KeyType, NewMateria
             let imported = rsa::complete_from_d(n, e, d)?;
             let public = PublicKey::Rsa { n: imported.n, e: imported.e };
             Ok((pick(KeyType::Rsa, KeyType::RsaHsm), NewMaterial { private: imported.pkcs8_der, public }))
+        }
+        PrivateJwk::Pkcs8 { der } => {
+            if let Ok(rsa_key) = rsa::material_from_pkcs8(der) {
+                let bits = crate::crypto::trim_leading_zeros(&rsa_key.n).len() * 8;
+                if !rsa::SUPPORTED_SIZES.iter().any(|s| *s as usize == bits) {
+                    return Err(Error::BadParameter(format!(
+                        "The RSA key is {bits} bits; Key Vault imports RSA keys of 2048, 3072 or 4096 bits."
+                    )));
+                }
+                let public = PublicKey::Rsa { n: rsa_key.n, e: rsa_key.e };
+                return Ok((pick(KeyType::Rsa, KeyType::RsaHsm), NewMaterial { private: rsa_key.pkcs8_der, public }));
+            }
+            let ec_key =
+                Curve::ALL.iter().find_map(|curve| ec::material_from_pkcs8(*curve, der).ok()).ok_or_else(|| {
+                    Error::BadParameter(
+                        "The PKCS#8 key is neither an RSA key nor an EC key on P-256, P-384, P-521 or P-256K.".into(),
+                    )
+                })?;
+            let public = PublicKey::Ec { curve: ec_key.curve, x: ec_key.x, y: ec_key.y };
+            Ok((pick(KeyType::Ec, KeyType::EcHsm), NewMaterial { private: ec_key.pkcs8_der, public }))
         }
         PrivateJwk::Ec { curve, d, x, y } => {
             let imported = ec::import(*curve, d, x, y)?;
@@ -949,6 +973,8 @@ mod tests {
                 soft_delete_retention_days: 90,
                 purge_protection: false,
                 access_policies: vec![],
+                rbac_authorization: false,
+                role_assignments: vec![],
             })
             .await
             .unwrap();

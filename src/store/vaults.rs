@@ -4,33 +4,43 @@ use sqlx::{Row, SqliteConnection};
 use uuid::Uuid;
 
 use crate::auth::policy::AccessPolicy;
+use crate::auth::rbac::RoleAssignment;
 use crate::clock::UnixSeconds;
 use crate::vault::{Vault, VaultName};
 
+fn json<T: serde::Serialize>(value: &T) -> Result<String, sqlx::Error> {
+    serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
 pub async fn insert(conn: &mut SqliteConnection, vault: &Vault, now: UnixSeconds) -> Result<(), sqlx::Error> {
-    let policies = serde_json::to_string(&vault.access_policies).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     sqlx::query(
-        "INSERT INTO vaults (name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, created)
-         VALUES (?, ?, ?, ?, ?, ?)",
+        "INSERT INTO vaults (name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments, created)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(vault.name.as_str())
     .bind(vault.tenant_id.to_string())
     .bind(i64::from(vault.soft_delete_retention_days))
     .bind(vault.purge_protection)
-    .bind(policies)
+    .bind(json(&vault.access_policies)?)
+    .bind(vault.rbac_authorization)
+    .bind(json(&vault.role_assignments)?)
     .bind(now)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Writes a vault's tenant, purge protection and access policies (retention never changes).
+/// Writes everything about a vault but its name and retention (which never changes).
 pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sqlx::Error> {
-    let policies = serde_json::to_string(&vault.access_policies).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
-    sqlx::query("UPDATE vaults SET tenant_id = ?, purge_protection = ?, access_policies = ? WHERE name = ?")
+    sqlx::query(
+        "UPDATE vaults SET tenant_id = ?, purge_protection = ?, access_policies = ?, rbac_authorization = ?, role_assignments = ?
+         WHERE name = ?",
+    )
         .bind(vault.tenant_id.to_string())
         .bind(vault.purge_protection)
-        .bind(policies)
+        .bind(json(&vault.access_policies)?)
+        .bind(vault.rbac_authorization)
+        .bind(json(&vault.role_assignments)?)
         .bind(vault.name.as_str())
         .execute(conn)
         .await?;
@@ -39,7 +49,8 @@ pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sq
 
 pub async fn list(conn: &mut SqliteConnection) -> Result<Vec<Vault>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT name, tenant_id, soft_delete_retention_days, purge_protection, access_policies FROM vaults ORDER BY name",
+        "SELECT name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments
+         FROM vaults ORDER BY name",
     )
     .fetch_all(conn)
     .await?;
@@ -52,11 +63,14 @@ fn vault_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Vault, sqlx::Error> {
     let tenant: String = row.try_get("tenant_id")?;
     let days: i64 = row.try_get("soft_delete_retention_days")?;
     let policies: String = row.try_get("access_policies")?;
+    let assignments: String = row.try_get("role_assignments")?;
     Ok(Vault {
         name: VaultName::parse(&name).ok_or_else(|| decode(format!("bad vault name {name}").into()))?,
         tenant_id: Uuid::parse_str(&tenant).map_err(|e| decode(Box::new(e)))?,
         soft_delete_retention_days: u32::try_from(days).map_err(|e| decode(Box::new(e)))?,
         purge_protection: row.try_get("purge_protection")?,
         access_policies: serde_json::from_str::<Vec<AccessPolicy>>(&policies).map_err(|e| decode(Box::new(e)))?,
+        rbac_authorization: row.try_get("rbac_authorization")?,
+        role_assignments: serde_json::from_str::<Vec<RoleAssignment>>(&assignments).map_err(|e| decode(Box::new(e)))?,
     })
 }

@@ -21,8 +21,10 @@ use super::AppState;
 use super::errors::ApiError;
 use super::extract::VaultRequest;
 use super::messages;
+use crate::auth::decision::Target;
 use crate::auth::table::Operation;
 use crate::vault::DEFAULT_VAULT;
+use axum::extract::FromRequestParts;
 
 pub fn router(state: AppState) -> Router<AppState> {
     use Operation as Op;
@@ -88,12 +90,21 @@ fn endpoint(method: MethodRouter<AppState>, operation: Operation) -> MethodRoute
 }
 
 async fn authorize(operation: Operation, req: Request, next: Next) -> Response {
-    let decision = match req.extensions().get::<VaultRequest>() {
-        Some(ctx) => ctx.authorize(operation),
+    let (mut parts, body) = req.into_parts();
+    // The key and version the path names: RBAC scopes and the audit log need them. Restore and
+    // listings name none.
+    let params = axum::extract::RawPathParams::from_request_parts(&mut parts, &()).await.ok();
+    let param = |wanted: &str| {
+        params.as_ref().and_then(|p| p.iter().find(|(name, _)| *name == wanted).map(|(_, value)| value.to_owned()))
+    };
+    let (key, version) = (param("name"), param("version"));
+    let target = Target { key: key.as_deref(), version: version.as_deref().filter(|v| !v.is_empty()) };
+    let decision = match parts.extensions.get::<VaultRequest>() {
+        Some(ctx) => ctx.authorize(operation, target),
         None => Err(ApiError::Internal { detail: "vault endpoint reached without authentication".into() }),
     };
     match decision {
-        Ok(()) => next.run(req).await,
+        Ok(()) => next.run(Request::from_parts(parts, body)).await,
         Err(err) => err.into_response(),
     }
 }

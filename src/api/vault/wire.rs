@@ -513,6 +513,8 @@ mod tests {
             soft_delete_retention_days: 7,
             purge_protection: false,
             access_policies: vec![],
+            rbac_authorization: false,
+            role_assignments: vec![],
         }
     }
 
