@@ -35,7 +35,10 @@ pub async fn spawn() -> TestVault {
 
 pub async fn spawn_with(config: Config) -> TestVault {
     let emulator = Emulator::start(config).await.expect("emulator starts");
-    let hosts = ["default", "other", "a", "protected"].iter().map(|v| emulator.vault_host(v)).collect::<Vec<_>>();
+    let hosts = ["default", "other", "a", "protected", "policies", "rbac"]
+        .iter()
+        .map(|v| emulator.vault_host(v))
+        .collect::<Vec<_>>();
     let http = https_client(emulator.ca_pem(), &hosts, emulator.https_addr());
     TestVault { emulator, http }
 }

@@ -2,6 +2,7 @@
 //! URL tree. `helpers` starts an emulator per test on free ports.
 
 mod auth;
+mod authorization;
 mod backup;
 mod deleted_keys;
 mod helpers;
