@@ -50,8 +50,24 @@ pub enum Command {
         #[arg(long, env = "KVEMU_TOKEN_RESOURCE", default_value = "https://vault.azure.net")]
         resource: String,
         /// Client id of a user-assigned identity; the default identity when omitted.
-        #[arg(long, env = "KVEMU_TOKEN_CLIENT_ID")]
+        #[arg(long, env = "KVEMU_TOKEN_CLIENT_ID", conflicts_with_all = ["identity", "federated"])]
         client_id: Option<String>,
+        /// Any declared identity by name (managed identity or service principal).
+        #[arg(long, conflicts_with = "federated")]
+        identity: Option<String>,
+        /// Instead of an access token, a federated assertion from the emulator's workload-identity
+        /// issuer, for `client_assertion` (AZURE_FEDERATED_TOKEN_FILE).
+        #[arg(long, requires = "subject")]
+        federated: bool,
+        /// The assertion's `sub` (with --federated).
+        #[arg(long)]
+        subject: Option<String>,
+        /// The assertion's `iss` (with --federated); the emulator's issuer URL when omitted.
+        #[arg(long)]
+        issuer: Option<String>,
+        /// The assertion's `aud` (with --federated).
+        #[arg(long, default_value = "api://AzureADTokenExchange")]
+        audience: String,
     },
     /// Print the CA certificate (PEM) of a data directory, creating the CA if needed.
     Ca {

@@ -159,6 +159,12 @@ impl Emulator {
         Ok(state.issuer.issue_for_managed_identity(&identity, resource)?.access_token)
     }
 
+    /// A declared identity (or a default one: `default`, `admin`) by name.
+    #[must_use]
+    pub fn identity(&self, name: &str) -> Option<auth::identity::Identity> {
+        self.inner.state().identities.by_name(name).cloned()
+    }
+
     /// Stops the listeners gracefully.
     pub async fn shutdown(self) {
         self.inner.shutdown().await;

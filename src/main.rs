@@ -15,7 +15,21 @@ fn main() -> ExitCode {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::Healthcheck(client)) => healthcheck(&client),
-        Some(Command::Token { client, resource, client_id }) => token(&client, &resource, client_id.as_deref()),
+        Some(Command::Token { client, resource, client_id, identity, federated, subject, issuer, audience }) => {
+            let request = if federated {
+                let mut query = vec![("subject", subject.unwrap_or_default()), ("audience", audience)];
+                query.extend(issuer.map(|i| ("issuer", i)));
+                format!("/_emulator/federated-token?{}", serde_urlencoded::to_string(&query).unwrap_or_default())
+            } else if let Some(identity) = identity {
+                let query = [("identity", identity), ("resource", resource)];
+                format!("/_emulator/token?{}", serde_urlencoded::to_string(query).unwrap_or_default())
+            } else {
+                let mut query = vec![("api-version", "2019-08-01".to_owned()), ("resource", resource)];
+                query.extend(client_id.map(|id| ("client_id", id)));
+                format!("/msi/token?{}", serde_urlencoded::to_string(&query).unwrap_or_default())
+            };
+            token(&client, &request)
+        }
         Some(Command::Ca { data_dir }) => print_ca(&data_dir),
     }
 }
@@ -87,6 +101,15 @@ fn print_banner(emulator: &Emulator) {
         emulator.identity_endpoint(),
         emulator.http_url()
     ));
+    if let Some(admin) = emulator.identity(keyvault_emulator::auth::identity::DEFAULT_ADMIN) {
+        out.push_str(&format!(
+            "  Service principal \"admin\" (every key permission): tenant {}, client id {}, secret {}\n    authority host https://localhost:{port} (AZURE_AUTHORITY_HOST; token endpoint https://localhost:{port}/{}/oauth2/v2.0/token)\n",
+            admin.tenant_id,
+            admin.client_id,
+            keyvault_emulator::auth::identity::DEFAULT_ADMIN_SECRET,
+            admin.tenant_id
+        ));
+    }
     out.push_str(&format!(
         "CA certificate: {}  (also {}/_emulator/ca.pem)\n",
         emulator.ca_path().display(),
@@ -170,19 +193,15 @@ fn healthcheck(client: &ClientArgs) -> ExitCode {
     }
 }
 
-fn token(client: &ClientArgs, resource: &str, client_id: Option<&str>) -> ExitCode {
-    let mut query: Vec<(&str, &str)> = vec![("api-version", "2019-08-01"), ("resource", resource)];
-    if let Some(id) = client_id {
-        query.push(("client_id", id));
-    }
-    let query = serde_urlencoded::to_string(&query).unwrap_or_default();
+/// Prints the `access_token` (or `token`) the emulator's http port answers `path_and_query` with.
+fn token(client: &ClientArgs, path_and_query: &str) -> ExitCode {
     let addr = SocketAddr::new(client.connect, client.http_port);
     let header = [("X-IDENTITY-HEADER", keyvault_emulator::DEFAULT_IDENTITY_HEADER)];
-    match http_get(addr, &format!("/msi/token?{query}"), &header) {
+    match http_get(addr, path_and_query, &header) {
         Ok((200, body)) => {
-            let token = serde_json::from_str::<serde_json::Value>(body.trim())
-                .ok()
-                .and_then(|v| v["access_token"].as_str().map(str::to_owned));
+            let token = serde_json::from_str::<serde_json::Value>(body.trim()).ok().and_then(|v| {
+                v.get("access_token").or_else(|| v.get("token")).and_then(|t| t.as_str()).map(str::to_owned)
+            });
             match token {
                 Some(token) => {
                     println!("{token}");

@@ -197,6 +197,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         validator: TokenValidator::new(issuer.clone(), &config.domain),
         issuer,
         attestation: Arc::default(),
+        federation: Arc::default(),
         settings: settings.clone(),
     };
 

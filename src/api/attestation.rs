@@ -31,7 +31,7 @@ async fn certs(State(state): State<AppState>) -> ApiResult<Json<serde_json::Valu
 pub(crate) async fn signer(state: &AppState) -> ApiResult<&crate::auth::issuer::TokenIssuer> {
     state
         .attestation
-        .signer()
+        .get()
         .await
         .map_err(|detail| ApiError::Internal { detail: format!("attestation signing key: {detail}") })
 }

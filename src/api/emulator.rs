@@ -24,6 +24,8 @@ pub fn router() -> Router<AppState> {
         .route("/_emulator/ca.pem", get(ca_pem))
         .route("/_emulator/clock", get(get_clock).post(move_clock))
         .route("/_emulator/identities", get(list_identities))
+        .route("/_emulator/token", get(identity_token))
+        .route("/_emulator/federated-token", get(federated_token))
         .route("/_emulator/vaults/{vault}/authorization", get(get_authorization).put(set_authorization))
 }
 
@@ -163,4 +165,79 @@ async fn set_authorization(
         .await
         .map_err(|e| ApiError::Internal { detail: format!("updating vault authorization: {e}") })?;
     Ok(Json(Authorization::of(&updated)))
+}
+
+#[derive(Debug, Deserialize)]
+struct IdentityTokenQuery {
+    identity: String,
+    #[serde(default = "default_resource")]
+    resource: String,
+}
+
+fn default_resource() -> String {
+    "https://vault.azure.net".to_owned()
+}
+
+/// An access token for any declared identity by name: what `keyvault-emulator token
+/// --identity NAME` prints, for curl users.
+async fn identity_token(
+    State(state): State<AppState>,
+    axum::extract::Query(query): axum::extract::Query<IdentityTokenQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let identity = state
+        .identities
+        .by_name(&query.identity)
+        .ok_or_else(|| ApiError::bad_parameter(format!("No identity named '{}'.", query.identity)))?;
+    let appidacr = if identity.is_managed() { "2" } else { "1" };
+    let resource = query.resource.strip_suffix("/.default").unwrap_or(&query.resource);
+    let token = state
+        .issuer
+        .issue_for(identity, resource, appidacr)
+        .map_err(|e| ApiError::Internal { detail: format!("token issuance: {e}") })?;
+    Ok(Json(serde_json::json!({
+        "access_token": token.access_token,
+        "expires_on": token.expires_on,
+        "client_id": identity.client_id,
+        "object_id": identity.object_id,
+    })))
+}
+
+#[derive(Debug, Deserialize)]
+struct FederatedTokenQuery {
+    subject: String,
+    issuer: Option<String>,
+    #[serde(default = "default_audience")]
+    audience: String,
+}
+
+fn default_audience() -> String {
+    crate::auth::identity::DEFAULT_FEDERATED_AUDIENCE.to_owned()
+}
+
+/// The emulator's workload-identity issuer (`http://{http addr}/federation` unless the caller
+/// names another `iss`): a federated assertion for `subject`, signed with the issuer's own key,
+/// for a service principal whose federated credential names that issuer and subject.
+async fn federated_token(
+    State(state): State<AppState>,
+    headers: axum::http::HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<FederatedTokenQuery>,
+) -> ApiResult<Json<serde_json::Value>> {
+    let signer = state
+        .federation
+        .get()
+        .await
+        .map_err(|detail| ApiError::Internal { detail: format!("federation key: {detail}") })?;
+    let host = headers.get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("localhost");
+    let now = crate::clock::wall_now();
+    let claims = serde_json::json!({
+        "iss": query.issuer.unwrap_or_else(|| format!("http://{host}/federation")),
+        "sub": query.subject,
+        "aud": query.audience,
+        "iat": now,
+        "nbf": now,
+        "exp": now + 3600,
+        "jti": uuid::Uuid::new_v4(),
+    });
+    let token = signer.sign_claims(&claims).map_err(|e| ApiError::Internal { detail: format!("signing: {e}") })?;
+    Ok(Json(serde_json::json!({ "token": token })))
 }

@@ -21,9 +21,8 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use uuid::Uuid;
 
-use crate::auth::attestation::AttestationAuthority;
 use crate::auth::identity::IdentityDirectory;
-use crate::auth::issuer::TokenIssuer;
+use crate::auth::issuer::{LazySigner, TokenIssuer};
 use crate::auth::validate::TokenValidator;
 use crate::clock::Clock;
 use crate::keys::KeyService;
@@ -57,7 +56,10 @@ pub struct AppState {
     pub vaults: VaultRegistry,
     pub identities: Arc<IdentityDirectory>,
     pub issuer: TokenIssuer,
-    pub attestation: Arc<AttestationAuthority>,
+    /// The attestation authority's own key (secure key release).
+    pub attestation: Arc<LazySigner>,
+    /// The workload-identity issuer's own key: it signs federated assertions.
+    pub federation: Arc<LazySigner>,
     pub validator: TokenValidator,
     pub settings: Arc<Settings>,
 }

@@ -31,27 +31,6 @@ pub fn authority_url(origin: &str) -> String {
     format!("{origin}{AUTHORITY_PATH}")
 }
 
-/// The authority's signing key, made on first use.
-#[derive(Default)]
-pub struct AttestationAuthority {
-    signer: tokio::sync::OnceCell<TokenIssuer>,
-}
-
-impl AttestationAuthority {
-    /// The signing key; the first call generates it (RSA-2048, off the async workers).
-    pub async fn signer(&self) -> Result<&TokenIssuer, String> {
-        self.signer
-            .get_or_try_init(|| async {
-                let material = tokio::task::spawn_blocking(|| crate::crypto::rsa::generate(2048))
-                    .await
-                    .map_err(|e| e.to_string())?
-                    .map_err(|e| e.to_string())?;
-                TokenIssuer::from_material(&material).map_err(|e| e.to_string())
-            })
-            .await
-    }
-}
-
 /// Mints an attestation token: `claims` are merged into the defaults, and `runtime_keys`, when
 /// given, become `x-ms-runtime.keys`. `iss` is always the authority at `origin`.
 pub fn mint(

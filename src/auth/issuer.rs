@@ -68,6 +68,29 @@ struct SigningKey {
     e: Vec<u8>,
 }
 
+/// A signing key of its own for something that must never sign access tokens (the attestation
+/// authority, the workload-identity issuer): made in memory on first use, so start-up stays
+/// fast, and gone at exit, like the test artefacts it signs.
+#[derive(Default)]
+pub struct LazySigner {
+    signer: tokio::sync::OnceCell<TokenIssuer>,
+}
+
+impl LazySigner {
+    /// The signing key; the first call generates it (RSA-2048, off the async workers).
+    pub async fn get(&self) -> Result<&TokenIssuer, String> {
+        self.signer
+            .get_or_try_init(|| async {
+                let material = tokio::task::spawn_blocking(|| rsa::generate(2048))
+                    .await
+                    .map_err(|e| e.to_string())?
+                    .map_err(|e| e.to_string())?;
+                TokenIssuer::from_material(&material).map_err(|e| e.to_string())
+            })
+            .await
+    }
+}
+
 #[derive(Clone)]
 pub struct TokenIssuer {
     key: Arc<SigningKey>,

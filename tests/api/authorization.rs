@@ -92,9 +92,7 @@ fn body_for(path: &str) -> Option<Value> {
         json!({"kty": "EC"})
     } else if path.ends_with("/k2") {
         json!({"key": {"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAAAA"}})
-    } else if path.ends_with("/encrypt") || path.ends_with("/wrapkey") {
-        json!({"alg": "RSA-OAEP", "value": "AAAA"})
-    } else if path.ends_with("/decrypt") || path.ends_with("/unwrapkey") {
+    } else if ["/encrypt", "/wrapkey", "/decrypt", "/unwrapkey"].iter().any(|op| path.ends_with(op)) {
         json!({"alg": "RSA-OAEP", "value": "AAAA"})
     } else if path.ends_with("/sign") {
         json!({"alg": "RS256", "value": "AAAA"})
@@ -166,7 +164,7 @@ async fn access_policy_matrix() {
         assert_eq!(error_codes(&body), ("Forbidden".into(), Some("AccessDenied".into())));
         let message = body["error"]["message"].as_str().unwrap();
         assert!(
-            message.starts_with(&format!("The user, group or application 'appid="))
+            message.starts_with("The user, group or application 'appid=")
                 && message.contains(&format!(";oid={me};iss=https://sts.windows.net/{tenant}/'"))
                 && message
                     .contains(&format!("does not have keys {permission} permission on key vault 'policies;location=")),
@@ -258,14 +256,14 @@ async fn key_scoped_roles_and_revocation_on_the_next_request() {
     assert_eq!(status, StatusCode::FORBIDDEN, "listing needs vault scope");
 
     // Revoking: the very next request is refused.
-    set_authorization(&vault, "rbac", json!({"enableRbacAuthorization": true, "roleAssignments": []})).await;
+    set_authorization(vault, "rbac", json!({"enableRbacAuthorization": true, "roleAssignments": []})).await;
     assert_eq!(wrap("k1").await, StatusCode::FORBIDDEN);
 
     // Switching the vault to access policies ignores role assignments, and the other way round.
     let tenant = vault.emulator.tenant_id().to_string();
     let policy = json!({"tenantId": tenant, "objectId": me, "permissions": {"keys": ["wrapKey"]}});
-    set_authorization(&vault, "rbac", json!({"accessPolicies": [policy], "roleAssignments": [scoped]})).await;
+    set_authorization(vault, "rbac", json!({"accessPolicies": [policy], "roleAssignments": [scoped]})).await;
     assert_ne!(wrap("k2").await, StatusCode::FORBIDDEN, "the policy, not the key-scoped role, decides");
-    set_authorization(&vault, "rbac", json!({"enableRbacAuthorization": true, "accessPolicies": [policy]})).await;
+    set_authorization(vault, "rbac", json!({"enableRbacAuthorization": true, "accessPolicies": [policy]})).await;
     assert_eq!(wrap("k1").await, StatusCode::FORBIDDEN, "RBAC vaults ignore access policies");
 }

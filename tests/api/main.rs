@@ -9,6 +9,7 @@ mod helpers;
 mod identity;
 mod import;
 mod keys;
+mod login;
 mod persistence;
 mod release;
 mod rotation;
