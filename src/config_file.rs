@@ -510,6 +510,14 @@ scope = "/keys/storage-cmk"
     }
 
     #[test]
+    fn the_docker_example_is_valid() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docker/kvemu.toml");
+        let config = ConfigFile::load(&path, Uuid::nil()).unwrap();
+        assert_eq!(config.identities.len(), 3);
+        assert_eq!(config.vaults.len(), 2);
+    }
+
+    #[test]
     fn tenants_by_name_and_builtin_identities() {
         let config = parse(
             r#"
