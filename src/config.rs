@@ -186,6 +186,20 @@ impl Config {
     }
 
     /// As [`Config::in_memory`], with state in `dir`.
+    /// Applies a config file; when it declares tenants, the first becomes the default tenant.
+    #[must_use]
+    pub fn with_config_file(mut self, file: ConfigFile) -> Self {
+        self.tenant_id = file.default_tenant.unwrap_or(self.tenant_id);
+        self.config_file = Some(file);
+        self
+    }
+
+    /// Parses TOML config text (see [`ConfigFile`]) and applies it; for tests and embedders.
+    pub fn with_config_text(self, toml: &str) -> Result<Self, String> {
+        let file = ConfigFile::parse(toml, std::path::Path::new("(inline config)"), self.tenant_id)?;
+        Ok(self.with_config_file(file))
+    }
+
     #[must_use]
     pub fn in_directory(dir: impl Into<PathBuf>) -> Self {
         Self { storage: Storage::Directory(dir.into()), ..Self::in_memory() }

@@ -19,7 +19,6 @@ use azure_security_keyvault_keys::models::{
 };
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions, ResourceExt};
 use keyvault_emulator::Config;
-use keyvault_emulator::config_file::ConfigFile;
 
 const CONFIG: &str = r#"
 [[identity]]
@@ -51,8 +50,7 @@ fn wrap_params(value: Vec<u8>) -> RequestContent<KeyOperationParameters> {
 
 #[tokio::test]
 async fn a_storage_account_identity_wraps_and_unwraps_until_its_access_is_removed() {
-    let mut config = Config::in_memory();
-    config.config_file = Some(ConfigFile::parse(CONFIG, "t.toml".as_ref(), config.tenant_id).unwrap());
+    let config = Config::in_memory().with_config_text(CONFIG).unwrap();
     let vault = helpers::spawn_with(config).await;
     // SAFETY: this binary's only test sets the variables before anything reads them.
     unsafe {

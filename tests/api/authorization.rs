@@ -2,7 +2,6 @@
 //! on an access-policy vault, and × every built-in role on an RBAC vault, with the exact 403
 //! bodies; key-scoped role assignments; and revocation taking effect on the next request.
 
-use keyvault_emulator::config_file::ConfigFile;
 use keyvault_emulator::{Config, Emulator};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
@@ -111,8 +110,7 @@ fn body_for(path: &str) -> Option<Value> {
 }
 
 async fn emulator() -> (TestVault, String) {
-    let mut config = Config::in_memory();
-    config.config_file = Some(ConfigFile::parse(CONFIG, "t.toml".as_ref(), config.tenant_id).unwrap());
+    let config = Config::in_memory().with_config_text(CONFIG).unwrap();
     let vault = spawn_with(config).await;
     let token = vault.emulator.token_for_identity("subject", "https://vault.azure.net").unwrap();
     (vault, token)

@@ -3,7 +3,6 @@
 //! by identity header.
 
 use keyvault_emulator::Config;
-use keyvault_emulator::config_file::ConfigFile;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 
@@ -36,8 +35,7 @@ keys = ["get", "wrapKey", "unwrapKey"]
 "#;
 
 async fn emulator() -> TestVault {
-    let mut config = Config::in_memory();
-    config.config_file = Some(ConfigFile::parse(CONFIG, "t.toml".as_ref(), config.tenant_id).unwrap());
+    let config = Config::in_memory().with_config_text(CONFIG).unwrap();
     spawn_with(config).await
 }
 
@@ -258,4 +256,44 @@ async fn the_identity_header_selects_the_system_assigned_identity() {
     assert_eq!(status, StatusCode::NOT_FOUND, "get is allowed; the key just does not exist");
     let list = format!("{}/keys?{API}", vault.emulator.vault_url("policies"));
     assert_eq!(vault.call_as(Method::GET, &list, Some(token), None).await.0, StatusCode::FORBIDDEN);
+}
+
+const TENANTS: &str = r#"
+[[tenant]]
+name = "contoso"
+[[tenant]]
+name = "fabrikam"
+
+[[identity]]
+name = "fabrikam-app"
+type = "user-assigned"
+tenant = "fabrikam"
+
+[[vault]]
+name = "rbac"
+tenant = "fabrikam"
+default_access = false
+[[vault.access_policy]]
+identity = "fabrikam-app"
+keys = ["list"]
+"#;
+
+#[tokio::test]
+async fn a_vault_accepts_only_tokens_of_its_own_tenant() {
+    let config = Config::in_memory().with_config_text(TENANTS).unwrap();
+    let vault = spawn_with(config).await;
+    let fabrikam = vault.emulator.identity("fabrikam-app").unwrap();
+    let url = format!("{}/keys?{API}", vault.emulator.vault_url("rbac"));
+
+    // The challenge names the vault's tenant, so SDKs ask for a token there.
+    let response = vault.http.get(&url).send().await.unwrap();
+    let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
+    assert!(challenge.contains(&format!("/{}\"", fabrikam.tenant_id)), "{challenge}");
+
+    let own = vault.emulator.token_for_identity("fabrikam-app", "https://vault.azure.net").unwrap();
+    assert_eq!(vault.call_as(Method::GET, &url, Some(&own), None).await.0, StatusCode::OK);
+    let foreign = vault.emulator.token_for_identity("default", "https://vault.azure.net").unwrap();
+    let (status, body) = vault.call_as(Method::GET, &url, Some(&foreign), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert!(body["error"]["message"].as_str().unwrap().starts_with("AKV10032: Invalid issuer."), "{body}");
 }
