@@ -56,6 +56,21 @@ struct ValidatedClaims {
     azp: Option<String>,
 }
 
+/// What a token must be for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Audience {
+    Vault,
+    /// Azure Resource Manager: `https://management.azure.com/` or the older
+    /// `https://management.core.windows.net/`.
+    Management,
+}
+
+#[must_use]
+pub fn is_management_audience(aud: &str) -> bool {
+    let aud = aud.strip_suffix('/').unwrap_or(aud);
+    ["https://management.azure.com", "https://management.core.windows.net"].iter().any(|m| aud.eq_ignore_ascii_case(m))
+}
+
 /// Validates tokens for vaults served on `domain`.
 #[derive(Clone, Debug)]
 pub struct TokenValidator {
@@ -99,6 +114,27 @@ impl TokenValidator {
     }
 
     pub fn validate(&self, token: &str, tenant: Uuid, now: UnixSeconds) -> Result<Principal, TokenError> {
+        self.validate_for(token, tenant, now, Audience::Vault)
+    }
+
+    /// Validates a raw `Authorization` header value for the management API of `tenant`.
+    pub fn validate_management_header(&self, authorization: Option<&str>, tenant: Uuid) -> Result<Principal, TokenError> {
+        let value = authorization.ok_or(TokenError::Missing)?;
+        let (scheme, token) = value.trim().split_once(' ').ok_or(TokenError::Missing)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(TokenError::Missing);
+        }
+        self.validate_for(token.trim(), tenant, wall_now(), Audience::Management)
+    }
+
+    /// Validates a token for `audience` in `tenant`.
+    pub fn validate_for(
+        &self,
+        token: &str,
+        tenant: Uuid,
+        now: UnixSeconds,
+        audience: Audience,
+    ) -> Result<Principal, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
         if header.alg != Algorithm::RS256 {
             return Err(TokenError::UnsupportedAlgorithm(format!("{:?}", header.alg)));
@@ -133,7 +169,11 @@ impl TokenValidator {
             }
             _ => return Err(TokenError::MissingClaim("aud")),
         };
-        if !audiences.iter().any(|a| is_vault_audience(a, &self.domain)) {
+        let accepted = |aud: &str| match audience {
+            Audience::Vault => is_vault_audience(aud, &self.domain),
+            Audience::Management => is_management_audience(aud),
+        };
+        if !audiences.iter().any(|a| accepted(a)) {
             return Err(TokenError::InvalidAudience { found: audiences.join(",") });
         }
 
