@@ -25,6 +25,8 @@ fi
 export KVEMU_BIN
 # A second vault with a 7-day retention and purge protection, for the soft-delete scenarios.
 export KVEMU_VAULTS="${KVEMU_VAULTS:-protected:retention-days=7:purge-protection}"
+# The identities and vaults of the identity scenarios (storage, app; vaults cmk and cmkrbac).
+export KVEMU_CONFIG="${KVEMU_CONFIG:-$SDK_DIR/kvemu.toml}"
 
 SUITES="${SDK_TESTS:-python js}"
 

@@ -2,7 +2,9 @@
 // Launcher for the official-SDK (JavaScript) scenario tests.
 //
 // 1. starts `$KVEMU_BIN --in-memory --https-port 0 --http-port 0`
-//    (default binary: <repo>/target/debug/keyvault-emulator);
+//    (default binary: <repo>/target/debug/keyvault-emulator) with the config file $KVEMU_CONFIG
+//    (default: tests/sdk/kvemu.toml: the identities `storage` and `app`, the vaults `cmk` and
+//    `cmkrbac`) and whatever KVEMU_VAULTS run.sh sets;
 // 2. reads its stdout until the line `ready` (timeout KVEMU_READY_TIMEOUT seconds, default 30),
 //    collecting every `export K=V` line;
 // 3. spawns `node --import ./resolve-localhost.mjs --test test/*.test.mjs` with those variables
@@ -19,6 +21,7 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 const repoRoot = path.resolve(here, "..", "..", "..");
 const binary = process.env.KVEMU_BIN || path.join(repoRoot, "target", "debug", "keyvault-emulator");
+const configFile = process.env.KVEMU_CONFIG || path.join(repoRoot, "tests", "sdk", "kvemu.toml");
 const readyTimeoutMs = Number(process.env.KVEMU_READY_TIMEOUT || "30") * 1000;
 const REQUIRED = ["AZURE_KEYVAULT_URL", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "NODE_EXTRA_CA_CERTS"];
 const EXPORT_RE = /^export ([A-Za-z_][A-Za-z0-9_]*)=(.*)$/;
@@ -38,7 +41,10 @@ try {
 const unquote = (v) => (v.length >= 2 && v[0] === v.at(-1) && (v[0] === '"' || v[0] === "'") ? v.slice(1, -1) : v);
 
 const args = ["--in-memory", "--https-port", "0", "--http-port", "0"];
-const emu = spawn(binary, args, { stdio: ["ignore", "pipe", "pipe"] });
+const emu = spawn(binary, args, {
+  stdio: ["ignore", "pipe", "pipe"],
+  env: { ...process.env, KVEMU_CONFIG: configFile },
+});
 const stdoutLines = [];
 let stderrText = "";
 emu.stderr.setEncoding("utf8");
@@ -59,7 +65,7 @@ const emuExit = new Promise((resolve) => {
 });
 
 function emulatorOutput() {
-  return `--- command: ${binary} ${args.join(" ")}\n` +
+  return `--- command: KVEMU_CONFIG=${configFile} KVEMU_VAULTS=${process.env.KVEMU_VAULTS ?? ""} ${binary} ${args.join(" ")}\n` +
     `--- stdout (${stdoutLines.length} lines):\n${stdoutLines.slice(-200).join("\n")}\n` +
     `--- stderr (tail):\n${stderrText.slice(-8000)}`;
 }

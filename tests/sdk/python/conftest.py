@@ -2,7 +2,9 @@
 
 One keyvault-emulator process per test session:
   * started as `$KVEMU_BIN --in-memory --https-port 0 --http-port 0`
-    (default binary: <repo>/target/debug/keyvault-emulator);
+    (default binary: <repo>/target/debug/keyvault-emulator), with the config file
+    $KVEMU_CONFIG (default: tests/sdk/kvemu.toml: the identities `storage` and `app`, the
+    vaults `cmk` and `cmkrbac`) and whatever KVEMU_VAULTS run.sh sets;
   * its stdout is read until the line `ready` (timeout: KVEMU_READY_TIMEOUT, default 30 s);
     every `export K=V` line before it is collected and copied into os.environ, so the
     SDK is configured exactly like a user would configure it (IDENTITY_ENDPOINT,
@@ -33,6 +35,7 @@ import pytest
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 DEFAULT_BIN = REPO_ROOT / "target" / "debug" / "keyvault-emulator"
+DEFAULT_CONFIG = REPO_ROOT / "tests" / "sdk" / "kvemu.toml"
 READY_TIMEOUT = float(os.environ.get("KVEMU_READY_TIMEOUT", "30"))
 EXPORT_RE = re.compile(r"^export ([A-Za-z_][A-Za-z0-9_]*)=(.*)$")
 REQUIRED_EXPORTS = ("AZURE_KEYVAULT_URL", "IDENTITY_ENDPOINT", "IDENTITY_HEADER", "REQUESTS_CA_BUNDLE")
@@ -75,12 +78,17 @@ class Emulator:
         )
         self.stderr_path = self._stderr_file.name
         self.proc: subprocess.Popen | None = None
+        self.config_path: str | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
     def start(self) -> None:
         cmd = [str(self.binary), "--in-memory", "--https-port", "0", "--http-port", "0"]
+        env = dict(os.environ)
+        env.setdefault("KVEMU_CONFIG", str(DEFAULT_CONFIG))
+        self.config_path = env["KVEMU_CONFIG"]
         self.proc = subprocess.Popen(
             cmd,
+            env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=self._stderr_file,
@@ -141,7 +149,8 @@ class Emulator:
 
     def output_report(self) -> str:
         return (
-            f"--- command: {self.binary} --in-memory --https-port 0 --http-port 0\n"
+            f"--- command: KVEMU_CONFIG={self.config_path} KVEMU_VAULTS={os.environ.get('KVEMU_VAULTS', '')} "
+            f"{self.binary} --in-memory --https-port 0 --http-port 0\n"
             f"--- stdout ({len(self.stdout_lines)} lines):\n" + "\n".join(self.stdout_lines[-200:])
             + f"\n--- stderr (tail of {self.stderr_path}):\n" + self.stderr_tail()
         )
