@@ -124,6 +124,7 @@ pub struct RunningEmulator {
     stop_http: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     sweep_task: JoinHandle<()>,
+    store: store::Pool,
     _temp_dir: Option<tempfile::TempDir>,
 }
 
@@ -254,6 +255,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         stop_http,
         tasks: vec![https_task, http_task],
         sweep_task,
+        store: pool,
         _temp_dir: temp_dir,
     })
 }
@@ -273,5 +275,8 @@ impl RunningEmulator {
         for task in self.tasks {
             let _ = task.await;
         }
+        // Closing the store checkpoints the WAL and removes it before shutdown returns, so the
+        // data directory is complete and still when the caller looks at it.
+        self.store.close().await;
     }
 }

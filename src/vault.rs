@@ -56,7 +56,34 @@ pub struct Vault {
     /// `enableRbacAuthorization`: role assignments decide, access policies are ignored.
     pub rbac_authorization: bool,
     pub role_assignments: Vec<RoleAssignment>,
+    /// The vault as Azure Resource Manager sees it.
+    pub arm: ArmInfo,
 }
+
+/// A vault's resource-manager properties, which the data plane ignores.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArmInfo {
+    pub resource_group: String,
+    pub location: String,
+    #[serde(default)]
+    pub tags: std::collections::BTreeMap<String, String>,
+    pub sku: String,
+}
+
+impl Default for ArmInfo {
+    fn default() -> Self {
+        Self {
+            resource_group: crate::auth::identity::DEFAULT_RESOURCE_GROUP.to_owned(),
+            location: DEFAULT_LOCATION.to_owned(),
+            tags: std::collections::BTreeMap::new(),
+            sku: "standard".to_owned(),
+        }
+    }
+}
+
+/// The location the emulator's resources report.
+pub const DEFAULT_LOCATION: &str = "local";
 
 impl Vault {
     /// The ARM resource id the emulator gives the vault (RBAC scopes and messages use it).
@@ -65,7 +92,7 @@ impl Vault {
         format!(
             "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/{}",
             crate::auth::identity::default_subscription(self.tenant_id),
-            crate::auth::identity::DEFAULT_RESOURCE_GROUP,
+            self.arm.resource_group,
             self.name
         )
     }
@@ -91,6 +118,9 @@ impl Vault {
 pub enum VaultError {
     #[error("invalid vault settings: {0}")]
     Invalid(String),
+    /// The name belongs to a vault elsewhere (another resource group).
+    #[error("{0}")]
+    NameInUse(String),
     #[error("store: {0}")]
     Store(#[from] sqlx::Error),
 }
@@ -268,6 +298,7 @@ impl VaultRegistry {
                 access_policies: vec![],
                 rbac_authorization: false,
                 role_assignments: vec![],
+                arm: ArmInfo::default(),
             };
             authorize(&mut vault);
             return self.create(vault).await;
@@ -293,6 +324,36 @@ impl VaultRegistry {
             return Ok(existing);
         }
         self.write(vault).await
+    }
+}
+
+/// A vault as the management API creates or updates it (PUT): every property given.
+#[derive(Clone, Debug)]
+pub struct VaultDefinition {
+    pub settings: VaultSettings,
+    pub tenant_id: Uuid,
+    pub authorization: Authorization,
+    pub arm: ArmInfo,
+}
+
+impl VaultRegistry {
+    /// Creates or updates a vault from the management API, through the same rules as the
+    /// command line and the config file (retention fixed, purge protection never off).
+    pub async fn put(&self, definition: VaultDefinition) -> Result<Arc<Vault>, VaultError> {
+        if let Some(existing) = self.get(definition.settings.name.as_str())
+            && !existing.arm.resource_group.eq_ignore_ascii_case(&definition.arm.resource_group)
+        {
+            return Err(VaultError::NameInUse(format!(
+                "The vault name '{}' is already in use. Vault names are globally unique so it is possible that the name is already taken. If you are sure that the vault name was not taken then it is possible that a vault with the same name was recently deleted but not purged after being placed in a recoverable state. If the vault is in a recoverable state then the vault will need to be purged before reusing the name. For more information on soft delete and purging a vault follow this link https://go.microsoft.com/fwlink/?linkid=2147740.",
+                definition.settings.name
+            )));
+        }
+        let VaultDefinition { settings, tenant_id, authorization, arm } = definition;
+        self.ensure_with(&settings.name, Some(&settings), tenant_id, move |vault| {
+            authorization.apply_to(vault);
+            vault.arm = arm;
+        })
+        .await
     }
 }
 
@@ -338,6 +399,7 @@ mod tests {
             access_policies: vec![],
             rbac_authorization: false,
             role_assignments: vec![],
+            arm: ArmInfo::default(),
         }
     }
 

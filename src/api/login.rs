@@ -43,13 +43,19 @@ fn aad_error(status: StatusCode, error: &'static str, code: u32, description: &s
 impl IntoResponse for AadError {
     fn into_response(self) -> Response {
         let code = self.code;
+        let (trace_id, correlation_id) = (Uuid::new_v4(), Uuid::new_v4());
+        let format = time::macros::format_description!("[year]-[month]-[day] [hour]:[minute]:[second]Z");
+        let timestamp = time::OffsetDateTime::now_utc().format(&format).unwrap_or_default();
         let body = json!({
             "error": self.error,
-            "error_description": format!("AADSTS{code}: {}", self.description),
+            "error_description": format!(
+                "AADSTS{code}: {} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}",
+                self.description
+            ),
             "error_codes": [code],
-            "timestamp": time::OffsetDateTime::now_utc().format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
-            "trace_id": Uuid::new_v4(),
-            "correlation_id": Uuid::new_v4(),
+            "timestamp": timestamp,
+            "trace_id": trace_id,
+            "correlation_id": correlation_id,
             "error_uri": format!("https://login.microsoftonline.com/error?code={code}"),
         });
         (self.status, [(header::CACHE_CONTROL, "no-store")], Json(body)).into_response()

@@ -2,6 +2,7 @@
 //! (managed identity, emulator controls). Handlers stay thin: extract → authorize → call a
 //! service → map to wire. No SQL, crypto or lifecycle rules live here.
 
+pub mod arm;
 pub mod attestation;
 pub mod emulator;
 pub mod errors;
@@ -70,6 +71,7 @@ pub fn https_router(state: AppState) -> Router {
         .merge(vault::router(state.clone()))
         .merge(login::router())
         .merge(attestation::router())
+        .merge(arm::router(state.clone()))
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(key_vault_headers))
@@ -128,6 +130,8 @@ async fn key_vault_headers(req: Request, next: Next) -> Response {
 /// Path words Key Vault matches case-insensitively (contract §5). Only these positions are
 /// folded: `/keys` itself and the operation after a key name or version; names keep their case.
 const COLLECTIONS: &[&str] = &["keys", "deletedkeys", "rng"];
+const ARM_WORDS: &[&str] =
+    &["subscriptions", "resourcegroups", "providers", "microsoft.keyvault", "vaults", "accesspolicies"];
 const OPERATIONS: &[&str] = &[
     "create",
     "versions",
@@ -157,7 +161,12 @@ fn canonical_path(path: &str) -> Option<String> {
             *segment = (*word).to_owned();
         }
     };
-    if let Some(first) = segments.first_mut() {
+    if segments.first().is_some_and(|s| s.eq_ignore_ascii_case("subscriptions")) {
+        // Resource Manager paths: every literal word matches case-insensitively.
+        for segment in &mut segments {
+            fold(segment, ARM_WORDS);
+        }
+    } else if let Some(first) = segments.first_mut() {
         fold(first, COLLECTIONS);
     }
     if segments.first().is_some_and(|s| COLLECTIONS.contains(&s.as_str()))

@@ -118,7 +118,11 @@ impl TokenValidator {
     }
 
     /// Validates a raw `Authorization` header value for the management API of `tenant`.
-    pub fn validate_management_header(&self, authorization: Option<&str>, tenant: Uuid) -> Result<Principal, TokenError> {
+    pub fn validate_management_header(
+        &self,
+        authorization: Option<&str>,
+        tenant: Uuid,
+    ) -> Result<Principal, TokenError> {
         let value = authorization.ok_or(TokenError::Missing)?;
         let (scheme, token) = value.trim().split_once(' ').ok_or(TokenError::Missing)?;
         if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {

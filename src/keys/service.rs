@@ -975,6 +975,7 @@ mod tests {
                 access_policies: vec![],
                 rbac_authorization: false,
                 role_assignments: vec![],
+                arm: crate::vault::ArmInfo::default(),
             })
             .await
             .unwrap();

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::auth::policy::AccessPolicy;
 use crate::auth::rbac::RoleAssignment;
 use crate::clock::UnixSeconds;
-use crate::vault::{Vault, VaultName};
+use crate::vault::{ArmInfo, Vault, VaultName};
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, sqlx::Error> {
     serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
@@ -14,8 +14,8 @@ fn json<T: serde::Serialize>(value: &T) -> Result<String, sqlx::Error> {
 
 pub async fn insert(conn: &mut SqliteConnection, vault: &Vault, now: UnixSeconds) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO vaults (name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments, created)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO vaults (name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments, arm, created)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(vault.name.as_str())
     .bind(vault.tenant_id.to_string())
@@ -24,6 +24,7 @@ pub async fn insert(conn: &mut SqliteConnection, vault: &Vault, now: UnixSeconds
     .bind(json(&vault.access_policies)?)
     .bind(vault.rbac_authorization)
     .bind(json(&vault.role_assignments)?)
+    .bind(json(&vault.arm)?)
     .bind(now)
     .execute(conn)
     .await?;
@@ -33,7 +34,7 @@ pub async fn insert(conn: &mut SqliteConnection, vault: &Vault, now: UnixSeconds
 /// Writes everything about a vault but its name and retention (which never changes).
 pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE vaults SET tenant_id = ?, purge_protection = ?, access_policies = ?, rbac_authorization = ?, role_assignments = ?
+        "UPDATE vaults SET tenant_id = ?, purge_protection = ?, access_policies = ?, rbac_authorization = ?, role_assignments = ?, arm = ?
          WHERE name = ?",
     )
         .bind(vault.tenant_id.to_string())
@@ -41,6 +42,7 @@ pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sq
         .bind(json(&vault.access_policies)?)
         .bind(vault.rbac_authorization)
         .bind(json(&vault.role_assignments)?)
+        .bind(json(&vault.arm)?)
         .bind(vault.name.as_str())
         .execute(conn)
         .await?;
@@ -49,7 +51,7 @@ pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sq
 
 pub async fn list(conn: &mut SqliteConnection) -> Result<Vec<Vault>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments
+        "SELECT name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments, arm
          FROM vaults ORDER BY name",
     )
     .fetch_all(conn)
@@ -72,5 +74,10 @@ fn vault_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Vault, sqlx::Error> {
         access_policies: serde_json::from_str::<Vec<AccessPolicy>>(&policies).map_err(|e| decode(Box::new(e)))?,
         rbac_authorization: row.try_get("rbac_authorization")?,
         role_assignments: serde_json::from_str::<Vec<RoleAssignment>>(&assignments).map_err(|e| decode(Box::new(e)))?,
+        arm: row
+            .try_get::<Option<String>, _>("arm")?
+            .map(|arm| serde_json::from_str::<ArmInfo>(&arm).map_err(|e| decode(Box::new(e))))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }

@@ -1,6 +1,7 @@
 //! Integration tests against a real emulator over HTTPS: one test binary, the files follow the
 //! URL tree. `helpers` starts an emulator per test on free ports.
 
+mod arm;
 mod auth;
 mod authorization;
 mod backup;

@@ -1,0 +1,144 @@
+//! The management API: authentication (ARM's 401 and 403 bodies), subscription and resource
+//! group preflight, vault create/read/update/list with ARM's validation errors, and access
+//! policies that the data plane enforces on the next request.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::helpers::{API, TestVault, spawn};
+
+const ARM_API: &str = "api-version=2023-07-01";
+
+struct Arm<'a> {
+    vault: &'a TestVault,
+    token: String,
+    base: String,
+}
+
+impl<'a> Arm<'a> {
+    fn new(vault: &'a TestVault, identity: &str) -> Self {
+        let token = vault.emulator.token_for_identity(identity, "https://management.azure.com/").unwrap();
+        let tenant = vault.emulator.tenant_id();
+        let subscription = keyvault_emulator::auth::identity::default_subscription(tenant);
+        let base = format!("https://localhost:{}/subscriptions/{subscription}", vault.emulator.https_port());
+        Self { vault, token, base }
+    }
+
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> (StatusCode, Value) {
+        let url = format!("{}{path}?{ARM_API}", self.base);
+        self.vault.call_as(method, &url, Some(&self.token), body).await
+    }
+}
+
+#[tokio::test]
+async fn only_owners_with_management_tokens_get_in() {
+    let vault = spawn().await;
+    let admin = Arm::new(&vault, "admin");
+    let response = vault.http.get(format!("{}?{ARM_API}", admin.base)).send().await.unwrap();
+    assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer authorization_uri="));
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "AuthenticationFailed");
+
+    let stranger = Arm::new(&vault, "default");
+    let (status, body) = stranger.call(Method::GET, "", None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::FORBIDDEN, Some("AuthorizationFailed")),
+        "{body}"
+    );
+
+    let vault_token = vault.emulator.token_for_identity("admin", "https://vault.azure.net").unwrap();
+    let (status, _) = vault.call_as(Method::GET, &format!("{}?{ARM_API}", admin.base), Some(&vault_token), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "a vault token is not a management token");
+
+    let (status, body) = admin.call(Method::GET, "", None).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["tenantId"], vault.emulator.tenant_id().to_string());
+    let (status, body) =
+        admin.call(Method::PUT, "/resourcegroups/cmk-rg", Some(json!({"location": "westeurope"}))).await;
+    assert_eq!((status, body["name"].as_str()), (StatusCode::OK, Some("cmk-rg")));
+}
+
+#[tokio::test]
+async fn vaults_created_through_arm_are_enforced_by_the_data_plane() {
+    let vault = spawn().await;
+    let admin = Arm::new(&vault, "admin");
+    let tenant = vault.emulator.tenant_id().to_string();
+    let admin_oid = vault.emulator.identity("admin").unwrap().object_id.to_string();
+    let app_oid =
+        keyvault_emulator::auth::identity::derived_id(vault.emulator.tenant_id(), "app", "object").to_string();
+    let vaults = "/resourceGroups/cmk-rg/providers/Microsoft.KeyVault/vaults";
+    let create = json!({
+        "location": "westeurope",
+        "tags": {"env": "test"},
+        "properties": {
+            "tenantId": tenant,
+            "sku": {"family": "A", "name": "standard"},
+            "softDeleteRetentionInDays": 7,
+            "enablePurgeProtection": true,
+            "accessPolicies": [{"tenantId": tenant, "objectId": admin_oid, "permissions": {"keys": ["all"]}}],
+        },
+    });
+    let (status, body) = admin.call(Method::PUT, &format!("{vaults}/other"), Some(create.clone())).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    assert_eq!(body["type"], "Microsoft.KeyVault/vaults");
+    assert_eq!(body["properties"]["vaultUri"], format!("{}/", vault.emulator.vault_url("other")));
+    assert_eq!(body["properties"]["softDeleteRetentionInDays"], 7);
+    assert_eq!(body["properties"]["enablePurgeProtection"], true);
+    assert!(body["id"].as_str().unwrap().ends_with("/resourceGroups/cmk-rg/providers/Microsoft.KeyVault/vaults/other"));
+    let (status, _) = admin.call(Method::PUT, &format!("{vaults}/other"), Some(create.clone())).await;
+    assert_eq!(status, StatusCode::OK, "an update answers 200");
+
+    // The data plane: the admin creates a key, the app gets access through accessPolicies/add.
+    let url = |path: &str| format!("{}{path}?{API}", vault.emulator.vault_url("other"));
+    let admin_token = vault.emulator.token_for_identity("admin", "https://vault.azure.net").unwrap();
+    let (status, _) =
+        vault.call_as(Method::POST, &url("/keys/cmk/create"), Some(&admin_token), Some(json!({"kty": "RSA"}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let app_token = vault.emulator.token_for_identity("app", "https://vault.azure.net").unwrap();
+    let wrap = json!({"alg": "RSA-OAEP-256", "value": "AAAAAAAAAAAAAAAAAAAAAA"});
+    let (status, _) =
+        vault.call_as(Method::POST, &url("/keys/cmk/wrapkey"), Some(&app_token), Some(wrap.clone())).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let grant = json!({"properties": {"accessPolicies": [{"tenantId": tenant, "objectId": app_oid, "permissions": {"keys": ["get", "wrapKey"]}}]}});
+    let (status, body) = admin.call(Method::PUT, &format!("{vaults}/other/accessPolicies/add"), Some(grant)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, _) =
+        vault.call_as(Method::POST, &url("/keys/cmk/wrapkey"), Some(&app_token), Some(wrap.clone())).await;
+    assert_eq!(status, StatusCode::OK);
+    let revoke = json!({"properties": {"accessPolicies": [{"tenantId": tenant, "objectId": app_oid, "permissions": {"keys": ["wrapKey"]}}]}});
+    admin.call(Method::PUT, &format!("{vaults}/other/accessPolicies/remove"), Some(revoke)).await;
+    let (status, _) = vault.call_as(Method::POST, &url("/keys/cmk/wrapkey"), Some(&app_token), Some(wrap)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "removed on the next request");
+    let (_, read) = admin.call(Method::GET, &format!("{vaults}/other"), None).await;
+    let policies = read["properties"]["accessPolicies"].as_array().unwrap();
+    let app_policy = policies.iter().find(|p| p["objectId"] == app_oid.as_str()).unwrap();
+    assert_eq!(app_policy["permissions"]["keys"], json!(["get"]));
+
+    // Listings, by group and by subscription.
+    let (_, listed) = admin.call(Method::GET, vaults, None).await;
+    let names: Vec<&str> = listed["value"].as_array().unwrap().iter().map(|v| v["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["other"]);
+    let (_, all) = admin.call(Method::GET, "/providers/Microsoft.KeyVault/vaults", None).await;
+    assert!(all["value"].as_array().unwrap().len() >= 2, "the default vault too");
+
+    // ARM's validation errors.
+    let patch = |properties: Value| json!({"properties": properties});
+    let (status, body) = admin
+        .call(Method::PATCH, &format!("{vaults}/other"), Some(patch(json!({"enablePurgeProtection": false}))))
+        .await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("BadRequest")), "{body}");
+    let (status, _) = admin
+        .call(Method::PATCH, &format!("{vaults}/other"), Some(patch(json!({"softDeleteRetentionInDays": 30}))))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "retention is fixed at creation");
+    let (status, body) = admin.call(Method::PUT, &format!("{vaults}/no_such--name"), Some(create.clone())).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("VaultNameNotValid")));
+    let elsewhere = "/resourceGroups/other-rg/providers/Microsoft.KeyVault/vaults/other";
+    let (status, body) = admin.call(Method::PUT, elsewhere, Some(create)).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("VaultAlreadyExists")));
+    let (status, body) =
+        admin.call(Method::GET, "/resourceGroups/cmk-rg/providers/Microsoft.KeyVault/vaults/missing", None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("ResourceNotFound")));
+}
