@@ -154,7 +154,6 @@ impl Emulator {
         let identity = state
             .identities
             .by_name(name)
-            .cloned()
             .unwrap_or_else(|| auth::identity::Identity::user_assigned(self.tenant_id(), name));
         Ok(state.issuer.issue_for_managed_identity(&identity, resource)?.access_token)
     }
@@ -162,7 +161,7 @@ impl Emulator {
     /// A declared identity (or a default one: `default`, `admin`) by name.
     #[must_use]
     pub fn identity(&self, name: &str) -> Option<auth::identity::Identity> {
-        self.inner.state().identities.by_name(name).cloned()
+        self.inner.state().identities.by_name(name)
     }
 
     /// Stops the listeners gracefully.

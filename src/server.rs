@@ -163,13 +163,13 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     for identity in config.config_file.iter().flat_map(|file| file.identities.iter()) {
         directory.add(identity.clone()).map_err(StartError::Config)?;
     }
-    let identities = Arc::new(directory);
+    let identities = crate::auth::identity::Identities::load(pool.clone(), directory).await?;
     let vaults = VaultRegistry::load(pool.clone(), clock.clone()).await?;
     let default_identity = identities.default_identity().clone();
     let default_name =
         VaultName::parse(DEFAULT_VAULT).ok_or_else(|| VaultError::Invalid("default vault name".into()))?;
     let declared_default = config.vaults.iter().find(|v| v.name == default_name);
-    for policy in provision::default_policies(&identities, config.tenant_id) {
+    for policy in provision::default_policies(&identities.current(), config.tenant_id) {
         vaults.ensure(&default_name, declared_default, config.tenant_id, policy.clone()).await?;
         for settings in config.vaults.iter().filter(|v| v.name != default_name) {
             vaults.ensure(&settings.name, Some(settings), config.tenant_id, policy.clone()).await?;
@@ -186,7 +186,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     // Keys whose purge date passed while the emulator was stopped go before anyone can see them.
     keys.purge_due().await.map_err(|e| StartError::Purge(e.to_string()))?;
     if let Some(file) = &config.config_file {
-        provision::apply_vaults(file, config.tenant_id, &identities, &vaults, &keys)
+        provision::apply_vaults(file, config.tenant_id, &identities.current(), &vaults, &keys)
             .await
             .map_err(StartError::Config)?;
     }

@@ -22,11 +22,16 @@ use super::AppState;
 use super::extract::{KvJson, Origin};
 use crate::auth::identity::{DEFAULT_ADMIN, default_subscription};
 use crate::auth::policy::AccessPolicy;
+use crate::auth::rbac::{AssignmentScope, RoleAssignment, RoleDefinition};
 use crate::vault::{
     ArmInfo, Authorization, DEFAULT_RETENTION_DAYS, Vault, VaultDefinition, VaultError, VaultName, VaultSettings,
 };
 
 const VAULTS: &str = "/subscriptions/{subscription}/resourcegroups/{group}/providers/microsoft.keyvault/vaults";
+const IDENTITIES: &str =
+    "/subscriptions/{subscription}/resourcegroups/{group}/providers/microsoft.managedidentity/userassignedidentities";
+const ASSIGNMENTS: &str = "providers/microsoft.authorization/roleassignments";
+const DEFINITIONS: &str = "providers/microsoft.authorization/roledefinitions";
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
@@ -36,6 +41,22 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(VAULTS, get(list_group_vaults))
         .route(&format!("{VAULTS}/{{vault}}"), get(get_vault).put(put_vault).patch(patch_vault))
         .route(&format!("{VAULTS}/{{vault}}/accesspolicies/{{kind}}"), put(update_access_policies))
+        .route(IDENTITIES, get(list_identities))
+        .route(&format!("{IDENTITIES}/{{name}}"), get(get_identity).put(put_identity).delete(delete_identity))
+        .route(&format!("{VAULTS}/{{vault}}/{ASSIGNMENTS}"), get(list_assignments))
+        .route(
+            &format!("{VAULTS}/{{vault}}/{ASSIGNMENTS}/{{id}}"),
+            get(get_assignment).put(put_assignment).delete(delete_assignment),
+        )
+        .route(&format!("{VAULTS}/{{vault}}/keys/{{key}}/{ASSIGNMENTS}"), get(list_assignments))
+        .route(
+            &format!("{VAULTS}/{{vault}}/keys/{{key}}/{ASSIGNMENTS}/{{id}}"),
+            get(get_assignment).put(put_assignment).delete(delete_assignment),
+        )
+        .route(&format!("{VAULTS}/{{vault}}/{DEFINITIONS}"), get(list_definitions))
+        .route(&format!("{VAULTS}/{{vault}}/keys/{{key}}/{DEFINITIONS}"), get(list_definitions))
+        .route(&format!("/subscriptions/{{subscription}}/{DEFINITIONS}"), get(list_definitions))
+        .route(&format!("/subscriptions/{{subscription}}/{DEFINITIONS}/{{id}}"), get(get_definition))
         .layer(middleware::from_fn_with_state(state, authenticate))
 }
 
@@ -488,4 +509,297 @@ async fn update_access_policies(
         "type": "Microsoft.KeyVault/vaults/accessPolicies",
         "properties": {"accessPolicies": policies},
     })))
+}
+
+fn identity_body(
+    identity: &crate::auth::identity::Identity,
+    location: &str,
+    tags: &std::collections::BTreeMap<String, String>,
+) -> Value {
+    json!({
+        "id": identity.resource_id,
+        "name": identity.name,
+        "type": "Microsoft.ManagedIdentity/userAssignedIdentities",
+        "location": location,
+        "tags": tags,
+        "properties": {
+            "tenantId": identity.tenant_id,
+            "principalId": identity.object_id,
+            "clientId": identity.client_id,
+        },
+    })
+}
+
+fn user_assigned_in_group(state: &AppState, group: &str, name: &str) -> ArmResult<crate::auth::identity::Identity> {
+    state
+        .identities
+        .by_name(name)
+        .filter(|i| {
+            i.kind == crate::auth::identity::IdentityKind::UserAssigned
+                && i.resource_id
+                    .to_ascii_lowercase()
+                    .contains(&format!("/resourcegroups/{}/", group.to_ascii_lowercase()))
+        })
+        .ok_or_else(|| ArmError::not_found("Microsoft.ManagedIdentity/userAssignedIdentities", name))
+}
+
+#[derive(Debug, Deserialize)]
+struct IdentityPut {
+    location: Option<String>,
+    tags: Option<std::collections::BTreeMap<String, String>>,
+}
+
+async fn put_identity(
+    State(state): State<AppState>,
+    Path((subscription, group, name)): Path<(String, String, String)>,
+    KvJson(body): KvJson<IdentityPut>,
+) -> ArmResult<Response> {
+    check_subscription(&state, &subscription)?;
+    let existed = state.identities.by_name(&name).is_some();
+    let location = body.location.unwrap_or_else(|| crate::vault::DEFAULT_LOCATION.to_owned());
+    let tags = body.tags.unwrap_or_default();
+    let stored = crate::store::identities::StoredIdentity {
+        name: name.clone(),
+        tenant_id: state.settings.tenant_id,
+        resource_group: group,
+        location: location.clone(),
+        tags: tags.clone(),
+    };
+    let identity = state
+        .identities
+        .put_user_assigned(stored)
+        .await
+        .map_err(|message| ArmError::new(StatusCode::CONFLICT, "Conflict", message))?;
+    let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(identity_body(&identity, &location, &tags))).into_response())
+}
+
+async fn get_identity(
+    State(state): State<AppState>,
+    Path((subscription, group, name)): Path<(String, String, String)>,
+) -> ArmResult<Json<Value>> {
+    check_subscription(&state, &subscription)?;
+    let identity = user_assigned_in_group(&state, &group, &name)?;
+    Ok(Json(identity_body(&identity, crate::vault::DEFAULT_LOCATION, &std::collections::BTreeMap::new())))
+}
+
+async fn delete_identity(
+    State(state): State<AppState>,
+    Path((subscription, group, name)): Path<(String, String, String)>,
+) -> ArmResult<StatusCode> {
+    check_subscription(&state, &subscription)?;
+    user_assigned_in_group(&state, &group, &name)?;
+    let removed = state
+        .identities
+        .delete_user_assigned(&name)
+        .await
+        .map_err(|message| ArmError::new(StatusCode::CONFLICT, "Conflict", message))?;
+    // Identities declared in the config file are not the management API's to delete.
+    Ok(if removed { StatusCode::OK } else { StatusCode::NO_CONTENT })
+}
+
+async fn list_identities(
+    State(state): State<AppState>,
+    Path((subscription, group)): Path<(String, String)>,
+) -> ArmResult<Json<Value>> {
+    check_subscription(&state, &subscription)?;
+    let value: Vec<Value> = state
+        .identities
+        .all()
+        .iter()
+        .filter(|i| user_assigned_in_group(&state, &group, &i.name).is_ok())
+        .map(|i| identity_body(i, crate::vault::DEFAULT_LOCATION, &std::collections::BTreeMap::new()))
+        .collect();
+    Ok(Json(json!({ "value": value })))
+}
+
+type Params = std::collections::HashMap<String, String>;
+
+fn param<'a>(params: &'a Params, name: &str) -> &'a str {
+    params.get(name).map_or("", String::as_str)
+}
+
+/// The vault and, for key scope, the key an assignment path names.
+fn assignment_scope(state: &AppState, params: &Params) -> ArmResult<(std::sync::Arc<Vault>, AssignmentScope, String)> {
+    check_subscription(state, param(params, "subscription"))?;
+    let vault = find_vault(state, param(params, "group"), param(params, "vault"))?;
+    let (scope, scope_id) = match params.get("key") {
+        Some(key) => (AssignmentScope::Key(key.clone()), format!("{}/keys/{key}", vault.resource_id())),
+        None => (AssignmentScope::Vault, vault.resource_id()),
+    };
+    Ok((vault, scope, scope_id))
+}
+
+fn definition_id(state: &AppState, role: Uuid) -> String {
+    format!(
+        "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{role}",
+        default_subscription(state.settings.tenant_id)
+    )
+}
+
+fn assignment_body(state: &AppState, assignment: &RoleAssignment, scope_id: &str) -> Value {
+    json!({
+        "id": format!("{scope_id}/providers/Microsoft.Authorization/roleAssignments/{}", assignment.id),
+        "name": assignment.id,
+        "type": "Microsoft.Authorization/roleAssignments",
+        "properties": {
+            "roleDefinitionId": definition_id(state, assignment.role_definition_id),
+            "principalId": assignment.principal_id,
+            "principalType": "ServicePrincipal",
+            "scope": scope_id,
+        },
+    })
+}
+
+fn scope_id_of(vault: &Vault, scope: &AssignmentScope) -> String {
+    match scope {
+        AssignmentScope::Vault => vault.resource_id(),
+        AssignmentScope::Key(key) => format!("{}/keys/{key}", vault.resource_id()),
+    }
+}
+
+fn assignment_id(params: &Params) -> ArmResult<Uuid> {
+    Uuid::parse_str(param(params, "id")).map_err(|_| {
+        ArmError::new(
+            StatusCode::BAD_REQUEST,
+            "InvalidRoleAssignmentId",
+            "The role assignment ID is not valid. The role assignment ID must be a GUID.",
+        )
+    })
+}
+
+#[derive(Debug, Deserialize)]
+struct AssignmentPut {
+    properties: AssignmentProperties,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct AssignmentProperties {
+    role_definition_id: String,
+    principal_id: Uuid,
+}
+
+async fn put_assignment(
+    State(state): State<AppState>,
+    Path(params): Path<Params>,
+    KvJson(body): KvJson<AssignmentPut>,
+) -> ArmResult<Response> {
+    let (vault, scope, scope_id) = assignment_scope(&state, &params)?;
+    let id = assignment_id(&params)?;
+    let role = RoleDefinition::find(&body.properties.role_definition_id).ok_or_else(|| {
+        ArmError::new(
+            StatusCode::BAD_REQUEST,
+            "RoleDefinitionDoesNotExist",
+            format!("The specified role definition with ID '{}' does not exist.", body.properties.role_definition_id),
+        )
+    })?;
+    let assignment =
+        RoleAssignment { id, principal_id: body.properties.principal_id, role_definition_id: role.id, scope };
+    let mut authorization = Authorization::of(&vault);
+    let existed = authorization.role_assignments.iter().any(|a| a.id == id);
+    authorization.role_assignments.retain(|a| a.id != id);
+    authorization.role_assignments.push(assignment.clone());
+    state.vaults.set_authorization(vault.name.as_str(), authorization).await?;
+    let status = if existed { StatusCode::OK } else { StatusCode::CREATED };
+    Ok((status, Json(assignment_body(&state, &assignment, &scope_id))).into_response())
+}
+
+async fn get_assignment(State(state): State<AppState>, Path(params): Path<Params>) -> ArmResult<Json<Value>> {
+    let (vault, scope, scope_id) = assignment_scope(&state, &params)?;
+    let id = assignment_id(&params)?;
+    let assignment = vault.role_assignments.iter().find(|a| a.id == id && a.scope == scope).ok_or_else(|| {
+        ArmError::new(StatusCode::NOT_FOUND, "RoleAssignmentNotFound", "The role assignment does not exist.")
+    })?;
+    Ok(Json(assignment_body(&state, assignment, &scope_id)))
+}
+
+async fn delete_assignment(State(state): State<AppState>, Path(params): Path<Params>) -> ArmResult<Response> {
+    let (vault, scope, scope_id) = assignment_scope(&state, &params)?;
+    let id = assignment_id(&params)?;
+    let Some(assignment) = vault.role_assignments.iter().find(|a| a.id == id && a.scope == scope).cloned() else {
+        return Ok(StatusCode::NO_CONTENT.into_response());
+    };
+    let mut authorization = Authorization::of(&vault);
+    authorization.role_assignments.retain(|a| a.id != id);
+    state.vaults.set_authorization(vault.name.as_str(), authorization).await?;
+    Ok(Json(assignment_body(&state, &assignment, &scope_id)).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct FilterQuery {
+    #[serde(rename = "$filter")]
+    filter: Option<String>,
+}
+
+/// `$filter=principalId eq '…'` (or `atScope()`, which every listing here already is).
+fn filter_value(filter: Option<&str>, field: &str) -> Option<String> {
+    let filter = filter?;
+    let (_, rest) = filter.split_once(&format!("{field} eq '"))?;
+    rest.split_once('\'').map(|(value, _)| value.to_owned())
+}
+
+async fn list_assignments(
+    State(state): State<AppState>,
+    Path(params): Path<Params>,
+    axum::extract::Query(query): axum::extract::Query<FilterQuery>,
+) -> ArmResult<Json<Value>> {
+    let (vault, scope, _) = assignment_scope(&state, &params)?;
+    let principal = filter_value(query.filter.as_deref(), "principalId");
+    // A listing at a scope shows the assignments there and above it.
+    let value: Vec<Value> = vault
+        .role_assignments
+        .iter()
+        .filter(|a| a.scope == AssignmentScope::Vault || a.scope == scope)
+        .filter(|a| principal.as_deref().is_none_or(|p| a.principal_id.to_string().eq_ignore_ascii_case(p)))
+        .map(|a| assignment_body(&state, a, &scope_id_of(&vault, &a.scope)))
+        .collect();
+    Ok(Json(json!({ "value": value })))
+}
+
+fn definition_body(state: &AppState, role: &RoleDefinition) -> Value {
+    json!({
+        "id": definition_id(state, role.id),
+        "name": role.id,
+        "type": "Microsoft.Authorization/roleDefinitions",
+        "properties": {
+            "roleName": role.name,
+            "type": "BuiltInRole",
+            "description": format!("{} (built-in Key Vault role)", role.name),
+            "assignableScopes": ["/"],
+            "permissions": [{
+                "actions": [],
+                "notActions": [],
+                "dataActions": role.data_actions,
+                "notDataActions": role.not_data_actions,
+            }],
+        },
+    })
+}
+
+async fn list_definitions(
+    State(state): State<AppState>,
+    Path(params): Path<Params>,
+    axum::extract::Query(query): axum::extract::Query<FilterQuery>,
+) -> ArmResult<Json<Value>> {
+    check_subscription(&state, param(&params, "subscription"))?;
+    let name = filter_value(query.filter.as_deref(), "roleName");
+    let value: Vec<Value> = crate::auth::rbac::BUILT_IN_ROLES
+        .iter()
+        .filter(|r| name.as_deref().is_none_or(|n| r.name.eq_ignore_ascii_case(n)))
+        .map(|r| definition_body(&state, r))
+        .collect();
+    Ok(Json(json!({ "value": value })))
+}
+
+async fn get_definition(State(state): State<AppState>, Path(params): Path<Params>) -> ArmResult<Json<Value>> {
+    check_subscription(&state, param(&params, "subscription"))?;
+    let role = RoleDefinition::find(param(&params, "id")).ok_or_else(|| {
+        ArmError::new(
+            StatusCode::NOT_FOUND,
+            "RoleDefinitionDoesNotExist",
+            "The specified role definition does not exist.",
+        )
+    })?;
+    Ok(Json(definition_body(&state, role)))
 }

@@ -192,7 +192,7 @@ async fn identity_token(
     let resource = query.resource.strip_suffix("/.default").unwrap_or(&query.resource);
     let token = state
         .issuer
-        .issue_for(identity, resource, appidacr)
+        .issue_for(&identity, resource, appidacr)
         .map_err(|e| ApiError::Internal { detail: format!("token issuance: {e}") })?;
     Ok(Json(serde_json::json!({
         "access_token": token.access_token,

@@ -193,7 +193,7 @@ async fn token(
     let assertion = field("client_assertion").map(str::trim);
     let appidacr = match (secret, assertion) {
         (Some(secret), _) => {
-            check_secret(client, &secret)?;
+            check_secret(&client, &secret)?;
             "1"
         }
         (None, Some(assertion)) => {
@@ -205,7 +205,7 @@ async fn token(
                     "JWT token is invalid or malformed: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
                 ));
             }
-            check_assertion(&state, client, assertion).await?;
+            check_assertion(&state, &client, assertion).await?;
             "2"
         }
         (None, None) => {
@@ -217,7 +217,7 @@ async fn token(
             ));
         }
     };
-    match state.issuer.issue_for(client, &resource, appidacr) {
+    match state.issuer.issue_for(&client, &resource, appidacr) {
         Ok(token) => {
             let lifetime = token.expires_on - token.issued_at;
             let body = json!({

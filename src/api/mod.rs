@@ -22,7 +22,7 @@ use axum::middleware::{self, Next};
 use axum::response::Response;
 use uuid::Uuid;
 
-use crate::auth::identity::IdentityDirectory;
+use crate::auth::identity::Identities;
 use crate::auth::issuer::{LazySigner, TokenIssuer};
 use crate::auth::validate::TokenValidator;
 use crate::clock::Clock;
@@ -55,7 +55,7 @@ pub struct AppState {
     pub clock: Clock,
     pub keys: KeyService,
     pub vaults: VaultRegistry,
-    pub identities: Arc<IdentityDirectory>,
+    pub identities: Identities,
     pub issuer: TokenIssuer,
     /// The attestation authority's own key (secure key release).
     pub attestation: Arc<LazySigner>,
@@ -130,8 +130,20 @@ async fn key_vault_headers(req: Request, next: Next) -> Response {
 /// Path words Key Vault matches case-insensitively (contract §5). Only these positions are
 /// folded: `/keys` itself and the operation after a key name or version; names keep their case.
 const COLLECTIONS: &[&str] = &["keys", "deletedkeys", "rng"];
-const ARM_WORDS: &[&str] =
-    &["subscriptions", "resourcegroups", "providers", "microsoft.keyvault", "vaults", "accesspolicies"];
+const ARM_WORDS: &[&str] = &[
+    "subscriptions",
+    "resourcegroups",
+    "providers",
+    "microsoft.keyvault",
+    "vaults",
+    "accesspolicies",
+    "keys",
+    "microsoft.managedidentity",
+    "userassignedidentities",
+    "microsoft.authorization",
+    "roleassignments",
+    "roledefinitions",
+];
 const OPERATIONS: &[&str] = &[
     "create",
     "versions",

@@ -91,7 +91,7 @@ fn select_and_issue(state: &AppState, query: &HashMap<String, String>, identity_
         .identities
         .select(&selector, identity_header)
         .ok_or(TokenEndpointError::invalid_request("Identity not found"))?;
-    let token = state.issuer.issue_for_managed_identity(identity, &resource).map_err(|err| {
+    let token = state.issuer.issue_for_managed_identity(&identity, &resource).map_err(|err| {
         tracing::error!(error = %err, "token issuance failed");
         TokenEndpointError {
             status: StatusCode::INTERNAL_SERVER_ERROR,

@@ -3,7 +3,12 @@
 //! (UUIDv5) from the tenant and the identity's name unless given, so the same configuration
 //! yields the same object ids on every machine.
 
+use std::sync::{Arc, RwLock};
+
 use uuid::Uuid;
+
+use crate::store::identities::StoredIdentity;
+use crate::store::{self, Pool};
 
 /// The name of the managed identity that exists with no configuration.
 pub const DEFAULT_IDENTITY: &str = "default";
@@ -67,6 +72,12 @@ impl Identity {
     /// A user-assigned identity whose ids derive from its name.
     #[must_use]
     pub fn user_assigned(tenant_id: Uuid, name: &str) -> Self {
+        Self::user_assigned_in(tenant_id, name, DEFAULT_RESOURCE_GROUP)
+    }
+
+    /// A user-assigned identity in resource group `group`.
+    #[must_use]
+    pub fn user_assigned_in(tenant_id: Uuid, name: &str, group: &str) -> Self {
         Self {
             name: name.to_owned(),
             kind: IdentityKind::UserAssigned,
@@ -74,7 +85,7 @@ impl Identity {
             client_id: derived_id(tenant_id, name, "client"),
             object_id: derived_id(tenant_id, name, "object"),
             resource_id: format!(
-                "/subscriptions/{}/resourceGroups/{DEFAULT_RESOURCE_GROUP}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}",
+                "/subscriptions/{}/resourceGroups/{group}/providers/Microsoft.ManagedIdentity/userAssignedIdentities/{name}",
                 default_subscription(tenant_id)
             ),
         }
@@ -172,6 +183,13 @@ impl IdentityDirectory {
         Ok(())
     }
 
+    /// Removes identity `name`; `false` when there was none.
+    pub fn remove(&mut self, name: &str) -> bool {
+        let before = self.identities.len();
+        self.identities.retain(|i| !i.name.eq_ignore_ascii_case(name) || i.name == DEFAULT_IDENTITY);
+        self.identities.len() != before
+    }
+
     #[must_use]
     pub fn default_identity(&self) -> &Identity {
         &self.identities[0]
@@ -214,6 +232,95 @@ impl IdentityDirectory {
             IdentitySelector::ObjectId(id) => managed().find(|i| matches_uuid(id, i.object_id)),
             IdentitySelector::ResourceId(id) => managed().find(|i| i.resource_id.eq_ignore_ascii_case(id)),
         }
+    }
+}
+
+/// The identities every request sees. The management API adds and removes user-assigned
+/// identities at run time; each change makes a new directory (copy on write), so a request
+/// always works with one consistent set, and persists what it adds.
+#[derive(Clone)]
+pub struct Identities {
+    current: Arc<RwLock<Arc<IdentityDirectory>>>,
+    pool: Pool,
+}
+
+impl Identities {
+    /// The directory, plus the user-assigned identities the management API stored before; a
+    /// stored one whose name a declared identity now has is left out.
+    pub async fn load(pool: Pool, mut directory: IdentityDirectory) -> Result<Self, sqlx::Error> {
+        let mut conn = pool.acquire().await?;
+        for stored in store::identities::list(&mut conn).await? {
+            let identity = Identity::user_assigned_in(stored.tenant_id, &stored.name, &stored.resource_group);
+            if let Err(clash) = directory.add(identity) {
+                tracing::warn!(%clash, "a stored user-assigned identity is shadowed by a declared one");
+            }
+        }
+        drop(conn);
+        Ok(Self { current: Arc::new(RwLock::new(Arc::new(directory))), pool })
+    }
+
+    #[must_use]
+    pub fn current(&self) -> Arc<IdentityDirectory> {
+        self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    #[must_use]
+    pub fn by_name(&self, name: &str) -> Option<Identity> {
+        self.current().by_name(name).cloned()
+    }
+
+    #[must_use]
+    pub fn all(&self) -> Vec<Identity> {
+        self.current().all().to_vec()
+    }
+
+    #[must_use]
+    pub fn default_identity(&self) -> Identity {
+        self.current().default_identity().clone()
+    }
+
+    #[must_use]
+    pub fn select(&self, selector: &IdentitySelector, identity_header: Option<&str>) -> Option<Identity> {
+        self.current().select(selector, identity_header).cloned()
+    }
+
+    #[must_use]
+    pub fn service_principal(&self, tenant: Uuid, client_id: &str) -> Option<Identity> {
+        self.current().service_principal(tenant, client_id).cloned()
+    }
+
+    /// Creates (or updates) a user-assigned identity and stores it.
+    pub async fn put_user_assigned(&self, stored: StoredIdentity) -> Result<Identity, String> {
+        let identity = Identity::user_assigned_in(stored.tenant_id, &stored.name, &stored.resource_group);
+        if let Some(existing) = self.by_name(&stored.name)
+            && (existing.kind != IdentityKind::UserAssigned || existing.resource_id != identity.resource_id)
+        {
+            return Err(format!("the name '{}' belongs to another identity", stored.name));
+        }
+        let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
+        store::identities::upsert(&mut conn, &stored, crate::clock::wall_now()).await.map_err(|e| e.to_string())?;
+        drop(conn);
+        let mut guard = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.by_name(&identity.name).is_none() {
+            let mut next = (**guard).clone();
+            next.add(identity.clone())?;
+            *guard = Arc::new(next);
+        }
+        Ok(identity)
+    }
+
+    /// Deletes a user-assigned identity made through the management API; `false` if none.
+    pub async fn delete_user_assigned(&self, name: &str) -> Result<bool, String> {
+        let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
+        let removed = store::identities::delete(&mut conn, name).await.map_err(|e| e.to_string())?;
+        drop(conn);
+        if removed {
+            let mut guard = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut next = (**guard).clone();
+            next.remove(name);
+            *guard = Arc::new(next);
+        }
+        Ok(removed)
     }
 }
 

@@ -142,3 +142,113 @@ async fn vaults_created_through_arm_are_enforced_by_the_data_plane() {
         admin.call(Method::GET, "/resourceGroups/cmk-rg/providers/Microsoft.KeyVault/vaults/missing", None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("ResourceNotFound")));
 }
+
+#[tokio::test]
+async fn user_assigned_identities_and_role_assignments() {
+    let vault = spawn().await;
+    let admin = Arm::new(&vault, "admin");
+    let identities = "/resourceGroups/cmk-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities";
+    let (status, body) =
+        admin.call(Method::PUT, &format!("{identities}/cmk-identity"), Some(json!({"location": "westeurope"}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let client_id = body["properties"]["clientId"].as_str().unwrap().to_owned();
+    let principal_id = body["properties"]["principalId"].as_str().unwrap().to_owned();
+    assert_eq!(body["properties"]["tenantId"], vault.emulator.tenant_id().to_string());
+    let (_, listed) = admin.call(Method::GET, identities, None).await;
+    assert_eq!(listed["value"].as_array().unwrap().len(), 1);
+
+    // The App Service endpoint hands the new identity out by client id.
+    let token: Value = reqwest::Client::new()
+        .get(vault.emulator.identity_endpoint())
+        .query(&[
+            ("api-version", "2019-08-01"),
+            ("resource", "https://vault.azure.net"),
+            ("client_id", client_id.as_str()),
+        ])
+        .header("X-IDENTITY-HEADER", "x")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = token["access_token"].as_str().unwrap().to_owned();
+
+    // An RBAC vault, a key, and a key-scoped role for the identity.
+    let tenant = vault.emulator.tenant_id().to_string();
+    let vaults = "/resourceGroups/cmk-rg/providers/Microsoft.KeyVault/vaults";
+    let create = json!({"location": "westeurope", "properties": {"tenantId": tenant, "sku": {"family": "A", "name": "standard"}, "enableRbacAuthorization": true}});
+    assert_eq!(admin.call(Method::PUT, &format!("{vaults}/other"), Some(create)).await.0, StatusCode::CREATED);
+    let admin_oid = vault.emulator.identity("admin").unwrap().object_id.to_string();
+    let admin_role =
+        json!({"properties": {"roleDefinitionId": "00482a5a-887f-4fb3-b363-3b7fe8e74483", "principalId": admin_oid}});
+    let (status, body) = admin
+        .call(
+            Method::PUT,
+            &format!("{vaults}/other/providers/Microsoft.Authorization/roleAssignments/{}", uuid::Uuid::new_v4()),
+            Some(admin_role),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let url = |path: &str| format!("{}{path}?{API}", vault.emulator.vault_url("other"));
+    let admin_token = vault.emulator.token_for_identity("admin", "https://vault.azure.net").unwrap();
+    for name in ["cmk", "other-key"] {
+        let (status, _) = vault
+            .call_as(
+                Method::POST,
+                &url(&format!("/keys/{name}/create")),
+                Some(&admin_token),
+                Some(json!({"kty": "RSA"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let wrap = json!({"alg": "RSA-OAEP-256", "value": "AAAAAAAAAAAAAAAAAAAAAA"});
+    assert_eq!(
+        vault.call_as(Method::POST, &url("/keys/cmk/wrapkey"), Some(&token), Some(wrap.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let definitions: Value =
+        admin.call(Method::GET, "/providers/Microsoft.Authorization/roleDefinitions", None).await.1;
+    let encryption_user = definitions["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["properties"]["roleName"] == "Key Vault Crypto Service Encryption User")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(encryption_user.ends_with("/e147488a-f6f5-4113-8e2d-b22465e65bf6"));
+    let assignment_id = uuid::Uuid::new_v4();
+    let assignment =
+        format!("{vaults}/other/keys/cmk/providers/Microsoft.Authorization/roleAssignments/{assignment_id}");
+    let body = json!({"properties": {"roleDefinitionId": encryption_user, "principalId": principal_id, "principalType": "ServicePrincipal"}});
+    let (status, created) = admin.call(Method::PUT, &assignment, Some(body)).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    assert!(created["properties"]["scope"].as_str().unwrap().ends_with("/vaults/other/keys/cmk"));
+    assert_eq!(
+        vault.call_as(Method::POST, &url("/keys/cmk/wrapkey"), Some(&token), Some(wrap.clone())).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(
+        vault.call_as(Method::POST, &url("/keys/other-key/wrapkey"), Some(&token), Some(wrap.clone())).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    let filter = format!("{vaults}/other/keys/cmk/providers/Microsoft.Authorization/roleAssignments");
+    let url_filtered = format!("{}{filter}?{ARM_API}&$filter=principalId%20eq%20'{principal_id}'", admin.base);
+    let (_, listed) = vault.call_as(Method::GET, &url_filtered, Some(&admin.token), None).await;
+    assert_eq!(listed["value"].as_array().unwrap().len(), 1, "{listed}");
+
+    assert_eq!(admin.call(Method::DELETE, &assignment, None).await.0, StatusCode::OK);
+    assert_eq!(
+        vault.call_as(Method::POST, &url("/keys/cmk/wrapkey"), Some(&token), Some(wrap)).await.0,
+        StatusCode::FORBIDDEN
+    );
+
+    assert_eq!(admin.call(Method::DELETE, &format!("{identities}/cmk-identity"), None).await.0, StatusCode::OK);
+    let (status, _) = admin.call(Method::GET, &format!("{identities}/cmk-identity"), None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
