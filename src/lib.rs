@@ -127,8 +127,7 @@ impl Emulator {
     /// policy rotations), as `POST /_emulator/clock` does.
     pub async fn advance_clock(&self, seconds: i64) -> Result<keys::service::DueWork, keys::Error> {
         self.inner.clock.advance(seconds);
-        let state = self.inner.state();
-        state.keys.run_due(&state.vaults.all()).await
+        self.inner.state().run_due().await
     }
 
     /// The environment variables that point SDK clients at this emulator, in print order.

@@ -59,6 +59,9 @@ async fn due_work_sweep(keys: KeyService, vaults: VaultRegistry) {
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
+        if let Err(err) = vaults.purge_due().await {
+            tracing::warn!(error = %err, "purging deleted vaults past their date failed");
+        }
         if let Err(err) = keys.run_due(&vaults.all()).await {
             tracing::warn!(error = %err, "due-work sweep (purge, rotation) failed; retrying");
         }

@@ -58,6 +58,14 @@ pub struct Vault {
     pub role_assignments: Vec<RoleAssignment>,
     /// The vault as Azure Resource Manager sees it.
     pub arm: ArmInfo,
+    /// Set while the vault is soft-deleted: its keys are unreachable until it is recovered.
+    pub deletion: Option<VaultDeletion>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VaultDeletion {
+    pub deleted_date: crate::clock::UnixSeconds,
+    pub scheduled_purge_date: crate::clock::UnixSeconds,
 }
 
 /// A vault's resource-manager properties, which the data plane ignores.
@@ -121,6 +129,13 @@ pub enum VaultError {
     /// The name belongs to a vault elsewhere (another resource group).
     #[error("{0}")]
     NameInUse(String),
+    /// The name belongs to a soft-deleted vault: recover or purge it first.
+    #[error("vault '{0}' is soft-deleted; recover it or purge it first")]
+    Deleted(String),
+    #[error("no vault named '{0}'")]
+    NotFound(String),
+    #[error("vault '{0}' has purge protection: it is purged at its scheduled purge date, not before")]
+    PurgeProtected(String),
     #[error("store: {0}")]
     Store(#[from] sqlx::Error),
 }
@@ -143,18 +158,99 @@ impl VaultRegistry {
         Ok(Self { pool, clock, vaults: Arc::new(RwLock::new(vaults)) })
     }
 
-    #[must_use]
-    pub fn get(&self, name: &str) -> Option<Arc<Vault>> {
+    fn any(&self, name: &str) -> Option<Arc<Vault>> {
         self.vaults.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&name.to_ascii_lowercase()).cloned()
     }
 
-    /// Every vault, by name.
+    /// An active (not soft-deleted) vault.
     #[must_use]
-    pub fn all(&self) -> Vec<Arc<Vault>> {
-        let mut vaults: Vec<_> =
-            self.vaults.read().unwrap_or_else(std::sync::PoisonError::into_inner).values().cloned().collect();
+    pub fn get(&self, name: &str) -> Option<Arc<Vault>> {
+        self.any(name).filter(|v| v.deletion.is_none())
+    }
+
+    /// A soft-deleted vault.
+    #[must_use]
+    pub fn get_deleted(&self, name: &str) -> Option<Arc<Vault>> {
+        self.any(name).filter(|v| v.deletion.is_some())
+    }
+
+    fn sorted(&self, deleted: bool) -> Vec<Arc<Vault>> {
+        let mut vaults: Vec<_> = self
+            .vaults
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .values()
+            .filter(|v| v.deletion.is_some() == deleted)
+            .cloned()
+            .collect();
         vaults.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
         vaults
+    }
+
+    /// Every active vault, by name.
+    #[must_use]
+    pub fn all(&self) -> Vec<Arc<Vault>> {
+        self.sorted(false)
+    }
+
+    /// Every soft-deleted vault, by name.
+    #[must_use]
+    pub fn all_deleted(&self) -> Vec<Arc<Vault>> {
+        self.sorted(true)
+    }
+
+    /// Soft-deletes a vault: it and its keys disappear from the data plane until recovered,
+    /// and it is purged `retention` days later on the emulator clock.
+    pub async fn delete(&self, name: &str) -> Result<Arc<Vault>, VaultError> {
+        let mut vault = (*self.get(name).ok_or_else(|| VaultError::NotFound(name.to_owned()))?).clone();
+        if vault.name.as_str() == DEFAULT_VAULT {
+            return Err(VaultError::Invalid("the emulator's default vault always exists and cannot be deleted".into()));
+        }
+        let now = self.clock.now();
+        vault.deletion = Some(VaultDeletion {
+            deleted_date: now,
+            scheduled_purge_date: now + i64::from(vault.soft_delete_retention_days) * 86_400,
+        });
+        self.write(vault).await
+    }
+
+    /// Brings a soft-deleted vault back with its keys.
+    pub async fn recover(&self, name: &str) -> Result<Arc<Vault>, VaultError> {
+        let mut vault = (*self.get_deleted(name).ok_or_else(|| VaultError::NotFound(name.to_owned()))?).clone();
+        vault.deletion = None;
+        self.write(vault).await
+    }
+
+    /// Purges a soft-deleted vault and its keys for good; refused under purge protection.
+    pub async fn purge(&self, name: &str) -> Result<(), VaultError> {
+        let vault = self.get_deleted(name).ok_or_else(|| VaultError::NotFound(name.to_owned()))?;
+        if vault.purge_protection {
+            return Err(VaultError::PurgeProtected(vault.name.to_string()));
+        }
+        self.remove(&vault).await
+    }
+
+    async fn remove(&self, vault: &Vault) -> Result<(), VaultError> {
+        let mut tx = store::begin_write(&self.pool).await?;
+        store::vaults::delete(&mut tx, vault.name.as_str()).await?;
+        tx.commit().await?;
+        self.vaults.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(vault.name.as_str());
+        tracing::info!(vault = %vault.name, "purged a deleted vault and its keys");
+        Ok(())
+    }
+
+    /// Purges every soft-deleted vault whose scheduled purge date the emulator clock reached.
+    pub async fn purge_due(&self) -> Result<usize, VaultError> {
+        let now = self.clock.now();
+        let due: Vec<_> = self
+            .all_deleted()
+            .into_iter()
+            .filter(|v| v.deletion.is_some_and(|d| d.scheduled_purge_date <= now))
+            .collect();
+        for vault in &due {
+            self.remove(vault).await?;
+        }
+        Ok(due.len())
     }
 
     /// Puts a vault just written to the store into the cache.
@@ -175,7 +271,10 @@ impl VaultRegistry {
                 vault.soft_delete_retention_days
             )));
         }
-        if let Some(existing) = self.get(vault.name.as_str()) {
+        if let Some(existing) = self.any(vault.name.as_str()) {
+            if existing.deletion.is_some() {
+                return Err(VaultError::Deleted(existing.name.to_string()));
+            }
             return Ok(existing);
         }
         let mut tx = store::begin_write(&self.pool).await?;
@@ -288,6 +387,9 @@ impl VaultRegistry {
         tenant_id: Uuid,
         authorize: impl FnOnce(&mut Vault),
     ) -> Result<Arc<Vault>, VaultError> {
+        if self.get_deleted(name.as_str()).is_some() {
+            return Err(VaultError::Deleted(name.to_string()));
+        }
         let Some(existing) = self.get(name.as_str()) else {
             let settings = declared.cloned().unwrap_or_else(|| VaultSettings::new(name.clone()));
             let mut vault = Vault {
@@ -299,6 +401,7 @@ impl VaultRegistry {
                 rbac_authorization: false,
                 role_assignments: vec![],
                 arm: ArmInfo::default(),
+                deletion: None,
             };
             authorize(&mut vault);
             return self.create(vault).await;
@@ -400,6 +503,7 @@ mod tests {
             rbac_authorization: false,
             role_assignments: vec![],
             arm: ArmInfo::default(),
+            deletion: None,
         }
     }
 

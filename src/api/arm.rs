@@ -39,7 +39,16 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route("/subscriptions/{subscription}/resourcegroups/{group}", get(get_group).put(put_group).head(head_group))
         .route("/subscriptions/{subscription}/providers/microsoft.keyvault/vaults", get(list_subscription_vaults))
         .route(VAULTS, get(list_group_vaults))
-        .route(&format!("{VAULTS}/{{vault}}"), get(get_vault).put(put_vault).patch(patch_vault))
+        .route(&format!("{VAULTS}/{{vault}}"), get(get_vault).put(put_vault).patch(patch_vault).delete(delete_vault))
+        .route("/subscriptions/{subscription}/providers/microsoft.keyvault/deletedvaults", get(list_deleted_vaults))
+        .route(
+            "/subscriptions/{subscription}/providers/microsoft.keyvault/locations/{location}/deletedvaults/{vault}",
+            get(get_deleted_vault),
+        )
+        .route(
+            "/subscriptions/{subscription}/providers/microsoft.keyvault/locations/{location}/deletedvaults/{vault}/purge",
+            axum::routing::post(purge_deleted_vault),
+        )
         .route(&format!("{VAULTS}/{{vault}}/accesspolicies/{{kind}}"), put(update_access_policies))
         .route(IDENTITIES, get(list_identities))
         .route(&format!("{IDENTITIES}/{{name}}"), get(get_identity).put(put_identity).delete(delete_identity))
@@ -95,6 +104,21 @@ impl From<VaultError> for ArmError {
         match err {
             VaultError::Invalid(message) => Self::new(StatusCode::BAD_REQUEST, "BadRequest", message),
             VaultError::NameInUse(message) => Self::new(StatusCode::CONFLICT, "VaultAlreadyExists", message),
+            VaultError::Deleted(name) => Self::new(
+                StatusCode::CONFLICT,
+                "ConflictError",
+                format!(
+                    "Exist soft deleted vault with the same name '{name}'. Recover it with createMode 'recover', or purge it first."
+                ),
+            ),
+            VaultError::NotFound(name) => Self::not_found("Microsoft.KeyVault/vaults", &name),
+            VaultError::PurgeProtected(name) => Self::new(
+                StatusCode::CONFLICT,
+                "Conflict",
+                format!(
+                    "The vault '{name}' has purge protection enabled: it cannot be purged before its scheduled purge date."
+                ),
+            ),
             VaultError::Store(e) => {
                 tracing::error!(error = %e, "management API store error");
                 Self::new(StatusCode::INTERNAL_SERVER_ERROR, "InternalServerError", "The emulator's store failed.")
@@ -352,10 +376,12 @@ async fn store_vault(
             "The property \"enableSoftDelete\" cannot be set to false. Soft delete is always on for new vaults.",
         ));
     }
-    if let Some(mode) = properties.create_mode.as_deref().filter(|m| !m.eq_ignore_ascii_case("default")) {
-        return Err(bad_request(format!(
-            "createMode '{mode}' is not supported by this emulator yet: deleted vaults are not emulated."
-        )));
+    if let Some(mode) = properties
+        .create_mode
+        .as_deref()
+        .filter(|m| !m.eq_ignore_ascii_case("default") && !m.eq_ignore_ascii_case("recover"))
+    {
+        return Err(bad_request(format!("createMode '{mode}' is not valid: use 'default' or 'recover'.")));
     }
     let retention = properties
         .soft_delete_retention_in_days
@@ -417,8 +443,24 @@ async fn put_vault(
 ) -> ArmResult<Response> {
     check_subscription(&state, &subscription)?;
     let name = vault_name(&name)?;
-    let existing = state.vaults.get(name.as_str());
     let properties = body.properties.ok_or_else(|| bad_request("The request body needs 'properties'."))?;
+    if properties.create_mode.as_deref().is_some_and(|m| m.eq_ignore_ascii_case("recover")) {
+        let deleted = state.vaults.get_deleted(name.as_str()).ok_or_else(|| {
+            ArmError::new(
+                StatusCode::NOT_FOUND,
+                "ResourceNotFound",
+                format!("No soft-deleted vault named '{name}' to recover."),
+            )
+        })?;
+        if !deleted.arm.resource_group.eq_ignore_ascii_case(&group) {
+            return Err(bad_request(format!(
+                "The deleted vault '{name}' belongs to resource group '{}'.",
+                deleted.arm.resource_group
+            )));
+        }
+        state.vaults.recover(name.as_str()).await?;
+    }
+    let existing = state.vaults.get(name.as_str());
     if existing.is_none() && properties.sku.is_none() {
         return Err(bad_request("The parameter 'properties.sku' is required to create a vault."));
     }
@@ -802,4 +844,85 @@ async fn get_definition(State(state): State<AppState>, Path(params): Path<Params
         )
     })?;
     Ok(Json(definition_body(&state, role)))
+}
+
+/// DELETE: a soft delete, as for every vault with soft-delete on; its keys are unreachable until
+/// it is recovered (`createMode: recover`), and it is purged at its scheduled date.
+async fn delete_vault(
+    State(state): State<AppState>,
+    Path((subscription, group, name)): Path<(String, String, String)>,
+) -> ArmResult<StatusCode> {
+    check_subscription(&state, &subscription)?;
+    let Ok(vault) = find_vault(&state, &group, &name) else {
+        return Ok(StatusCode::NO_CONTENT);
+    };
+    state.vaults.delete(vault.name.as_str()).await?;
+    Ok(StatusCode::OK)
+}
+
+fn iso(seconds: crate::clock::UnixSeconds) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok())
+        .unwrap_or_default()
+}
+
+fn deleted_vault_body(state: &AppState, vault: &Vault) -> Value {
+    let deletion = vault.deletion.unwrap_or(crate::vault::VaultDeletion { deleted_date: 0, scheduled_purge_date: 0 });
+    json!({
+        "id": format!(
+            "/subscriptions/{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}",
+            default_subscription(state.settings.tenant_id),
+            vault.arm.location,
+            vault.name
+        ),
+        "name": vault.name.as_str(),
+        "type": "Microsoft.KeyVault/deletedVaults",
+        "properties": {
+            "vaultId": vault.resource_id(),
+            "location": vault.arm.location,
+            "deletionDate": iso(deletion.deleted_date),
+            "scheduledPurgeDate": iso(deletion.scheduled_purge_date),
+            "tags": vault.arm.tags,
+            "purgeProtectionEnabled": vault.purge_protection,
+        },
+    })
+}
+
+async fn list_deleted_vaults(
+    State(state): State<AppState>,
+    Path(subscription): Path<String>,
+) -> ArmResult<Json<Value>> {
+    check_subscription(&state, &subscription)?;
+    let value: Vec<Value> = state.vaults.all_deleted().iter().map(|v| deleted_vault_body(&state, v)).collect();
+    Ok(Json(json!({ "value": value })))
+}
+
+fn find_deleted(state: &AppState, location: &str, name: &str) -> ArmResult<std::sync::Arc<Vault>> {
+    state
+        .vaults
+        .get_deleted(name)
+        .filter(|v| v.arm.location.eq_ignore_ascii_case(location))
+        .ok_or_else(|| ArmError::not_found("Microsoft.KeyVault/deletedVaults", name))
+}
+
+async fn get_deleted_vault(
+    State(state): State<AppState>,
+    Path((subscription, location, name)): Path<(String, String, String)>,
+) -> ArmResult<Json<Value>> {
+    check_subscription(&state, &subscription)?;
+    let vault = find_deleted(&state, &location, &name)?;
+    Ok(Json(deleted_vault_body(&state, &vault)))
+}
+
+/// Purges at once (the SDK's poller finishes on the first answer); refused while purge
+/// protection holds.
+async fn purge_deleted_vault(
+    State(state): State<AppState>,
+    Path((subscription, location, name)): Path<(String, String, String)>,
+) -> ArmResult<StatusCode> {
+    check_subscription(&state, &subscription)?;
+    let vault = find_deleted(&state, &location, &name)?;
+    state.vaults.purge(vault.name.as_str()).await?;
+    Ok(StatusCode::OK)
 }

@@ -68,6 +68,7 @@ fn clock_view(state: &AppState, done: Option<DueWork>) -> Json<serde_json::Value
     if let Some(done) = done {
         view["purged"] = done.purged.into();
         view["rotated"] = done.rotated.into();
+        view["purgedVaults"] = done.purged_vaults.into();
     }
     Json(view)
 }
@@ -105,7 +106,7 @@ async fn move_clock(
     };
     let new_offset = new_offset.ok_or_else(|| ApiError::bad_parameter("The clock offset would overflow."))?;
     state.clock.set_offset(new_offset);
-    let done = state.keys.run_due(&state.vaults.all()).await?;
+    let done = state.run_due().await?;
     Ok(clock_view(&state, Some(done)))
 }
 

@@ -65,6 +65,17 @@ pub struct AppState {
     pub settings: Arc<Settings>,
 }
 
+impl AppState {
+    /// Everything the clock made due: soft-deleted vaults past their purge date, then deleted
+    /// keys and policy rotations in the remaining vaults.
+    pub async fn run_due(&self) -> Result<crate::keys::service::DueWork, crate::keys::Error> {
+        let purged_vaults = self.vaults.purge_due().await.map_err(|e| crate::keys::Error::Internal(e.to_string()))?;
+        let mut done = self.keys.run_due(&self.vaults.all()).await?;
+        done.purged_vaults = purged_vaults;
+        Ok(done)
+    }
+}
+
 /// Everything served over HTTPS: the vaults and the Entra-like login endpoints.
 pub fn https_router(state: AppState) -> Router {
     Router::new()
@@ -143,6 +154,9 @@ const ARM_WORDS: &[&str] = &[
     "microsoft.authorization",
     "roleassignments",
     "roledefinitions",
+    "deletedvaults",
+    "locations",
+    "purge",
 ];
 const OPERATIONS: &[&str] = &[
     "create",

@@ -115,6 +115,8 @@ pub struct ReleasedKey {
 pub struct DueWork {
     pub purged: usize,
     pub rotated: usize,
+    /// Soft-deleted vaults purged (set by the caller that also purges vaults).
+    pub purged_vaults: usize,
 }
 
 /// One page of a listing and the marker to continue after, if there is more.
@@ -780,7 +782,7 @@ impl KeyService {
         let _one_at_a_time = self.due_work.lock().await;
         let purged = self.purge_due().await?;
         let rotated = self.rotate_due(vaults).await?;
-        Ok(DueWork { purged, rotated })
+        Ok(DueWork { purged, rotated, purged_vaults: 0 })
     }
 
     /// A version ready for a private-key operation: found, allowed by its lifecycle, accepted
@@ -976,6 +978,7 @@ mod tests {
                 rbac_authorization: false,
                 role_assignments: vec![],
                 arm: crate::vault::ArmInfo::default(),
+                deletion: None,
             })
             .await
             .unwrap();

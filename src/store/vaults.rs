@@ -6,7 +6,7 @@ use uuid::Uuid;
 use crate::auth::policy::AccessPolicy;
 use crate::auth::rbac::RoleAssignment;
 use crate::clock::UnixSeconds;
-use crate::vault::{ArmInfo, Vault, VaultName};
+use crate::vault::{ArmInfo, Vault, VaultDeletion, VaultName};
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, sqlx::Error> {
     serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
@@ -34,8 +34,8 @@ pub async fn insert(conn: &mut SqliteConnection, vault: &Vault, now: UnixSeconds
 /// Writes everything about a vault but its name and retention (which never changes).
 pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE vaults SET tenant_id = ?, purge_protection = ?, access_policies = ?, rbac_authorization = ?, role_assignments = ?, arm = ?
-         WHERE name = ?",
+        "UPDATE vaults SET tenant_id = ?, purge_protection = ?, access_policies = ?, rbac_authorization = ?, role_assignments = ?, arm = ?,
+         deleted_date = ?, scheduled_purge_date = ? WHERE name = ?",
     )
         .bind(vault.tenant_id.to_string())
         .bind(vault.purge_protection)
@@ -43,6 +43,8 @@ pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sq
         .bind(vault.rbac_authorization)
         .bind(json(&vault.role_assignments)?)
         .bind(json(&vault.arm)?)
+        .bind(vault.deletion.map(|d| d.deleted_date))
+        .bind(vault.deletion.map(|d| d.scheduled_purge_date))
         .bind(vault.name.as_str())
         .execute(conn)
         .await?;
@@ -51,8 +53,8 @@ pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sq
 
 pub async fn list(conn: &mut SqliteConnection) -> Result<Vec<Vault>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments, arm
-         FROM vaults ORDER BY name",
+        "SELECT name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments, arm,
+         deleted_date, scheduled_purge_date FROM vaults ORDER BY name",
     )
     .fetch_all(conn)
     .await?;
@@ -79,5 +81,22 @@ fn vault_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Vault, sqlx::Error> {
             .map(|arm| serde_json::from_str::<ArmInfo>(&arm).map_err(|e| decode(Box::new(e))))
             .transpose()?
             .unwrap_or_default(),
+        deletion: match (
+            row.try_get::<Option<i64>, _>("deleted_date")?,
+            row.try_get::<Option<i64>, _>("scheduled_purge_date")?,
+        ) {
+            (Some(deleted_date), Some(scheduled_purge_date)) => {
+                Some(VaultDeletion { deleted_date, scheduled_purge_date })
+            }
+            _ => None,
+        },
     })
+}
+
+/// Deletes a vault row; its keys and versions go with it (foreign keys cascade).
+pub async fn delete(conn: &mut SqliteConnection, name: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM key_versions WHERE vault = ?").bind(name).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM keys WHERE vault = ?").bind(name).execute(&mut *conn).await?;
+    sqlx::query("DELETE FROM vaults WHERE name = ?").bind(name).execute(conn).await?;
+    Ok(())
 }

@@ -252,3 +252,66 @@ async fn user_assigned_identities_and_role_assignments() {
     let (status, _) = admin.call(Method::GET, &format!("{identities}/cmk-identity"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn deleted_vaults_keep_their_keys_until_recovered_or_purged() {
+    let vault = spawn().await;
+    let admin = Arm::new(&vault, "admin");
+    let tenant = vault.emulator.tenant_id().to_string();
+    let admin_oid = vault.emulator.identity("admin").unwrap().object_id.to_string();
+    let vaults = "/resourceGroups/cmk-rg/providers/Microsoft.KeyVault/vaults";
+    let create = |protected: bool| {
+        json!({"location": "westeurope", "properties": {
+            "tenantId": tenant, "sku": {"family": "A", "name": "standard"}, "softDeleteRetentionInDays": 7,
+            "enablePurgeProtection": protected,
+            "accessPolicies": [{"tenantId": tenant, "objectId": admin_oid, "permissions": {"keys": ["all"]}}]}})
+    };
+    assert_eq!(
+        admin.call(Method::PUT, &format!("{vaults}/protected"), Some(create(true))).await.0,
+        StatusCode::CREATED
+    );
+    assert_eq!(admin.call(Method::PUT, &format!("{vaults}/other"), Some(create(false))).await.0, StatusCode::CREATED);
+    let token = vault.emulator.token_for_identity("admin", "https://vault.azure.net").unwrap();
+    let key_url = |name: &str| format!("{}/keys/cmk?{API}", vault.emulator.vault_url(name));
+    let create_url = format!("{}/keys/cmk/create?{API}", vault.emulator.vault_url("protected"));
+    assert_eq!(
+        vault.call_as(Method::POST, &create_url, Some(&token), Some(json!({"kty": "EC"}))).await.0,
+        StatusCode::OK
+    );
+
+    assert_eq!(admin.call(Method::DELETE, &format!("{vaults}/protected"), None).await.0, StatusCode::OK);
+    let (status, body) = vault.call_as(Method::GET, &key_url("protected"), Some(&token), None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::NOT_FOUND, Some("VaultNotFound")));
+    let (status, deleted) = admin.call(Method::GET, "/providers/Microsoft.KeyVault/deletedVaults", None).await;
+    assert_eq!(status, StatusCode::OK, "{deleted}");
+    let entry = &deleted["value"][0];
+    assert_eq!(entry["name"], "protected");
+    assert_eq!(entry["properties"]["purgeProtectionEnabled"], true);
+    let deleted_path = "/providers/Microsoft.KeyVault/locations/westeurope/deletedVaults/protected";
+    assert_eq!(admin.call(Method::GET, deleted_path, None).await.0, StatusCode::OK);
+    let (status, body) = admin.call(Method::PUT, &format!("{vaults}/protected"), Some(create(true))).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("ConflictError")), "{body}");
+    let (status, _) = admin.call(Method::POST, &format!("{deleted_path}/purge"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "purge protection holds");
+
+    let mut recover = create(true);
+    recover["properties"]["createMode"] = json!("recover");
+    assert_eq!(admin.call(Method::PUT, &format!("{vaults}/protected"), Some(recover)).await.0, StatusCode::OK);
+    assert_eq!(
+        vault.call_as(Method::GET, &key_url("protected"), Some(&token), None).await.0,
+        StatusCode::OK,
+        "its keys are back"
+    );
+
+    // Without purge protection: purge now, or the clock purges it at its date.
+    assert_eq!(admin.call(Method::DELETE, &format!("{vaults}/other"), None).await.0, StatusCode::OK);
+    let done = vault.emulator.advance_clock(8 * 86_400).await.unwrap();
+    assert_eq!(done.purged_vaults, 1);
+    let (_, deleted) = admin.call(Method::GET, "/providers/Microsoft.KeyVault/deletedVaults", None).await;
+    assert_eq!(deleted["value"].as_array().unwrap().len(), 0);
+    assert_eq!(
+        admin.call(Method::PUT, &format!("{vaults}/other"), Some(create(false))).await.0,
+        StatusCode::CREATED,
+        "the name is free again"
+    );
+}

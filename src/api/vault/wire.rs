@@ -516,6 +516,7 @@ mod tests {
             rbac_authorization: false,
             role_assignments: vec![],
             arm: crate::vault::ArmInfo::default(),
+            deletion: None,
         }
     }
 
