@@ -40,6 +40,10 @@ use crate::vault::VaultName;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawConfig {
+    /// Principals who may use the management API besides the default admin: identity names or
+    /// object ids.
+    #[serde(default)]
+    owners: Vec<Spanned<String>>,
     #[serde(default)]
     tenant: Vec<RawTenant>,
     #[serde(default)]
@@ -145,6 +149,8 @@ pub struct ConfigFile {
     pub default_tenant: Option<Uuid>,
     pub identities: Vec<Identity>,
     pub vaults: Vec<VaultDeclaration>,
+    /// Object ids of the management API's owners besides the default admin.
+    pub owners: Vec<Uuid>,
 }
 
 #[derive(Clone, Debug)]
@@ -414,7 +420,15 @@ impl ConfigFile {
                 keys,
             });
         }
-        Ok(Self { default_tenant, identities, vaults })
+        let mut owners = Vec::new();
+        for owner in &raw.owners {
+            let (object_id, _) = match Uuid::parse_str(owner.get_ref()) {
+                Ok(id) => (id, None),
+                Err(_) => object_id_of(&Some(owner.clone()), None, "owners")?,
+            };
+            owners.push(object_id);
+        }
+        Ok(Self { default_tenant, identities, vaults, owners })
     }
 }
 
@@ -437,6 +451,8 @@ mod tests {
     }
 
     const CMK: &str = r#"
+owners = ["ci"]
+
 [[identity]]
 name = "storage"
 type = "system-assigned"
@@ -477,6 +493,7 @@ scope = "/keys/storage-cmk"
         let config = parse(CMK).unwrap();
         assert_eq!(config.identities.len(), 2);
         let storage = &config.identities[0];
+        assert_eq!(config.owners, [config.identities[1].object_id]);
         assert!(storage.resource_id.ends_with("Microsoft.Storage/storageAccounts/cmkstore"));
         let cmk = &config.vaults[0];
         assert_eq!((cmk.retention_days, cmk.purge_protection, cmk.rbac), (Some(7), true, false));
@@ -494,15 +511,15 @@ scope = "/keys/storage-cmk"
     fn errors_name_the_line_and_the_field() {
         let unknown_identity = CMK.replace("identity = \"storage\"\nkeys", "identity = \"nobody\"\nkeys");
         let err = parse(&unknown_identity).unwrap_err();
-        assert!(err.contains("line 21") && err.contains("`access_policy`") && err.contains("nobody"), "{err}");
+        assert!(err.contains("line 23") && err.contains("`access_policy`") && err.contains("nobody"), "{err}");
         let bad_permission = CMK.replace("\"Get\"", "\"Read\"");
         let err = parse(&bad_permission).unwrap_err();
-        assert!(err.contains("line 22") && err.contains("`keys`") && err.contains("'Read'"), "{err}");
+        assert!(err.contains("line 24") && err.contains("`keys`") && err.contains("'Read'"), "{err}");
         let bad_role = CMK.replace("Key Vault Crypto Service Encryption User", "Owner");
         assert!(parse(&bad_role).unwrap_err().contains("`role`"));
         let typo = CMK.replace("purge_protection = true", "purge_protect = true");
         let err = parse(&typo).unwrap_err();
-        assert!(err.contains("line 19") && err.contains("purge_protect"), "{err}");
+        assert!(err.contains("line 21") && err.contains("purge_protect"), "{err}");
         let retention = CMK.replace("retention_days = 7", "retention_days = 3");
         assert!(parse(&retention).unwrap_err().contains("`retention_days`"));
         let bad_scope = CMK.replace("/keys/storage-cmk", "/secrets/x");

@@ -111,6 +111,10 @@ fn print_banner(emulator: &Emulator) {
         ));
     }
     out.push_str(&format!(
+        "  Management API: https://localhost:{port}  (subscription {}, owner \"admin\")\n",
+        keyvault_emulator::auth::identity::default_subscription(emulator.tenant_id())
+    ));
+    out.push_str(&format!(
         "CA certificate: {}  (also {}/_emulator/ca.pem)\n",
         emulator.ca_path().display(),
         emulator.http_url()

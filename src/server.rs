@@ -180,6 +180,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     }
 
     let settings = Arc::new(Settings {
+        owners: config.config_file.as_ref().map(|f| f.owners.clone()).unwrap_or_default(),
         domain: config.domain.clone(),
         tenant_id: config.tenant_id,
         ca_pem: ca.cert_pem.clone(),

@@ -151,7 +151,8 @@ async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -
             return response;
         }
     };
-    let owner = state.identities.by_name(DEFAULT_ADMIN).is_some_and(|admin| admin.object_id == principal.object_id);
+    let owner = state.identities.by_name(DEFAULT_ADMIN).is_some_and(|admin| admin.object_id == principal.object_id)
+        || state.settings.owners.contains(&principal.object_id);
     if !owner {
         let scope = req.uri().path().to_owned();
         return ArmError::new(

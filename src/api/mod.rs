@@ -33,6 +33,8 @@ use errors::ApiError;
 /// Facts about this running emulator that handlers need.
 #[derive(Debug)]
 pub struct Settings {
+    /// Object ids allowed to use the management API besides the default admin.
+    pub owners: Vec<Uuid>,
     pub domain: String,
     pub tenant_id: Uuid,
     pub ca_pem: String,
