@@ -22,20 +22,30 @@ pub fn router() -> Router<AppState> {
         .route("/metadata/identity/oauth2/token/", get(imds_token))
 }
 
-/// The OAuth-style error both protocols answer with.
+/// The OAuth-style error both protocols answer with; App Service answers an identity it cannot
+/// find in its own shape instead.
 struct TokenEndpointError {
     status: StatusCode,
     description: &'static str,
+    app_service_shape: bool,
 }
 
 impl TokenEndpointError {
     fn invalid_request(description: &'static str) -> Self {
-        Self { status: StatusCode::BAD_REQUEST, description }
+        Self { status: StatusCode::BAD_REQUEST, description, app_service_shape: false }
     }
 }
 
 impl IntoResponse for TokenEndpointError {
     fn into_response(self) -> Response {
+        if self.app_service_shape {
+            let body = serde_json::json!({
+                "statusCode": self.status.as_u16(),
+                "message": self.description,
+                "correlationId": uuid::Uuid::new_v4(),
+            });
+            return (self.status, Json(body)).into_response();
+        }
         let error = if self.status.is_server_error() { "server_error" } else { "invalid_request" };
         (self.status, Json(serde_json::json!({ "error": error, "error_description": self.description })))
             .into_response()
@@ -87,15 +97,21 @@ fn select_and_issue(state: &AppState, query: &HashMap<String, String>, identity_
     require_api_version(query)?;
     let selector = selector(query)?;
     let resource = resource(query)?;
-    let identity = state
-        .identities
-        .select(&selector, identity_header)
-        .ok_or(TokenEndpointError::invalid_request("Identity not found"))?;
+    // An unknown selector is never answered with someone else's identity.
+    let identity = state.identities.select(&selector, identity_header).ok_or(match identity_header {
+        Some(_) => TokenEndpointError {
+            status: StatusCode::BAD_REQUEST,
+            description: "Unable to load the proper Managed Identity.",
+            app_service_shape: true,
+        },
+        None => TokenEndpointError::invalid_request("Identity not found"),
+    })?;
     let token = state.issuer.issue_for_managed_identity(&identity, &resource).map_err(|err| {
         tracing::error!(error = %err, "token issuance failed");
         TokenEndpointError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             description: "The emulator could not sign a token.",
+            app_service_shape: false,
         }
     })?;
     let lifetime = (token.expires_on - token.issued_at).to_string();
@@ -122,6 +138,7 @@ async fn app_service_token(
         return Err(TokenEndpointError {
             status: StatusCode::UNAUTHORIZED,
             description: "The X-IDENTITY-HEADER header is required.",
+            app_service_shape: false,
         });
     };
     select_and_issue(&state, &query, Some(identity_header))

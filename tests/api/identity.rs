@@ -55,7 +55,8 @@ async fn app_service_protocol_returns_string_fields_for_the_default_identity() {
     )
     .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    assert_eq!(body["error"], "invalid_request");
+    assert_eq!(body["statusCode"], 400, "App Service's own error shape: {body}");
+    assert_eq!(body["message"], "Unable to load the proper Managed Identity.");
     assert!(body.get("access_token").is_none());
 
     let (status, _) = get(&format!("{endpoint}?api-version=2019-08-01&resource=https://vault.azure.net"), &[]).await;

@@ -195,3 +195,40 @@ async fn inconsistent_or_incomplete_material_is_a_bad_parameter() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(error_codes(&body).1.as_deref(), Some("ObjectIsDeletedButRecoverable"));
 }
+
+#[tokio::test]
+async fn seed_keys_import_from_pem_and_jwk_files() {
+    use aws_lc_rs::encoding::AsDer;
+    use aws_lc_rs::signature::KeyPair as _;
+
+    let dir = tempfile::tempdir().unwrap();
+    let pair = aws_lc_rs::rsa::KeyPair::generate(aws_lc_rs::rsa::KeySize::Rsa2048).unwrap();
+    let der = pair.as_der().unwrap();
+    let body = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, der.as_ref());
+    let pem = format!("-----BEGIN PRIVATE KEY-----\n{body}\n-----END PRIVATE KEY-----\n");
+    std::fs::write(dir.path().join("rsa.pem"), pem).unwrap();
+    std::fs::write(dir.path().join("ec.json"), rfc7515_ec_jwk().to_string()).unwrap();
+    let config = format!(
+        r#"
+[[vault]]
+name = "other"
+[[vault.key]]
+name = "from-pem"
+file = "{}"
+[[vault.key]]
+name = "from-jwk"
+file = "{}"
+"#,
+        dir.path().join("rsa.pem").display(),
+        dir.path().join("ec.json").display()
+    );
+    let vault =
+        crate::helpers::spawn_with(keyvault_emulator::Config::in_memory().with_config_text(&config).unwrap()).await;
+    let (status, key) = vault.call_in("other", Method::GET, &format!("/keys/from-pem?{API}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{key}");
+    let n = base64url::encode(pair.public_key().modulus().big_endian_without_leading_zero());
+    assert_eq!(key["key"]["n"], n);
+    let (status, key) = vault.call_in("other", Method::GET, &format!("/keys/from-jwk?{API}"), None).await;
+    assert_eq!(status, StatusCode::OK, "{key}");
+    assert_eq!(key["key"]["x"], rfc7515_ec_jwk()["x"]);
+}
