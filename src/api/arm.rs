@@ -35,6 +35,7 @@ const DEFINITIONS: &str = "providers/microsoft.authorization/roledefinitions";
 
 pub fn router(state: AppState) -> Router<AppState> {
     Router::new()
+        .route("/subscriptions", get(list_subscriptions))
         .route("/subscriptions/{subscription}", get(get_subscription))
         .route("/subscriptions/{subscription}/resourcegroups/{group}", get(get_group).put(put_group).head(head_group))
         .route("/subscriptions/{subscription}/providers/microsoft.keyvault/vaults", get(list_subscription_vaults))
@@ -185,9 +186,18 @@ fn check_subscription(state: &AppState, subscription: &str) -> ArmResult<Uuid> {
     }
 }
 
+async fn list_subscriptions(State(state): State<AppState>) -> Json<Value> {
+    Json(json!({ "value": [subscription_body(&state)] }))
+}
+
 async fn get_subscription(State(state): State<AppState>, Path(subscription): Path<String>) -> ArmResult<Json<Value>> {
-    let id = check_subscription(&state, &subscription)?;
-    Ok(Json(json!({
+    check_subscription(&state, &subscription)?;
+    Ok(Json(subscription_body(&state)))
+}
+
+fn subscription_body(state: &AppState) -> Value {
+    let id = default_subscription(state.settings.tenant_id);
+    json!({
         "id": format!("/subscriptions/{id}"),
         "subscriptionId": id,
         "tenantId": state.settings.tenant_id,
@@ -195,7 +205,7 @@ async fn get_subscription(State(state): State<AppState>, Path(subscription): Pat
         "state": "Enabled",
         "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "Internal_2014-09-01", "spendingLimit": "Off"},
         "authorizationSource": "RoleBased",
-    })))
+    })
 }
 
 fn group_body(subscription: Uuid, group: &str, location: &str) -> Value {
