@@ -35,29 +35,20 @@ pub fn decide(vault: &Vault, principal: &Principal, operation: Operation, target
             .map_err(|denied| Denial::AccessPolicy { permission: denied.permission })
     };
     // Never the token or key material: who, what, on which key, and why.
-    match &outcome {
-        Ok(reason) => tracing::info!(
-            target: "audit",
-            vault = %vault.name,
-            oid = %principal.object_id,
-            appid = %principal.app_id,
-            operation = ?operation,
-            key = target.key.unwrap_or(""),
-            version = target.version.unwrap_or(""),
-            decision = "allow",
-            reason = %reason,
-        ),
-        Err(denial) => tracing::info!(
-            target: "audit",
-            vault = %vault.name,
-            oid = %principal.object_id,
-            appid = %principal.app_id,
-            operation = ?operation,
-            key = target.key.unwrap_or(""),
-            version = target.version.unwrap_or(""),
-            decision = "deny",
-            reason = ?denial,
-        ),
-    }
+    let (decision, reason) = match &outcome {
+        Ok(reason) => ("allow", reason.clone()),
+        Err(denial) => ("deny", format!("{denial:?}")),
+    };
+    tracing::info!(
+        target: "audit",
+        vault = %vault.name,
+        oid = %principal.object_id,
+        appid = %principal.app_id,
+        operation = ?operation,
+        key = target.key.unwrap_or(""),
+        version = target.version.unwrap_or(""),
+        decision,
+        reason = %reason,
+    );
     outcome.map(|_| ())
 }
