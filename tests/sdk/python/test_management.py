@@ -20,8 +20,9 @@ Entra-like authority (`authority=https://localhost:{https port}`, `disable_insta
      createMode "recover" brings the vault and its keys back.
 
 The steps are tests of this module, in this order, sharing one vault (`flow`); each step asserts
-that the previous ones got as far as it needs. Other tests here (validation errors, owners only,
-identity deletion, role definitions) use their own resources.
+that the previous ones got as far as it needs. Other tests here (validation errors, purge
+without purge protection, owners only, role definitions, identity deletion, listings) use their
+own resources or only read the flow's.
 
 The subscription id is printed nowhere: it is derived as the emulator derives it (UUIDv5 of the
 tenant, see src/auth/identity.rs `default_subscription`).
@@ -252,13 +253,24 @@ def _admin_key_client(arm: Arm, flow: Flow) -> KeyClient:
 # --------------------------------------------------------------------------------------
 # 1. resource group and vault; the admin creates a key
 # --------------------------------------------------------------------------------------
-def test_subscription_preflight(arm):
-    # GET /subscriptions/{s} answers (the SDKs and tools call it before anything else).
-    request = HttpRequest("GET", f"{arm.base_url}/subscriptions/{arm.subscription_id}?api-version=2022-12-01")
-    response = arm.resources._client.send_request(request)  # the client's pipeline: ARM auth and all
-    assert response.status_code == 200, response.text()
-    assert response.json()["subscriptionId"] == arm.subscription_id
-    assert response.json()["tenantId"] == arm.tenant_id
+def test_subscription_preflight(arm, emulator):
+    # The banner names the subscription the test derived.
+    banner = [line for line in emulator.stdout_lines if "Management API:" in line]
+    assert banner and f"subscription {arm.subscription_id}" in banner[0], banner
+
+    # GET /subscriptions and /subscriptions/{s} answer (tools call them before anything else),
+    # through the management client's own pipeline (ARM authentication and all).
+    def get(path: str) -> dict:
+        response = arm.resources._client.send_request(HttpRequest("GET", f"{arm.base_url}{path}?api-version=2022-12-01"))
+        assert response.status_code == 200, f"GET {path}: HTTP {response.status_code}: {response.text()}"
+        return response.json()
+
+    listed = get("/subscriptions")["value"]
+    assert arm.subscription_id in [s["subscriptionId"] for s in listed], listed
+    subscription = get(f"/subscriptions/{arm.subscription_id}")
+    assert subscription["subscriptionId"] == arm.subscription_id
+    assert subscription["tenantId"] == arm.tenant_id
+    assert subscription["state"] == "Enabled"
 
 
 def test_create_resource_group_and_vault(arm, flow):
@@ -370,6 +382,11 @@ def test_create_user_assigned_identity(arm, flow, clean_identity_env):
     flow.done.add("identity")
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="server bug: GET and list of userAssignedIdentities answer location 'local' and tags {} "
+    "instead of what the PUT stored (src/api/arm.rs get_identity/list_identities use DEFAULT_LOCATION)",
+)
 def test_user_assigned_identity_reads_back_its_location_and_tags(arm, flow):
     flow.needs("identity")
     read = arm.msi.user_assigned_identities.get(flow.group, flow.identity.name)
@@ -378,10 +395,34 @@ def test_user_assigned_identity_reads_back_its_location_and_tags(arm, flow):
     assert (listed.location, listed.tags) == (LOCATION, {"purpose": "storage-cmk"}), listed.as_dict()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="not served yet: GET /subscriptions/{s}/providers/Microsoft.ManagedIdentity/userAssignedIdentities "
+    "(UserAssignedIdentities_ListBySubscription) is a 404 NotFound",
+)
 def test_user_assigned_identities_listed_by_subscription(arm, flow):
     flow.needs("identity")
     listed = [i for i in arm.msi.user_assigned_identities.list_by_subscription() if i.id == flow.identity.id]
     assert [i.principal_id for i in listed] == [flow.identity.principal_id]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="server bug: a user-assigned identity's name is unique emulator-wide: a PUT of the same name "
+    "in another resource group (or a config identity's name, e.g. 'app') is a 409 Conflict; ARM scopes "
+    "the name to its resource group",
+)
+def test_user_assigned_identity_names_are_per_resource_group(arm, flow):
+    flow.needs("identity")
+    other_group = _unique("other-rg")
+    arm.resources.resource_groups.create_or_update(other_group, ResourceGroup(location=LOCATION))
+    twin = arm.msi.user_assigned_identities.create_or_update(
+        other_group, flow.identity.name, UserAssignedIdentity(location=LOCATION)
+    )
+    assert twin.id != flow.identity.id and twin.id.endswith(f"/userAssignedIdentities/{flow.identity.name}")
+    assert twin.principal_id != flow.identity.principal_id and twin.client_id != flow.identity.client_id
+    # The first one is untouched.
+    assert arm.msi.user_assigned_identities.get(flow.group, flow.identity.name).principal_id == flow.identity.principal_id
 
 
 # --------------------------------------------------------------------------------------
@@ -526,6 +567,11 @@ def test_role_assignments_read_list_and_delete(arm, flow, clean_identity_env):
         credential.close()
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="server bug: a listing at vault scope with $filter=principalId eq '...' leaves out the "
+    "principal's key-scoped assignments (ARM returns those at, above and below the scope)",
+)
 def test_role_assignments_listed_by_principal_below_the_scope(arm, flow):
     """ARM: `$filter=principalId eq '{id}'` returns the principal's assignments at, above *and
     below* the scope, so a listing at the vault shows the identity's key-scoped assignment."""
