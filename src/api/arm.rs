@@ -52,6 +52,10 @@ pub fn router(state: AppState) -> Router<AppState> {
         )
         .route(&format!("{VAULTS}/{{vault}}/accesspolicies/{{kind}}"), put(update_access_policies))
         .route(IDENTITIES, get(list_identities))
+        .route(
+            "/subscriptions/{subscription}/providers/microsoft.managedidentity/userassignedidentities",
+            get(list_subscription_identities),
+        )
         .route(&format!("{IDENTITIES}/{{name}}"), get(get_identity).put(put_identity).delete(delete_identity))
         .route(&format!("{VAULTS}/{{vault}}/{ASSIGNMENTS}"), get(list_assignments))
         .route(
@@ -633,7 +637,30 @@ async fn get_identity(
 ) -> ArmResult<Json<Value>> {
     check_subscription(&state, &subscription)?;
     let identity = user_assigned_in_group(&state, &group, &name)?;
-    Ok(Json(identity_body(&identity, crate::vault::DEFAULT_LOCATION, &std::collections::BTreeMap::new())))
+    Ok(Json(stored_identity_body(&state, &identity)))
+}
+
+/// An identity as ARM shows it, with the location and tags its PUT stored.
+fn stored_identity_body(state: &AppState, identity: &crate::auth::identity::Identity) -> Value {
+    match state.identities.arm_metadata(&identity.name) {
+        Some(stored) => identity_body(identity, &stored.location, &stored.tags),
+        None => identity_body(identity, crate::vault::DEFAULT_LOCATION, &std::collections::BTreeMap::new()),
+    }
+}
+
+async fn list_subscription_identities(
+    State(state): State<AppState>,
+    Path(subscription): Path<String>,
+) -> ArmResult<Json<Value>> {
+    check_subscription(&state, &subscription)?;
+    let value: Vec<Value> = state
+        .identities
+        .all()
+        .iter()
+        .filter(|i| i.kind == crate::auth::identity::IdentityKind::UserAssigned)
+        .map(|i| stored_identity_body(&state, i))
+        .collect();
+    Ok(Json(json!({ "value": value })))
 }
 
 async fn delete_identity(
@@ -641,7 +668,9 @@ async fn delete_identity(
     Path((subscription, group, name)): Path<(String, String, String)>,
 ) -> ArmResult<StatusCode> {
     check_subscription(&state, &subscription)?;
-    user_assigned_in_group(&state, &group, &name)?;
+    if user_assigned_in_group(&state, &group, &name).is_err() {
+        return Ok(StatusCode::NO_CONTENT);
+    }
     let removed = state
         .identities
         .delete_user_assigned(&name)
@@ -661,7 +690,7 @@ async fn list_identities(
         .all()
         .iter()
         .filter(|i| user_assigned_in_group(&state, &group, &i.name).is_ok())
-        .map(|i| identity_body(i, crate::vault::DEFAULT_LOCATION, &std::collections::BTreeMap::new()))
+        .map(|i| stored_identity_body(&state, i))
         .collect();
     Ok(Json(json!({ "value": value })))
 }
@@ -750,7 +779,26 @@ async fn put_assignment(
     let assignment =
         RoleAssignment { id, principal_id: body.properties.principal_id, role_definition_id: role.id, scope };
     let mut authorization = Authorization::of(&vault);
-    let existed = authorization.role_assignments.iter().any(|a| a.id == id);
+    let existing = authorization.role_assignments.iter().find(|a| a.id == id);
+    if existing.is_some_and(|a| {
+        a.role_definition_id != assignment.role_definition_id || a.principal_id != assignment.principal_id
+    }) {
+        return Err(ArmError::new(
+            StatusCode::BAD_REQUEST,
+            "RoleAssignmentUpdateNotPermitted",
+            "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.",
+        ));
+    }
+    if existing.is_none()
+        && authorization.role_assignments.iter().any(|a| {
+            a.principal_id == assignment.principal_id
+                && a.role_definition_id == assignment.role_definition_id
+                && a.scope == assignment.scope
+        })
+    {
+        return Err(ArmError::new(StatusCode::CONFLICT, "RoleAssignmentExists", "The role assignment already exists."));
+    }
+    let existed = existing.is_some();
     authorization.role_assignments.retain(|a| a.id != id);
     authorization.role_assignments.push(assignment.clone());
     state.vaults.set_authorization(vault.name.as_str(), authorization).await?;
@@ -799,11 +847,11 @@ async fn list_assignments(
 ) -> ArmResult<Json<Value>> {
     let (vault, scope, _) = assignment_scope(&state, &params)?;
     let principal = filter_value(query.filter.as_deref(), "principalId");
-    // A listing at a scope shows the assignments there and above it.
+    // A listing at a scope shows the assignments at, above and below it.
     let value: Vec<Value> = vault
         .role_assignments
         .iter()
-        .filter(|a| a.scope == AssignmentScope::Vault || a.scope == scope)
+        .filter(|a| scope == AssignmentScope::Vault || a.scope == AssignmentScope::Vault || a.scope == scope)
         .filter(|a| principal.as_deref().is_none_or(|p| a.principal_id.to_string().eq_ignore_ascii_case(p)))
         .map(|a| assignment_body(&state, a, &scope_id_of(&vault, &a.scope)))
         .collect();

@@ -241,6 +241,8 @@ impl IdentityDirectory {
 #[derive(Clone)]
 pub struct Identities {
     current: Arc<RwLock<Arc<IdentityDirectory>>>,
+    /// Location and tags of identities the management API made, by lower-cased name.
+    arm: Arc<RwLock<std::collections::HashMap<String, StoredIdentity>>>,
     pool: Pool,
 }
 
@@ -249,14 +251,29 @@ impl Identities {
     /// stored one whose name a declared identity now has is left out.
     pub async fn load(pool: Pool, mut directory: IdentityDirectory) -> Result<Self, sqlx::Error> {
         let mut conn = pool.acquire().await?;
+        let mut arm = std::collections::HashMap::new();
         for stored in store::identities::list(&mut conn).await? {
             let identity = Identity::user_assigned_in(stored.tenant_id, &stored.name, &stored.resource_group);
-            if let Err(clash) = directory.add(identity) {
-                tracing::warn!(%clash, "a stored user-assigned identity is shadowed by a declared one");
+            match directory.add(identity) {
+                Ok(()) => {
+                    arm.insert(stored.name.to_ascii_lowercase(), stored);
+                }
+                Err(clash) => tracing::warn!(%clash, "a stored user-assigned identity is shadowed by a declared one"),
             }
         }
         drop(conn);
-        Ok(Self { current: Arc::new(RwLock::new(Arc::new(directory))), pool })
+        Ok(Self { current: Arc::new(RwLock::new(Arc::new(directory))), arm: Arc::default(), pool }.with_arm(arm))
+    }
+
+    fn with_arm(self, arm: std::collections::HashMap<String, StoredIdentity>) -> Self {
+        *self.arm.write().unwrap_or_else(std::sync::PoisonError::into_inner) = arm;
+        self
+    }
+
+    /// What the management API stored about an identity it made (location, tags).
+    #[must_use]
+    pub fn arm_metadata(&self, name: &str) -> Option<StoredIdentity> {
+        self.arm.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&name.to_ascii_lowercase()).cloned()
     }
 
     #[must_use]
@@ -306,6 +323,11 @@ impl Identities {
             next.add(identity.clone())?;
             *guard = Arc::new(next);
         }
+        drop(guard);
+        self.arm
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .insert(stored.name.to_ascii_lowercase(), stored);
         Ok(identity)
     }
 
@@ -319,6 +341,8 @@ impl Identities {
             let mut next = (**guard).clone();
             next.remove(name);
             *guard = Arc::new(next);
+            drop(guard);
+            self.arm.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&name.to_ascii_lowercase());
         }
         Ok(removed)
     }

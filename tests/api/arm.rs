@@ -57,7 +57,10 @@ async fn only_owners_with_management_tokens_get_in() {
     assert_eq!(body["tenantId"], vault.emulator.tenant_id().to_string());
     let all = format!("https://localhost:{}/subscriptions?{ARM_API}", vault.emulator.https_port());
     let (status, listed) = vault.call_as(Method::GET, &all, Some(&admin.token), None).await;
-    assert_eq!((status, listed["value"][0]["subscriptionId"].clone()), (StatusCode::OK, body["subscriptionId"].clone()));
+    assert_eq!(
+        (status, listed["value"][0]["subscriptionId"].clone()),
+        (StatusCode::OK, body["subscriptionId"].clone())
+    );
     let (status, body) =
         admin.call(Method::PUT, "/resourcegroups/cmk-rg", Some(json!({"location": "westeurope"}))).await;
     assert_eq!((status, body["name"].as_str()), (StatusCode::OK, Some("cmk-rg")));

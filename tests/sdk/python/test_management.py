@@ -366,7 +366,10 @@ def test_create_user_assigned_identity(arm, flow, clean_identity_env):
     assert (read.id, read.principal_id, read.client_id) == (created.id, created.principal_id, created.client_id)
     assert read.tenant_id == arm.tenant_id
     assert created.id in [i.id for i in arm.msi.user_assigned_identities.list_by_resource_group(flow.group)]
-    again = arm.msi.user_assigned_identities.create_or_update(flow.group, name, UserAssignedIdentity(location=LOCATION))
+    # PUT replaces the whole resource, tags included, so the tags go along again.
+    again = arm.msi.user_assigned_identities.create_or_update(
+        flow.group, name, UserAssignedIdentity(location=LOCATION, tags={"purpose": "storage-cmk"})
+    )
     assert (again.principal_id, again.client_id) == (created.principal_id, created.client_id), "PUT again keeps the ids"
 
     # The App Service endpoint hands out this identity by its client id.
@@ -382,11 +385,6 @@ def test_create_user_assigned_identity(arm, flow, clean_identity_env):
     flow.done.add("identity")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: GET and list of userAssignedIdentities answer location 'local' and tags {} "
-    "instead of what the PUT stored (src/api/arm.rs get_identity/list_identities use DEFAULT_LOCATION)",
-)
 def test_user_assigned_identity_reads_back_its_location_and_tags(arm, flow):
     flow.needs("identity")
     read = arm.msi.user_assigned_identities.get(flow.group, flow.identity.name)
@@ -395,11 +393,6 @@ def test_user_assigned_identity_reads_back_its_location_and_tags(arm, flow):
     assert (listed.location, listed.tags) == (LOCATION, {"purpose": "storage-cmk"}), listed.as_dict()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="not served yet: GET /subscriptions/{s}/providers/Microsoft.ManagedIdentity/userAssignedIdentities "
-    "(UserAssignedIdentities_ListBySubscription) is a 404 NotFound",
-)
 def test_user_assigned_identities_listed_by_subscription(arm, flow):
     flow.needs("identity")
     listed = [i for i in arm.msi.user_assigned_identities.list_by_subscription() if i.id == flow.identity.id]
@@ -567,11 +560,6 @@ def test_role_assignments_read_list_and_delete(arm, flow, clean_identity_env):
         credential.close()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: a listing at vault scope with $filter=principalId eq '...' leaves out the "
-    "principal's key-scoped assignments (ARM returns those at, above and below the scope)",
-)
 def test_role_assignments_listed_by_principal_below_the_scope(arm, flow):
     """ARM: `$filter=principalId eq '{id}'` returns the principal's assignments at, above *and
     below* the scope, so a listing at the vault shows the identity's key-scoped assignment."""
