@@ -50,9 +50,9 @@ fn authorization(declaration: &VaultDeclaration, tenant: Uuid, identities: &Iden
         })
         .collect();
     if declaration.default_access {
-        access_policies.extend(default_policies(identities, tenant));
+        let defaults = default_policies(identities, tenant);
         if let Some(admin_role) = RoleDefinition::find("Key Vault Administrator") {
-            for policy in default_policies(identities, tenant) {
+            for policy in &defaults {
                 role_assignments.push(RoleAssignment {
                     id: assignment_id(
                         declaration.name.as_str(),
@@ -66,6 +66,7 @@ fn authorization(declaration: &VaultDeclaration, tenant: Uuid, identities: &Iden
                 });
             }
         }
+        access_policies.extend(defaults);
     }
     Authorization { enable_rbac_authorization: declaration.rbac, access_policies, role_assignments }
 }

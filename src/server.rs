@@ -172,11 +172,10 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     let default_name =
         VaultName::parse(DEFAULT_VAULT).ok_or_else(|| VaultError::Invalid("default vault name".into()))?;
     let declared_default = config.vaults.iter().find(|v| v.name == default_name);
-    for policy in provision::default_policies(&identities.current(), config.tenant_id) {
-        vaults.ensure(&default_name, declared_default, config.tenant_id, policy.clone()).await?;
-        for settings in config.vaults.iter().filter(|v| v.name != default_name) {
-            vaults.ensure(&settings.name, Some(settings), config.tenant_id, policy.clone()).await?;
-        }
+    let policies = provision::default_policies(&identities.current(), config.tenant_id);
+    vaults.ensure(&default_name, declared_default, config.tenant_id, &policies).await?;
+    for settings in config.vaults.iter().filter(|v| v.name != default_name) {
+        vaults.ensure(&settings.name, Some(settings), config.tenant_id, &policies).await?;
     }
 
     let settings = Arc::new(Settings {

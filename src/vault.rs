@@ -344,11 +344,13 @@ impl VaultRegistry {
         name: &VaultName,
         declared: Option<&VaultSettings>,
         tenant_id: Uuid,
-        policy: AccessPolicy,
+        policies: &[AccessPolicy],
     ) -> Result<Arc<Vault>, VaultError> {
         self.ensure_with(name, declared, tenant_id, |vault| {
-            if !vault.access_policies.contains(&policy) {
-                vault.access_policies.push(policy);
+            for policy in policies {
+                if !vault.access_policies.contains(policy) {
+                    vault.access_policies.push(policy.clone());
+                }
             }
         })
         .await
@@ -533,13 +535,20 @@ mod tests {
         let tenant = Uuid::from_u128(1);
         let policy = AccessPolicy::all_keys(tenant, Uuid::from_u128(2));
         let protected = VaultSettings::parse("cmk:retention-days=7:purge-protection").unwrap();
-        let vault = registry.ensure(&protected.name, Some(&protected), tenant, policy.clone()).await.unwrap();
+        let vault =
+            registry.ensure(&protected.name, Some(&protected), tenant, std::slice::from_ref(&policy)).await.unwrap();
         assert_eq!(vault.recovery_level(), "CustomizedRecoverable");
         let off = VaultSettings::parse("cmk:retention-days=7").unwrap();
-        assert!(registry.ensure(&off.name, Some(&off), tenant, policy.clone()).await.is_err());
+        assert!(registry.ensure(&off.name, Some(&off), tenant, std::slice::from_ref(&policy)).await.is_err());
         let longer = VaultSettings::parse("cmk:retention-days=30:purge-protection").unwrap();
-        assert!(registry.ensure(&longer.name, Some(&longer), tenant, policy.clone()).await.is_err());
-        assert!(registry.ensure(&protected.name, None, tenant, policy).await.unwrap().purge_protection);
+        assert!(registry.ensure(&longer.name, Some(&longer), tenant, std::slice::from_ref(&policy)).await.is_err());
+        assert!(
+            registry
+                .ensure(&protected.name, None, tenant, std::slice::from_ref(&policy))
+                .await
+                .unwrap()
+                .purge_protection
+        );
     }
 
     #[test]

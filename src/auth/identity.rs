@@ -262,12 +262,7 @@ impl Identities {
             }
         }
         drop(conn);
-        Ok(Self { current: Arc::new(RwLock::new(Arc::new(directory))), arm: Arc::default(), pool }.with_arm(arm))
-    }
-
-    fn with_arm(self, arm: std::collections::HashMap<String, StoredIdentity>) -> Self {
-        *self.arm.write().unwrap_or_else(std::sync::PoisonError::into_inner) = arm;
-        self
+        Ok(Self { current: Arc::new(RwLock::new(Arc::new(directory))), arm: Arc::new(RwLock::new(arm)), pool })
     }
 
     /// What the management API stored about an identity it made (location, tags).

@@ -795,21 +795,26 @@ impl KeyService {
         operation: KeyOperation,
         fits: impl FnOnce(&Key) -> Result<T>,
     ) -> Result<(Key, T, Vec<u8>)> {
-        let key = self.get_key(vault, name, version).await?;
+        // One connection for the lookup and the sealed material: this is the unwrap hot path.
+        let mut conn = self.pool.acquire().await?;
+        let key = Self::find(&mut conn, vault, name, version).await?;
         check_operation(&key, operation, self.clock.now())?;
         let fitted = fits(&key)?;
-        let private = self.private_material(vault, &key).await?;
+        let private = self.open_private_material(&mut conn, vault, &key).await?;
         Ok((key, fitted, private))
     }
 
     /// The unsealed private material of one version: PKCS#8 DER, or the raw `oct` key.
     async fn private_material(&self, vault: &Vault, key: &Key) -> Result<Vec<u8>> {
         let mut conn = self.pool.acquire().await?;
+        self.open_private_material(&mut conn, vault, key).await
+    }
+
+    async fn open_private_material(&self, conn: &mut store::Conn, vault: &Vault, key: &Key) -> Result<Vec<u8>> {
         let sealed =
-            store::keys::sealed_private_key(&mut conn, vault.name.as_str(), key.name.as_str(), key.version.as_str())
+            store::keys::sealed_private_key(conn, vault.name.as_str(), key.name.as_str(), key.version.as_str())
                 .await?
                 .ok_or_else(|| not_found(&key.name, Some(key.version.as_str())))?;
-        drop(conn);
         Ok(self.master.open(&owner(vault, key), &sealed)?)
     }
 
