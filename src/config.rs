@@ -133,6 +133,15 @@ pub struct ServeArgs {
     /// Private key (PEM) for --tls-cert.
     #[arg(long, env = "KVEMU_TLS_KEY", requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// An extra DNS name or IP address for the HTTPS certificate, such as a compose service
+    /// name (`kvemu`) that other containers use for the login endpoints. Repeat the flag for
+    /// several; in the variable, separate them with ','.
+    #[arg(long = "tls-san", env = "KVEMU_TLS_SANS", value_delimiter = ',', value_parser = parse_san)]
+    pub tls_sans: Vec<String>,
+    /// Also write the CA certificate (PEM) to this file at start, for example on a volume that
+    /// client containers mount to trust the emulator.
+    #[arg(long, env = "KVEMU_CA_COPY")]
+    pub ca_copy: Option<PathBuf>,
     /// Pre-generated RSA keys to keep ready, so creates skip key generation: `0` turns the
     /// pool off, `N` keeps N RSA-2048 keys, `SIZE:DEPTH,...` sets each size (`2048:4,4096:1`).
     #[arg(long, env = "KVEMU_KEY_POOL", default_value = DEFAULT_KEY_POOL, value_parser = KeyPoolSpec::parse)]
@@ -141,6 +150,23 @@ pub struct ServeArgs {
     /// assignments, and seed keys (see the README).
     #[arg(long, env = "KVEMU_CONFIG")]
     pub config: Option<PathBuf>,
+}
+
+/// A certificate name: an IP address, or a DNS name of letters, digits, '-' and '.'.
+fn parse_san(value: &str) -> Result<String, String> {
+    let name = value.trim().trim_end_matches('.').to_ascii_lowercase();
+    let dns_label = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if name.parse::<IpAddr>().is_ok() || (name.len() <= 253 && name.split('.').all(dns_label)) {
+        Ok(name)
+    } else {
+        Err(format!("'{value}' is neither a DNS name nor an IP address"))
+    }
 }
 
 /// Where state lives.
@@ -161,6 +187,9 @@ pub struct Config {
     pub storage: Storage,
     pub log_format: LogFormat,
     pub tls_files: Option<(PathBuf, PathBuf)>,
+    /// Names the issued HTTPS certificate carries besides the loopback names and the domain.
+    pub tls_sans: Vec<String>,
+    pub ca_copy: Option<PathBuf>,
     pub vaults: Vec<VaultSettings>,
     pub key_pool: KeyPoolSpec,
     pub config_file: Option<ConfigFile>,
@@ -179,6 +208,8 @@ impl Config {
             storage: Storage::InMemory,
             log_format: LogFormat::Text,
             tls_files: None,
+            tls_sans: Vec::new(),
+            ca_copy: None,
             vaults: Vec::new(),
             key_pool: KeyPoolSpec::parse(DEFAULT_KEY_POOL).unwrap_or_default(),
             config_file: None,
@@ -229,6 +260,8 @@ impl TryFrom<ServeArgs> for Config {
             storage: if args.in_memory { Storage::InMemory } else { Storage::Directory(args.data_dir) },
             log_format: args.log_format,
             tls_files: args.tls_cert.zip(args.tls_key),
+            tls_sans: args.tls_sans,
+            ca_copy: args.ca_copy,
             vaults: args.vaults,
             key_pool: args.key_pool,
             config_file,
@@ -284,6 +317,14 @@ mod tests {
         let sized = Cli::try_parse_from(["keyvault-emulator", "--key-pool", "2048:8,4096:1"]).unwrap();
         assert_eq!(sized.serve.key_pool.to_string(), "2048:8,4096:1");
         assert!(Cli::try_parse_from(["keyvault-emulator", "--key-pool", "1024:1"]).is_err());
+    }
+
+    #[test]
+    fn extra_certificate_names() {
+        let cli = Cli::try_parse_from(["keyvault-emulator", "--tls-san", "KVEMU", "--tls-san", "10.0.0.5"]).unwrap();
+        assert_eq!(cli.serve.tls_sans, ["kvemu", "10.0.0.5"]);
+        assert!(Cli::try_parse_from(["keyvault-emulator", "--tls-san", "bad name"]).is_err());
+        assert!(Cli::try_parse_from(["keyvault-emulator", "--tls-san", "*.x"]).is_err());
     }
 
     #[test]

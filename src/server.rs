@@ -156,10 +156,13 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     let ca = LocalCa::load_or_create(data_dir)?;
     let (chain, key) = match &config.tls_files {
         Some((cert, key)) => tls::load_pem_pair(cert, key)?,
-        None => ca.issue_leaf(&config.domain)?,
+        None => ca.issue_leaf(&config.domain, &config.tls_sans)?,
     };
     let rustls_config = axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(chain, key)?);
     let (ca_path, temp_dir) = write_ca_file(&config.storage, &ca.cert_pem)?;
+    if let Some(copy) = &config.ca_copy {
+        files::write_atomically(copy, ca.cert_pem.as_bytes()).map_err(|e| data_dir_error(copy, e))?;
+    }
 
     let issuer = TokenIssuer::load_or_create(&pool, &master).await?;
     let mut directory = IdentityDirectory::with_defaults(config.tenant_id);

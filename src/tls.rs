@@ -85,12 +85,26 @@ impl LocalCa {
         Ok(ca)
     }
 
-    /// Issues a server certificate for the domain and the loopback names.
-    pub fn issue_leaf(&self, domain: &str) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
-        let names = vec!["localhost".to_owned(), domain.to_owned(), format!("*.{domain}")];
+    /// Issues a server certificate for the domain, the loopback names and `extra_names` (DNS
+    /// names or IP addresses).
+    pub fn issue_leaf(
+        &self,
+        domain: &str,
+        extra_names: &[String],
+    ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
+        let (extra_ips, extra_dns): (Vec<_>, Vec<_>) =
+            extra_names.iter().partition(|name| name.parse::<IpAddr>().is_ok());
+        let mut names = vec!["localhost".to_owned(), domain.to_owned(), format!("*.{domain}")];
+        for name in extra_dns {
+            if !names.contains(name) {
+                names.push(name.clone());
+            }
+        }
         let mut params = CertificateParams::new(names)?;
-        params.subject_alt_names.push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        params.subject_alt_names.push(SanType::IpAddress(IpAddr::V6(Ipv6Addr::LOCALHOST)));
+        let mut ips = vec![IpAddr::V4(Ipv4Addr::LOCALHOST), IpAddr::V6(Ipv6Addr::LOCALHOST)];
+        ips.extend(extra_ips.iter().filter_map(|ip| ip.parse::<IpAddr>().ok()));
+        ips.dedup();
+        params.subject_alt_names.extend(ips.into_iter().map(SanType::IpAddress));
         let mut dn = DistinguishedName::new();
         dn.push(DnType::CommonName, domain);
         params.distinguished_name = dn;
@@ -151,7 +165,7 @@ mod tests {
         let first = LocalCa::load_or_create(Some(dir.path())).unwrap();
         let again = LocalCa::load_or_create(Some(dir.path())).unwrap();
         assert_eq!(first.cert_pem, again.cert_pem);
-        let (chain, key) = again.issue_leaf("vault.localhost").unwrap();
+        let (chain, key) = again.issue_leaf("vault.localhost", &["kvemu".to_owned(), "10.1.2.3".to_owned()]).unwrap();
         assert_eq!(chain.len(), 1);
         assert!(server_config(chain, key).is_ok());
     }
