@@ -1,18 +1,60 @@
 //! keyvault-emulator: a local Azure Key Vault (keys API) over HTTPS, with SQLite state and its
 //! own managed-identity token issuer.
 //!
-//! Embed it in tests: start an in-memory emulator on free ports, point an SDK at
-//! [`Emulator::vault_url`], trust [`Emulator::ca_pem`], and get tokens from
-//! [`Emulator::identity_endpoint`].
+//! Embed it in tests (feature `fixture`): [`Emulator::start`] serves an in-memory emulator on
+//! free ports in milliseconds; the handle gives the vault URLs, the CA, an HTTPS client and an
+//! Azure SDK transport that trust the CA and reach every `*.vault.localhost` host without DNS,
+//! SDK credentials for any identity, and the clock. Dropping the handle stops the emulator.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! let emulator = keyvault_emulator::Emulator::start(keyvault_emulator::Config::in_memory()).await?;
-//! let vault_url = emulator.vault_url("default"); // https://default.vault.localhost:{port}
-//! let ca_pem = emulator.ca_pem();                // trust this in the client
-//! # let _ = (vault_url, ca_pem);
-//! emulator.shutdown().await;
+//! ```toml
+//! [dev-dependencies]
+//! keyvault-emulator = { git = "...", features = ["fixture"] }
+//! ```
+//!
+//! ```
+//! # #[cfg(feature = "fixture")]
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use azure_core::http::ClientOptions;
+//! use azure_security_keyvault_keys::models::{CreateKeyParameters, KeyOperationParameters, KeyType};
+//! use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
+//! use keyvault_emulator::{Config, Emulator};
+//!
+//! let config = Config::in_memory().with_config_text(
+//!     r#"
+//!     [[vault]]
+//!     name = "cmk"
+//!     purge_protection = true
+//!     "#,
+//! )?;
+//! let emulator = Emulator::start(config).await?;
+//! let options = KeyClientOptions {
+//!     client_options: ClientOptions { transport: Some(emulator.transport()), ..Default::default() },
+//!     ..Default::default()
+//! };
+//! // The official SDK with its default checks: TLS against the emulator's CA, challenge resource.
+//! let client = KeyClient::new(&emulator.vault_url("cmk"), emulator.credential("admin"), Some(options.clone()))?;
+//!
+//! let create = CreateKeyParameters { kty: Some(KeyType::Rsa), key_size: Some(2048), ..Default::default() };
+//! let key = client.create_key("storage-cmk", create.try_into()?, None).await?.into_model()?;
+//! let wrap = KeyOperationParameters {
+//!     algorithm: Some("RSA-OAEP-256".parse()?),
+//!     value: Some(vec![7; 32]),
+//!     ..Default::default()
+//! };
+//! let wrapped = client.wrap_key("storage-cmk", wrap.try_into()?, None).await?.into_model()?;
+//! assert_eq!(wrapped.kid, key.key.and_then(|jwk| jwk.kid));
+//!
+//! // A managed identity that the vault grants nothing is refused, as in Azure.
+//! let stranger = KeyClient::new(&emulator.vault_url("cmk"), emulator.credential("stranger"), Some(options))?;
+//! let refused = stranger.get_key("storage-cmk", None).await.unwrap_err();
+//! assert_eq!(refused.http_status(), Some(azure_core::http::StatusCode::Forbidden));
+//!
+//! // Lifecycle rules follow the emulator clock; tokens keep the wall clock.
+//! emulator.advance_clock(86_400).await?;
 //! # Ok(()) }
+//! # #[cfg(not(feature = "fixture"))]
+//! # fn main() {}
 //! ```
 
 pub mod api;
@@ -22,6 +64,8 @@ pub mod config;
 pub mod config_file;
 pub mod crypto;
 mod files;
+#[cfg(feature = "fixture")]
+pub mod fixture;
 pub mod keys;
 pub mod provision;
 pub mod server;
@@ -150,11 +194,8 @@ impl Emulator {
     /// derive from the tenant and the name, whether or not any vault grants it anything.
     pub fn token_for_identity(&self, name: &str, resource: &str) -> Result<String, auth::issuer::IssuerError> {
         let state = self.inner.state();
-        let identity = state
-            .identities
-            .by_name(name)
-            .unwrap_or_else(|| auth::identity::Identity::user_assigned(self.tenant_id(), name));
-        Ok(state.issuer.issue_for_managed_identity(&identity, resource)?.access_token)
+        let identity = state.identities.named_or_user_assigned(self.tenant_id(), name);
+        Ok(state.issuer.issue_for_identity(&identity, resource)?.access_token)
     }
 
     /// A declared identity (or a default one: `default`, `admin`) by name.
@@ -163,7 +204,8 @@ impl Emulator {
         self.inner.state().identities.by_name(name)
     }
 
-    /// Stops the listeners gracefully.
+    /// Stops the listeners gracefully, letting requests in flight finish, and closes the store.
+    /// Dropping the handle stops the emulator too, without waiting.
     pub async fn shutdown(self) {
         self.inner.shutdown().await;
     }

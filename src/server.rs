@@ -112,7 +112,8 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
     Ok(listener)
 }
 
-/// A running emulator. Dropping it does not stop it; call [`RunningEmulator::shutdown`].
+/// A running emulator. [`RunningEmulator::shutdown`] stops it gracefully; dropping it stops
+/// it at once (connections in flight are cut).
 pub struct RunningEmulator {
     pub https_addr: SocketAddr,
     pub http_addr: SocketAddr,
@@ -274,15 +275,27 @@ impl RunningEmulator {
     }
 
     /// Stops accepting connections, lets requests in flight finish, and waits for both listeners.
-    pub async fn shutdown(self) {
+    pub async fn shutdown(mut self) {
         self.sweep_task.abort();
         self.https_handle.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
         let _ = self.stop_http.send(true);
-        for task in self.tasks {
+        for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
         // Closing the store checkpoints the WAL and removes it before shutdown returns, so the
         // data directory is complete and still when the caller looks at it.
         self.store.close().await;
+    }
+}
+
+impl Drop for RunningEmulator {
+    /// A test that ends (or panics) without `shutdown` still frees its ports and tasks.
+    fn drop(&mut self) {
+        self.sweep_task.abort();
+        self.https_handle.shutdown();
+        let _ = self.stop_http.send(true);
+        for task in &self.tasks {
+            task.abort();
+        }
     }
 }

@@ -189,11 +189,10 @@ async fn identity_token(
         .identities
         .by_name(&query.identity)
         .ok_or_else(|| ApiError::bad_parameter(format!("No identity named '{}'.", query.identity)))?;
-    let appidacr = if identity.is_managed() { "2" } else { "1" };
     let resource = query.resource.strip_suffix("/.default").unwrap_or(&query.resource);
     let token = state
         .issuer
-        .issue_for(&identity, resource, appidacr)
+        .issue_for_identity(&identity, resource)
         .map_err(|e| ApiError::Internal { detail: format!("token issuance: {e}") })?;
     Ok(Json(serde_json::json!({
         "access_token": token.access_token,

@@ -281,6 +281,13 @@ impl Identities {
         self.current().by_name(name).cloned()
     }
 
+    /// A declared identity by name, or else the user-assigned identity whose ids derive from
+    /// `tenant` and the name (what a vault grants when it names an undeclared identity).
+    #[must_use]
+    pub fn named_or_user_assigned(&self, tenant: Uuid, name: &str) -> Identity {
+        self.by_name(name).unwrap_or_else(|| Identity::user_assigned(tenant, name))
+    }
+
     #[must_use]
     pub fn all(&self) -> Vec<Identity> {
         self.current().all().to_vec()

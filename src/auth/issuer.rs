@@ -177,6 +177,12 @@ impl TokenIssuer {
     }
 
     /// Issues an access token for a managed identity, for `audience` (a resource URI).
+    /// A token as the emulator's endpoints issue it to `identity`: managed identities through
+    /// the managed-identity endpoints, service principals through the login endpoint with a secret.
+    pub fn issue_for_identity(&self, identity: &Identity, audience: &str) -> Result<IssuedToken, IssuerError> {
+        self.issue_for(identity, audience, if identity.is_managed() { "2" } else { "1" })
+    }
+
     pub fn issue_for_managed_identity(&self, identity: &Identity, audience: &str) -> Result<IssuedToken, IssuerError> {
         self.issue_for(identity, audience, "2")
     }

@@ -1,12 +1,7 @@
-//! The fixture: an in-process emulator on free ports, a reqwest client that trusts its CA and
-//! resolves `*.vault.localhost` to it, a token credential speaking the App Service
-//! managed-identity protocol, and raw request helpers for exact error shapes.
+//! The fixture: the library's in-process emulator (`Emulator` with feature `fixture`: its
+//! HTTPS client, SDK transport and credentials), plus raw request helpers for exact error shapes.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-
-use azure_core::credentials::{AccessToken, TokenCredential, TokenRequestOptions};
-use azure_core::http::{ClientOptions, Transport};
+use azure_core::http::ClientOptions;
 use azure_security_keyvault_keys::{KeyClient, KeyClientOptions};
 use keyvault_emulator::{Config, Emulator};
 use reqwest::StatusCode;
@@ -19,67 +14,14 @@ pub struct TestVault {
     pub http: reqwest::Client,
 }
 
-/// A reqwest client trusting only `ca_pem`, with `hosts` resolved to `addr`.
-pub fn https_client(ca_pem: &str, hosts: &[String], addr: SocketAddr) -> reqwest::Client {
-    let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("CA PEM");
-    let mut builder = reqwest::Client::builder().tls_certs_only([ca]).redirect(reqwest::redirect::Policy::none());
-    for host in hosts {
-        builder = builder.resolve(host, addr);
-    }
-    builder.build().expect("reqwest client")
-}
-
 pub async fn spawn() -> TestVault {
     spawn_with(Config::in_memory()).await
 }
 
 pub async fn spawn_with(config: Config) -> TestVault {
     let emulator = Emulator::start(config).await.expect("emulator starts");
-    let hosts = ["default", "other", "a", "protected", "policies", "rbac"]
-        .iter()
-        .map(|v| emulator.vault_host(v))
-        .collect::<Vec<_>>();
-    let http = https_client(emulator.ca_pem(), &hosts, emulator.https_addr());
+    let http = emulator.http_client();
     TestVault { emulator, http }
-}
-
-/// Gets tokens from the emulator's App Service endpoint, as `ManagedIdentityCredential` does.
-#[derive(Debug)]
-pub struct EmulatorCredential {
-    endpoint: String,
-    client_id: Option<String>,
-    http: reqwest::Client,
-}
-
-#[async_trait::async_trait]
-impl TokenCredential for EmulatorCredential {
-    async fn get_token(
-        &self,
-        scopes: &[&str],
-        _options: Option<TokenRequestOptions<'_>>,
-    ) -> azure_core::Result<AccessToken> {
-        let scope = scopes.first().copied().unwrap_or("https://vault.azure.net/.default");
-        let resource = scope.strip_suffix("/.default").unwrap_or(scope);
-        let mut query = vec![("api-version", "2019-08-01"), ("resource", resource)];
-        if let Some(id) = &self.client_id {
-            query.push(("client_id", id));
-        }
-        let response = self
-            .http
-            .get(&self.endpoint)
-            .query(&query)
-            .header("X-IDENTITY-HEADER", keyvault_emulator::DEFAULT_IDENTITY_HEADER)
-            .send()
-            .await
-            .map_err(|e| azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e.to_string()))?;
-        let body: Value = response
-            .json()
-            .await
-            .map_err(|e| azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, e.to_string()))?;
-        let token = body["access_token"].as_str().expect("access_token").to_owned();
-        let expires_on: i64 = body["expires_on"].as_str().expect("expires_on as a string").parse().expect("epoch");
-        Ok(AccessToken::new(token, time::OffsetDateTime::from_unix_timestamp(expires_on).expect("timestamp")))
-    }
 }
 
 impl TestVault {
@@ -99,14 +41,6 @@ impl TestVault {
         self.call_as(method, &format!("{}{path_and_query}", self.emulator.vault_url(vault)), Some(&token), body).await
     }
 
-    pub fn credential(&self) -> Arc<EmulatorCredential> {
-        Arc::new(EmulatorCredential {
-            endpoint: self.emulator.identity_endpoint(),
-            client_id: None,
-            http: reqwest::Client::new(),
-        })
-    }
-
     /// The official Rust SDK client with default settings (challenge verification on), over a
     /// transport that trusts the emulator's CA.
     pub fn key_client(&self) -> KeyClient {
@@ -116,13 +50,11 @@ impl TestVault {
     /// As [`TestVault::key_client`], for vault `vault`.
     pub fn key_client_for(&self, vault: &str) -> KeyClient {
         let options = KeyClientOptions {
-            client_options: ClientOptions {
-                transport: Some(Transport::new(Arc::new(self.http.clone()))),
-                ..Default::default()
-            },
+            client_options: ClientOptions { transport: Some(self.emulator.transport()), ..Default::default() },
             ..Default::default()
         };
-        KeyClient::new(&self.emulator.vault_url(vault), self.credential(), Some(options)).expect("key client")
+        KeyClient::new(&self.emulator.vault_url(vault), self.emulator.credential("default"), Some(options))
+            .expect("key client")
     }
 
     /// A managed-identity token for `resource`, straight from the App Service endpoint.
