@@ -67,6 +67,7 @@ mod files;
 #[cfg(feature = "fixture")]
 pub mod fixture;
 pub mod keys;
+pub mod metrics;
 pub mod provision;
 pub mod server;
 pub mod store;

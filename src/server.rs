@@ -207,6 +207,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         attestation: Arc::default(),
         federation: Arc::default(),
         settings: settings.clone(),
+        metrics: Arc::default(),
     };
 
     let https_listener = bind(SocketAddr::new(config.bind, config.https_port))?;

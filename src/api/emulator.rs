@@ -21,12 +21,20 @@ use super::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/_emulator/health", get(health))
+        .route("/metrics", get(metrics))
         .route("/_emulator/ca.pem", get(ca_pem))
         .route("/_emulator/clock", get(get_clock).post(move_clock))
         .route("/_emulator/identities", get(list_identities))
         .route("/_emulator/token", get(identity_token))
         .route("/_emulator/federated-token", get(federated_token))
         .route("/_emulator/vaults/{vault}/authorization", get(get_authorization).put(set_authorization))
+}
+
+/// `GET /metrics`: the Prometheus text exposition.
+async fn metrics(State(state): State<AppState>) -> Response {
+    let pool = state.keys.rsa_key_pool();
+    let text = state.metrics.render(&pool.ready(), pool.target());
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 async fn health(State(state): State<AppState>) -> Response {

@@ -164,6 +164,11 @@ impl IntoResponse for ApiError {
             response.extensions_mut().insert(InternalErrorDetail(detail));
             return response;
         }
+        if let Self::Forbidden { inner, .. } = &self
+            && AUTHORIZATION_DENIALS.contains(inner)
+        {
+            response.extensions_mut().insert(AuthorizationDenied(inner));
+        }
         if matches!(self, Self::ServiceUnavailable) {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
@@ -175,6 +180,13 @@ impl IntoResponse for ApiError {
         response
     }
 }
+
+/// The inner codes of a refusal by access policies or RBAC (rather than by the key's own state).
+const AUTHORIZATION_DENIALS: [&str; 2] = ["AccessDenied", "ForbiddenByRbac"];
+
+/// Marks a response refused by authorization, for the metrics.
+#[derive(Clone, Copy, Debug)]
+pub struct AuthorizationDenied(pub &'static str);
 
 /// SQLITE_BUSY, SQLITE_LOCKED or no free connection: worth a retry, not a 500.
 fn is_busy(err: &sqlx::Error) -> bool {

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use axum::Router;
-use axum::extract::Request;
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::Response;
@@ -65,6 +65,7 @@ pub struct AppState {
     pub federation: Arc<LazySigner>,
     pub validator: TokenValidator,
     pub settings: Arc<Settings>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -89,6 +90,7 @@ pub fn https_router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(key_vault_headers))
         .layer(middleware::from_fn(errors::log_internal_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
 
@@ -100,7 +102,47 @@ pub fn http_router(state: AppState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(errors::log_internal_errors))
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
+}
+
+/// Every request on both ports: a fresh `x-ms-request-id` and the caller's
+/// `x-ms-client-request-id` echoed back (as Azure does), one log event (target `request`), and
+/// the metrics by route template and status, with the authorization denials among them.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let request_id = Uuid::new_v4();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let route = req.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned());
+    let client_request_id = req.headers().get("x-ms-client-request-id").cloned();
+    let mut response = next.run(req).await;
+    let elapsed = started.elapsed();
+
+    let route = route.as_deref().unwrap_or(crate::metrics::UNMATCHED_ROUTE);
+    let status = response.status().as_u16();
+    state.metrics.record_request(route, method.as_str(), status, elapsed);
+    if let Some(errors::AuthorizationDenied(code)) = response.extensions().get() {
+        state.metrics.record_denial(route, code);
+    }
+    tracing::info!(
+        target: "request",
+        request_id = %request_id,
+        client_request_id = client_request_id.as_ref().and_then(|id| id.to_str().ok()).unwrap_or(""),
+        method = %method,
+        path,
+        route,
+        status,
+        elapsed_ms = elapsed.as_secs_f64() * 1000.0,
+    );
+    let headers = response.headers_mut();
+    if let Ok(id) = HeaderValue::from_str(&request_id.to_string()) {
+        headers.insert("x-ms-request-id", id);
+    }
+    if let Some(id) = client_request_id {
+        headers.insert("x-ms-client-request-id", id);
+    }
+    response
 }
 
 async fn route_not_found(method: Method, uri: Uri) -> ApiError {
@@ -113,15 +155,8 @@ async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
 
 /// The response headers the real service sends on every answer (contract §2).
 async fn key_vault_headers(req: Request, next: Next) -> Response {
-    let client_request_id = req.headers().get("x-ms-client-request-id").cloned();
     let mut response = next.run(req).await;
     let headers = response.headers_mut();
-    if let Ok(id) = HeaderValue::from_str(&Uuid::new_v4().to_string()) {
-        headers.insert("x-ms-request-id", id);
-    }
-    if let Some(id) = client_request_id {
-        headers.insert("x-ms-client-request-id", id);
-    }
     let fixed = [
         (header::CACHE_CONTROL.as_str(), "no-cache"),
         (header::PRAGMA.as_str(), "no-cache"),

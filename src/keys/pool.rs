@@ -59,6 +59,12 @@ impl KeyPoolSpec {
     pub fn is_off(&self) -> bool {
         self.depths.is_empty()
     }
+
+    /// The depth each size refills to.
+    #[must_use]
+    pub fn depths(&self) -> &BTreeMap<u32, usize> {
+        &self.depths
+    }
 }
 
 impl fmt::Display for KeyPoolSpec {
@@ -142,6 +148,12 @@ impl RsaKeyPool {
             self.shared.wake.notify_one();
         }
         key
+    }
+
+    /// The depth each size refills to.
+    #[must_use]
+    pub fn target(&self) -> &BTreeMap<u32, usize> {
+        self.shared.spec.depths()
     }
 
     /// Keys ready now, per size (for the benchmark, metrics and tests).

@@ -40,6 +40,7 @@ async fn run(
             state.keys.decrypt(&ctx.vault, &name, Some(version), key_operation, algorithm, input).await?
         }
     };
+    state.metrics.record_crypto(key_operation.as_str(), algorithm.as_str());
     Ok(Json(KeyOperationResult::new(versioned_id(&ctx.origin, &key), output)))
 }
 
@@ -113,6 +114,7 @@ async fn run_sign(
     let name = KeyName::parse(name)?;
     let algorithm = SignatureAlgorithm::parse(&body.alg)?;
     let (key, signature) = state.keys.sign(&ctx.vault, &name, Some(version), algorithm, &body.value.0).await?;
+    state.metrics.record_crypto(KeyOperation::Sign.as_str(), algorithm.as_str());
     Ok(Json(KeyOperationResult::new(versioned_id(&ctx.origin, &key), CipherOutput::value(signature))))
 }
 
@@ -126,6 +128,7 @@ async fn run_verify(
     let name = KeyName::parse(name)?;
     let algorithm = SignatureAlgorithm::parse(&body.alg)?;
     let value = state.keys.verify(&ctx.vault, &name, Some(version), algorithm, &body.digest.0, &body.value.0).await?;
+    state.metrics.record_crypto(KeyOperation::Verify.as_str(), algorithm.as_str());
     Ok(Json(KeyVerifyResult { value }))
 }
 

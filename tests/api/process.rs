@@ -1,0 +1,52 @@
+//! The binary as users run it: its banner, its JSON logs, request ids on the plain-HTTP port.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+#[tokio::test]
+async fn json_logs_carry_one_event_per_request_with_its_ids() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyvault-emulator"))
+        .args(["--in-memory", "--https-port", "0", "--http-port", "0", "--key-pool", "0", "--log-format", "json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut http_url = None;
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if let Some(rest) = line.trim().strip_prefix("Managed identity: ") {
+            http_url = rest.split("/msi/token").next().map(str::to_owned);
+        }
+        if line == "ready" {
+            break;
+        }
+    }
+    let http_url = http_url.expect("the banner names the managed-identity endpoint");
+
+    let response = reqwest::Client::new()
+        .get(format!("{http_url}/_emulator/health"))
+        .header("x-ms-client-request-id", "client-42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["x-ms-client-request-id"], "client-42");
+    let request_id = response.headers()["x-ms-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(request_id.len(), 36);
+
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    child.kill().unwrap();
+    let output = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    let events: Vec<serde_json::Value> =
+        stderr.lines().map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}"))).collect();
+    let request = events
+        .iter()
+        .find(|event| event["target"] == "request")
+        .unwrap_or_else(|| panic!("no request event in {stderr}"));
+    assert_eq!(request["fields"]["request_id"], request_id.as_str());
+    assert_eq!(request["fields"]["client_request_id"], "client-42");
+    assert_eq!(request["fields"]["route"], "/_emulator/health");
+    assert_eq!(request["fields"]["status"], 200);
+}
