@@ -205,6 +205,14 @@ impl Emulator {
         self.inner.state().identities.by_name(name)
     }
 
+    /// The path templates each listener serves, `(https, http)`: for checks that an API
+    /// description covers every route.
+    #[must_use]
+    pub fn route_templates(&self) -> (Vec<String>, Vec<String>) {
+        let https = api::https_routes(self.inner.state()).paths().to_vec();
+        (https, api::http_routes().paths().to_vec())
+    }
+
     /// Stops the listeners gracefully, letting requests in flight finish, and closes the store.
     /// Dropping the handle stops the emulator too, without waiting.
     pub async fn shutdown(self) {

@@ -7,8 +7,8 @@
 //! Authentication: tokens of the emulator's issuer for the management audience; only owners
 //! (the default admin service principal) may call it. Paths are matched case-insensitively.
 
+use crate::api::routes::Routes;
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
@@ -33,8 +33,8 @@ const IDENTITIES: &str =
 const ASSIGNMENTS: &str = "providers/microsoft.authorization/roleassignments";
 const DEFINITIONS: &str = "providers/microsoft.authorization/roledefinitions";
 
-pub fn router(state: AppState) -> Router<AppState> {
-    Router::new()
+pub fn router(state: AppState) -> Routes {
+    Routes::new()
         .route("/subscriptions", get(list_subscriptions))
         .route("/subscriptions/{subscription}", get(get_subscription))
         .route("/subscriptions/{subscription}/resourcegroups/{group}", get(get_group).put(put_group).head(head_group))
@@ -71,7 +71,7 @@ pub fn router(state: AppState) -> Router<AppState> {
         .route(&format!("{VAULTS}/{{vault}}/keys/{{key}}/{DEFINITIONS}"), get(list_definitions))
         .route(&format!("/subscriptions/{{subscription}}/{DEFINITIONS}"), get(list_definitions))
         .route(&format!("/subscriptions/{{subscription}}/{DEFINITIONS}/{{id}}"), get(get_definition))
-        .layer(middleware::from_fn_with_state(state, authenticate))
+        .map_router(|router| router.layer(middleware::from_fn_with_state(state, authenticate)))
 }
 
 /// An ARM error: `{"error":{"code","message"}}`.

@@ -1,8 +1,8 @@
 //! The built-in attestation authority on the HTTPS port (see `auth::attestation`): its OpenID
 //! metadata and keys, and test tokens to use as a release `target`.
 
+use crate::api::routes::Routes;
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -13,8 +13,8 @@ use super::errors::{ApiError, ApiResult};
 use super::extract::{KvJson, Origin};
 use crate::auth::attestation;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/attestation/.well-known/openid-configuration", get(openid_configuration))
         .route("/attestation/certs", get(certs))
         .route("/attestation/generate-test-token", get(sdk_test_token).post(test_token))

@@ -2,8 +2,8 @@
 //! health, the CA certificate, and the emulator clock. Anyone who can reach this port can move
 //! time; keep it on loopback or a private network.
 
+use crate::api::routes::Routes;
 use axum::Json;
-use axum::Router;
 use axum::extract::State;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -18,8 +18,8 @@ use crate::vault::Authorization;
 
 use super::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/_emulator/health", get(health))
         .route("/metrics", get(metrics))
         .route("/_emulator/ca.pem", get(ca_pem))

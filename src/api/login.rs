@@ -4,10 +4,10 @@
 //! codes. The issuer in the metadata is built from the Host the client used, since msal-node
 //! insists that it share the authority's scheme, host and port.
 
+use crate::api::routes::Routes;
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -20,8 +20,8 @@ use super::AppState;
 use super::extract::Origin;
 use crate::auth::identity::{Identity, IdentityKind};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/{tenant}/discovery/v2.0/keys", get(jwks))
         .route("/{tenant}/v2.0/.well-known/openid-configuration", get(openid_configuration))
         .route("/{tenant}/oauth2/v2.0/token", post(token))

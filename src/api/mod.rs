@@ -10,6 +10,7 @@ pub mod extract;
 pub mod login;
 pub mod messages;
 pub mod msi;
+pub mod routes;
 pub mod vault;
 
 use std::sync::Arc;
@@ -79,13 +80,26 @@ impl AppState {
     }
 }
 
-/// Everything served over HTTPS: the vaults and the Entra-like login endpoints.
-pub fn https_router(state: AppState) -> Router {
-    Router::new()
+/// The routes served over HTTPS: the vaults, the Entra-like login endpoints, attestation and
+/// the management API.
+pub fn https_routes(state: &AppState) -> routes::Routes {
+    routes::Routes::new()
         .merge(vault::router(state.clone()))
         .merge(login::router())
         .merge(attestation::router())
         .merge(arm::router(state.clone()))
+}
+
+/// The routes served over plain HTTP: managed identity and the emulator's own controls.
+#[must_use]
+pub fn http_routes() -> routes::Routes {
+    routes::Routes::new().merge(msi::router()).merge(emulator::router())
+}
+
+/// Everything served over HTTPS, with the Key Vault response headers and the fallbacks.
+pub fn https_router(state: AppState) -> Router {
+    https_routes(&state)
+        .into_router()
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(key_vault_headers))
@@ -94,11 +108,10 @@ pub fn https_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// Everything served over plain HTTP: managed identity and the emulator's own controls.
+/// Everything served over plain HTTP, with the fallbacks.
 pub fn http_router(state: AppState) -> Router {
-    Router::new()
-        .merge(msi::router())
-        .merge(emulator::router())
+    http_routes()
+        .into_router()
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(errors::log_internal_errors))

@@ -3,10 +3,10 @@
 //! `/metadata/identity/oauth2/token`. Both return every field as a string, as the real
 //! endpoints do, because some SDKs deserialize `expires_on` only as a string.
 
+use crate::api::routes::Routes;
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::Router;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -15,8 +15,8 @@ use axum::routing::get;
 use super::AppState;
 use crate::auth::identity::IdentitySelector;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
+pub fn router() -> Routes {
+    Routes::new()
         .route("/msi/token", get(app_service_token))
         .route("/metadata/identity/oauth2/token", get(imds_token))
         .route("/metadata/identity/oauth2/token/", get(imds_token))

@@ -13,6 +13,7 @@ mod import;
 mod keys;
 mod login;
 mod metrics;
+mod openapi;
 mod persistence;
 mod process;
 mod release;

@@ -29,19 +29,13 @@ pub async fn backup_key(
     Ok(Json(BackupBlob { value: Base64Url(blob) }))
 }
 
-/// `POST /keys/{name}`: only `restore` names an operation there.
+/// `POST /keys/restore` (routed as `POST /keys/{name}`, which admits only that name).
 pub async fn restore_key(
     State(state): State<AppState>,
     ctx: VaultRequest,
     _version: ApiVersion,
-    KvPath(name): KvPath<String>,
     KvJson(body): KvJson<BackupBlob>,
 ) -> ApiResult<Json<KeyBundle>> {
-    if !name.eq_ignore_ascii_case("restore") {
-        return Err(ApiError::MethodNotAllowed {
-            message: messages::method_not_allowed("POST", &format!("/keys/{name}")),
-        });
-    }
     let key = state.keys.restore_key(&ctx.vault, &body.value.0).await.map_err(|err| match err {
         keys::Error::RestoreConflict { name, version } => ApiError::Conflict {
             message: messages::restore_conflict(&format!("{}/keys/{name}/{version}", ctx.origin)),

@@ -10,7 +10,7 @@ pub mod release;
 pub mod rotation;
 pub mod wire;
 
-use axum::Router;
+use crate::api::routes::Routes;
 use axum::extract::{Request, State};
 use axum::http::header;
 use axum::middleware::{self, Next};
@@ -26,9 +26,9 @@ use crate::auth::table::Operation;
 use crate::vault::DEFAULT_VAULT;
 use axum::extract::FromRequestParts;
 
-pub fn router(state: AppState) -> Router<AppState> {
+pub fn router(state: AppState) -> Routes {
     use Operation as Op;
-    Router::new()
+    Routes::new()
         .route("/keys", endpoint(get(keys::list_keys), Op::ListKeys))
         .route("/keys/{name}", key_endpoint())
         .route("/keys/{name}/", key_endpoint())
@@ -69,7 +69,7 @@ pub fn router(state: AppState) -> Router<AppState> {
                 .merge(endpoint(delete(deleted_keys::purge_deleted_key), Op::PurgeDeletedKey)),
         )
         .route("/deletedkeys/{name}/recover", endpoint(post(deleted_keys::recover_deleted_key), Op::RecoverDeletedKey))
-        .layer(middleware::from_fn_with_state(state, authenticate))
+        .map_router(|router| router.layer(middleware::from_fn_with_state(state, authenticate)))
 }
 
 /// `/keys/{name}` and `/keys/{name}/`: get and update the current version, delete the key,
@@ -79,7 +79,20 @@ fn key_endpoint() -> MethodRouter<AppState> {
         .merge(endpoint(patch(keys::update_latest_key), Operation::UpdateKey))
         .merge(endpoint(delete(deleted_keys::delete_key), Operation::DeleteKey))
         .merge(endpoint(put(keys::import_key), Operation::ImportKey))
-        .merge(endpoint(post(backup::restore_key), Operation::RestoreKey))
+        .merge(
+            endpoint(post(backup::restore_key), Operation::RestoreKey)
+                .route_layer(middleware::from_fn(only_restore_is_posted)),
+        )
+}
+
+/// `POST /keys/{name}` exists only as `POST /keys/restore`; any other name is a 405, decided
+/// before authorization and before the body is read.
+async fn only_restore_is_posted(req: Request, next: Next) -> Response {
+    let path = req.uri().path();
+    if path.strip_prefix("/keys/").is_some_and(|name| name.eq_ignore_ascii_case("restore")) {
+        return next.run(req).await;
+    }
+    ApiError::MethodNotAllowed { message: messages::method_not_allowed("POST", path) }.into_response()
 }
 
 /// A vault endpoint: its requests are authorized for `operation` (the authorization table
