@@ -77,6 +77,17 @@ pub mod vault;
 pub use config::Config;
 pub use server::StartError;
 
+/// `addr`, with an unspecified IP (`0.0.0.0`, `::`) replaced by the loopback address of its
+/// family: where a client on the same host connects.
+fn reachable(addr: std::net::SocketAddr) -> std::net::SocketAddr {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::IpAddr::V6(std::net::Ipv6Addr::LOCALHOST),
+        ip => ip,
+    };
+    std::net::SocketAddr::new(ip, addr.port())
+}
+
 /// A running emulator, started in-process.
 #[derive(Debug)]
 pub struct Emulator {
@@ -121,10 +132,16 @@ impl Emulator {
         format!("{vault}.{}", self.inner.domain)
     }
 
-    /// The HTTPS listener's address.
+    /// The HTTPS listener's address (the loopback one when it listens on every address).
     #[must_use]
     pub fn https_addr(&self) -> std::net::SocketAddr {
-        self.inner.https_addr
+        reachable(self.inner.https_addr)
+    }
+
+    /// The address the listeners are bound to (`0.0.0.0` inside containers).
+    #[must_use]
+    pub fn bind_addr(&self) -> std::net::IpAddr {
+        self.inner.https_addr.ip()
     }
 
     /// The CA certificate (PEM) that issued the HTTPS certificate.
@@ -142,13 +159,15 @@ impl Emulator {
     /// `IDENTITY_ENDPOINT` for the App Service managed-identity protocol.
     #[must_use]
     pub fn identity_endpoint(&self) -> String {
-        format!("http://{}/msi/token", self.inner.http_addr)
+        format!("{}/msi/token", self.http_url())
     }
 
-    /// `http://{bind}:{http-port}`, for the `/_emulator` controls and IMDS.
+    /// `http://{address}:{http-port}`, for the `/_emulator` controls and IMDS. When the
+    /// emulator listens on every address (`0.0.0.0`, `::`), this names the loopback one, which
+    /// a client on the same host can use; other containers use the host or service name.
     #[must_use]
     pub fn http_url(&self) -> String {
-        format!("http://{}", self.inner.http_addr)
+        format!("http://{}", reachable(self.inner.http_addr))
     }
 
     #[must_use]

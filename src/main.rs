@@ -68,8 +68,11 @@ fn serve(args: ServeArgs) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+        // Before the banner: a supervisor that stops the emulator as soon as it reads `ready`
+        // must get a graceful shutdown, not the default action of the signal.
+        let stop = stop_signal();
         print_banner(&emulator);
-        wait_for_signal().await;
+        stop.await;
         tracing::info!("shutting down");
         emulator.shutdown().await;
         ExitCode::SUCCESS
@@ -103,7 +106,7 @@ fn print_banner(emulator: &Emulator) {
     ));
     if let Some(admin) = emulator.identity(keyvault_emulator::auth::identity::DEFAULT_ADMIN) {
         out.push_str(&format!(
-            "  Service principal \"admin\" (every key permission): tenant {}, client id {}, secret {}\n    authority host https://localhost:{port} (AZURE_AUTHORITY_HOST; token endpoint https://localhost:{port}/{}/oauth2/v2.0/token)\n",
+            "  Service principal \"admin\" (every key permission unless the config file says otherwise): tenant {}, client id {}, secret {}\n    authority host https://localhost:{port} (AZURE_AUTHORITY_HOST; token endpoint https://localhost:{port}/{}/oauth2/v2.0/token)\n",
             admin.tenant_id,
             admin.client_id,
             keyvault_emulator::auth::identity::DEFAULT_ADMIN_SECRET,
@@ -129,10 +132,10 @@ fn print_banner(emulator: &Emulator) {
     for (name, value) in emulator.client_environment() {
         out.push_str(&format!("export {name}={value}\n"));
     }
-    if !emulator.https_addr().ip().is_loopback() {
+    if !emulator.bind_addr().is_loopback() {
         out.push_str(&format!(
             "Warning: listening on {}: anyone who can reach the HTTP port can get tokens for the default identity.\n",
-            emulator.https_addr().ip()
+            emulator.bind_addr()
         ));
     }
     out.push_str("ready\n");
@@ -141,24 +144,32 @@ fn print_banner(emulator: &Emulator) {
     let _ = stdout.flush();
 }
 
-async fn wait_for_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+/// Installs the SIGINT and SIGTERM handlers now and returns a future that ends at the first
+/// of them.
+#[cfg(unix)]
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let interrupt = signal(SignalKind::interrupt());
+    let terminate = signal(SignalKind::terminate());
+    async move {
+        match (interrupt, terminate) {
+            (Ok(mut interrupt), Ok(mut terminate)) => {
+                tokio::select! {
+                    _ = interrupt.recv() => {}
+                    _ = terminate.recv() => {}
+                }
             }
-            Err(_) => std::future::pending::<()>().await,
+            _ => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
+    }
+}
+
+#[cfg(not(unix))]
+fn stop_signal() -> impl std::future::Future<Output = ()> {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
 use axum::ServiceExt as _;
-use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tower::ServiceBuilder;
 
@@ -47,6 +46,8 @@ pub enum StartError {
     Purge(String),
     #[error("config: {0}")]
     Config(String),
+    #[error("--ca-copy {path}: {source}")]
+    CaCopy { path: String, source: std::io::Error },
 }
 
 /// How often the emulator looks for work the clock made due: soft-deleted keys past their purge
@@ -112,6 +113,17 @@ fn bind(addr: SocketAddr) -> Result<TcpListener, StartError> {
     Ok(listener)
 }
 
+/// The most header bytes a request may send: beyond it HTTP/1.1 answers 431, HTTP/2 refuses
+/// the stream. Azure SDK requests send about 2 KiB, tokens included.
+pub const MAX_HEADER_BYTES: usize = 64 * 1024;
+/// A client that has not sent its whole request head by then is disconnected.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
+fn limit_connections(builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>) {
+    builder.http1().max_buf_size(MAX_HEADER_BYTES).header_read_timeout(HEADER_READ_TIMEOUT);
+    builder.http2().max_header_list_size(MAX_HEADER_BYTES as u32);
+}
+
 /// A running emulator. [`RunningEmulator::shutdown`] stops it gracefully; dropping it stops
 /// it at once (connections in flight are cut).
 pub struct RunningEmulator {
@@ -124,8 +136,7 @@ pub struct RunningEmulator {
     pub clock: Clock,
     pub default_identity_client_id: uuid::Uuid,
     state: AppState,
-    https_handle: axum_server::Handle<SocketAddr>,
-    stop_http: watch::Sender<bool>,
+    handle: axum_server::Handle<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
     sweep_task: JoinHandle<()>,
     store: store::Pool,
@@ -162,7 +173,13 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     let rustls_config = axum_server::tls_rustls::RustlsConfig::from_config(tls::server_config(chain, key)?);
     let (ca_path, temp_dir) = write_ca_file(&config.storage, &ca.cert_pem)?;
     if let Some(copy) = &config.ca_copy {
-        files::write_atomically(copy, ca.cert_pem.as_bytes()).map_err(|e| data_dir_error(copy, e))?;
+        let write = || {
+            if let Some(parent) = copy.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent)?;
+            }
+            files::write_atomically(copy, ca.cert_pem.as_bytes())
+        };
+        write().map_err(|source| StartError::CaCopy { path: copy.display().to_string(), source })?;
     }
 
     let issuer = TokenIssuer::load_or_create(&pool, &master).await?;
@@ -221,25 +238,24 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
 
     let https_service =
         ServiceBuilder::new().map_request(api::normalize_path).service(api::https_router(state.clone()));
-    let https_handle = axum_server::Handle::new();
-    let https_server = axum_server::from_tcp_rustls(https_listener, rustls_config)
+    let handle = axum_server::Handle::new();
+    let mut https_server = axum_server::from_tcp_rustls(https_listener, rustls_config)
         .map_err(|source| StartError::Bind { addr: https_addr, source })?
-        .handle(https_handle.clone());
+        .handle(handle.clone());
+    limit_connections(https_server.http_builder());
     let https_task = tokio::spawn(async move {
         if let Err(err) = https_server.serve(https_service.into_make_service()).await {
             tracing::error!(error = %err, "HTTPS listener stopped");
         }
     });
 
-    let (stop_http, mut stop_http_rx) = watch::channel(false);
-    let http_listener = tokio::net::TcpListener::from_std(http_listener)
-        .map_err(|source| StartError::Bind { addr: http_addr, source })?;
+    let mut http_server = axum_server::from_tcp(http_listener)
+        .map_err(|source| StartError::Bind { addr: http_addr, source })?
+        .handle(handle.clone());
+    limit_connections(http_server.http_builder());
     let http_router = api::http_router(state.clone());
     let http_task = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stop_http_rx.wait_for(|stop| *stop).await;
-        };
-        if let Err(err) = axum::serve(http_listener, http_router).with_graceful_shutdown(shutdown).await {
+        if let Err(err) = http_server.serve(http_router.into_make_service()).await {
             tracing::error!(error = %err, "HTTP listener stopped");
         }
     });
@@ -259,8 +275,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         clock,
         default_identity_client_id: default_identity.client_id,
         state,
-        https_handle,
-        stop_http,
+        handle,
         tasks: vec![https_task, http_task],
         sweep_task,
         store: pool,
@@ -278,8 +293,7 @@ impl RunningEmulator {
     /// Stops accepting connections, lets requests in flight finish, and waits for both listeners.
     pub async fn shutdown(mut self) {
         self.sweep_task.abort();
-        self.https_handle.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
-        let _ = self.stop_http.send(true);
+        self.handle.graceful_shutdown(Some(std::time::Duration::from_secs(5)));
         for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
@@ -293,8 +307,7 @@ impl Drop for RunningEmulator {
     /// A test that ends (or panics) without `shutdown` still frees its ports and tasks.
     fn drop(&mut self) {
         self.sweep_task.abort();
-        self.https_handle.shutdown();
-        let _ = self.stop_http.send(true);
+        self.handle.shutdown();
         for task in &self.tasks {
             task.abort();
         }

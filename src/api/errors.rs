@@ -42,6 +42,10 @@ pub enum ApiError {
         message: String,
         inner: Option<&'static str>,
     },
+    /// 413: the body is larger than the emulator reads.
+    PayloadTooLarge {
+        message: String,
+    },
     /// The store is momentarily locked by another writer; clients retry 503 on their own.
     ServiceUnavailable,
     /// A bug or an unavailable store. The detail goes to the log, never to the client.
@@ -81,6 +85,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -97,6 +102,7 @@ impl ApiError {
             Self::MethodNotAllowed { .. } => "MethodNotAllowed",
             Self::BadParameter { .. } => "BadParameter",
             Self::Conflict { .. } => "Conflict",
+            Self::PayloadTooLarge { .. } => "RequestBodyTooLarge",
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::Internal { .. } => "InternalServerError",
         }
@@ -121,7 +127,8 @@ impl ApiError {
             | Self::RouteNotFound { message }
             | Self::MethodNotAllowed { message }
             | Self::Conflict { message, .. }
-            | Self::BadParameter { message } => message,
+            | Self::BadParameter { message }
+            | Self::PayloadTooLarge { message } => message,
             Self::ServiceUnavailable => messages::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => messages::INTERNAL,
         }

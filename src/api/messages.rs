@@ -182,6 +182,11 @@ pub fn method_not_allowed(method: &str, path: &str) -> String {
     format!("The HTTP method {method} is not allowed on {path}.")
 }
 
+#[must_use]
+pub fn body_too_large(limit: usize) -> String {
+    format!("The request body is larger than {limit} bytes.")
+}
+
 pub const SERVICE_UNAVAILABLE: &str = "The vault is busy with another write; retry the request.";
 
 pub const INTERNAL: &str = "The emulator hit an internal error; the detail is in its log.";

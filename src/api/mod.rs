@@ -20,7 +20,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, Uri, header};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use uuid::Uuid;
 
 use crate::auth::identity::Identities;
@@ -96,6 +96,21 @@ pub fn http_routes() -> routes::Routes {
     routes::Routes::new().merge(msi::router()).merge(emulator::router())
 }
 
+/// The largest request body read (Key Vault's own requests are a few KiB; a backup blob of a
+/// key with many versions stays well below).
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// A declared body over [`MAX_BODY_BYTES`] is refused before anything reads it; a streamed one
+/// is cut at the limit by `DefaultBodyLimit`, which the body extractors turn into the same 413.
+async fn refuse_large_bodies(req: Request, next: Next) -> Response {
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+        return ApiError::PayloadTooLarge { message: messages::body_too_large(MAX_BODY_BYTES) }.into_response();
+    }
+    next.run(req).await
+}
+
 /// Everything served over HTTPS, with the Key Vault response headers and the fallbacks.
 pub fn https_router(state: AppState) -> Router {
     https_routes(&state)
@@ -104,6 +119,8 @@ pub fn https_router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(key_vault_headers))
         .layer(middleware::from_fn(errors::log_internal_errors))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(refuse_large_bodies))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -115,6 +132,8 @@ pub fn http_router(state: AppState) -> Router {
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(errors::log_internal_errors))
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(refuse_large_bodies))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

@@ -11,6 +11,7 @@ mod helpers;
 mod identity;
 mod import;
 mod keys;
+mod limits;
 mod login;
 mod metrics;
 mod openapi;

@@ -50,3 +50,53 @@ async fn json_logs_carry_one_event_per_request_with_its_ids() {
     assert_eq!(request["fields"]["route"], "/_emulator/health");
     assert_eq!(request["fields"]["status"], 200);
 }
+
+/// Starts the binary with `args` and returns it once it printed `ready`, with its banner.
+fn start_binary(args: &[&str]) -> (std::process::Child, Vec<String>) {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_keyvault-emulator"))
+        .args(["--https-port", "0", "--http-port", "0", "--key-pool", "0"])
+        .args(args)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary starts");
+    let mut banner = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        if line == "ready" {
+            return (child, banner);
+        }
+        banner.push(line);
+    }
+    let status = child.wait();
+    panic!("the emulator exited ({status:?}) before ready: {banner:?}");
+}
+
+#[test]
+fn sigterm_right_after_ready_shuts_down_cleanly_leaving_no_wal() {
+    for _ in 0..5 {
+        let dir = tempfile::tempdir().unwrap();
+        let (child, _) = start_binary(&["--data-dir", dir.path().to_str().unwrap()]);
+        let killed = Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap();
+        assert!(killed.success());
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "exit status {:?}: not a graceful shutdown", output.status);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|name| name.ends_with("-wal") || name.ends_with("-shm"))
+            .collect();
+        assert!(leftovers.is_empty(), "the database was not closed: {leftovers:?}");
+    }
+}
+
+#[test]
+fn listening_on_every_address_prints_loopback_urls_and_a_warning() {
+    let (mut child, banner) = start_binary(&["--in-memory", "--bind", "0.0.0.0"]);
+    child.kill().unwrap();
+    let _ = child.wait();
+    let exports: Vec<_> = banner.iter().filter(|l| l.starts_with("export ")).collect();
+    assert!(exports.iter().any(|l| l.starts_with("export IDENTITY_ENDPOINT=http://127.0.0.1:")), "{exports:?}");
+    assert!(!exports.iter().any(|l| l.contains("0.0.0.0")), "{exports:?}");
+    assert!(banner.iter().any(|l| l.starts_with("Warning: listening on 0.0.0.0")));
+}

@@ -4,6 +4,8 @@
 #   tests/sdk/run.sh                 # install what is missing or changed, run both suites
 #   KVEMU_BIN=/path/to/keyvault-emulator tests/sdk/run.sh
 #   SDK_TESTS=python tests/sdk/run.sh   # or SDK_TESTS=js: run only one suite
+#   SDK_TESTS=examples tests/sdk/run.sh # the CMK walkthroughs in examples/ (Python and Node)
+#   SDK_TESTS=compose tests/sdk/run.sh  # docker/docker-compose.yml's client scripts, without Docker
 #
 # Idempotent: the Python venv (tests/sdk/python/.venv) is reinstalled only when
 # requirements.txt changes, and `npm ci` runs only when node_modules is missing or
@@ -28,7 +30,7 @@ export KVEMU_VAULTS="${KVEMU_VAULTS:-protected:retention-days=7:purge-protection
 # The identities and vaults of the identity scenarios (storage, app; vaults cmk and cmkrbac).
 export KVEMU_CONFIG="${KVEMU_CONFIG:-$SDK_DIR/kvemu.toml}"
 
-SUITES="${SDK_TESTS:-python js}"
+SUITES="${SDK_TESTS:-python js examples compose}"
 
 hash_of() { sha256sum "$@" | sha256sum | cut -d' ' -f1; }
 
@@ -58,6 +60,73 @@ setup_js() {
   fi
 }
 
+# ---------------------------------------------------------------- examples/
+# The CMK walkthroughs, each started with one command as a user starts it, against one emulator
+# with its defaults (no KVEMU_CONFIG/KVEMU_VAULTS) on a fresh data directory and free ports,
+# configured only by the `export` lines of its banner; each runs twice (re-runnable), and the
+# identities and the default vault's access policies must be as before. A subshell, so that its
+# trap stops the emulator and removes its temporary files however it ends.
+run_examples() (
+  local tmp jsdir pid exports
+  tmp="$(mktemp -d "${TMPDIR:-/tmp}/kvemu-examples.XXXXXX")"
+  # Node resolves `@azure/...` from the script's directory upwards: a copy of the script inside
+  # tests/sdk/js finds tests/sdk/js/node_modules (ignored by git, removed by the trap).
+  jsdir="$(mktemp -d "$SDK_DIR/js/.examples.XXXXXX")"
+  trap 'if [[ -n "${pid:-}" ]]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi; rm -rf "$tmp" "$jsdir"' EXIT
+  trap 'exit 130' INT TERM
+  cp "$REPO_ROOT/examples/cosmos_cmk.mjs" "$jsdir/" || return 1
+  env -u KVEMU_CONFIG -u KVEMU_VAULTS "$KVEMU_BIN" --data-dir "$tmp/data" --https-port 0 --http-port 0 \
+    </dev/null >"$tmp/stdout" 2>"$tmp/stderr" &
+  pid=$!
+  emulator_output() { echo "run.sh: emulator output:" >&2; cat "$tmp/stdout" >&2; tail -c 8000 "$tmp/stderr" >&2; }
+  local waited=0 limit=$(( ${KVEMU_READY_TIMEOUT:-30} * 10 ))
+  until grep -qx ready "$tmp/stdout"; do
+    if ! kill -0 "$pid" 2>/dev/null || (( ++waited > limit )); then
+      echo "run.sh: the emulator did not print 'ready'" >&2
+      emulator_output
+      return 1
+    fi
+    sleep 0.1
+  done
+  exports="$(sed -n '/^ready$/q; /^export [A-Za-z_][A-Za-z0-9_]*=/p' "$tmp/stdout")"
+  # Only the banner configures the examples (no admin or subscription from the caller's shell).
+  unset AZURE_CLIENT_ID AZURE_CLIENT_SECRET AZURE_AUTHORITY_HOST AZURE_SUBSCRIPTION_ID AZURE_RESOURCE_MANAGER_ENDPOINT
+  eval "$exports"
+  local control="${IDENTITY_ENDPOINT%/msi/token}" before after
+  before="$(curl -fsS "$control/_emulator/identities")$(curl -fsS "$control/_emulator/vaults/default/authorization")" || return 1
+  # *.vault.localhost does not resolve everywhere: in CI both get a hook mapping it to 127.0.0.1
+  # (Python: sitecustomize on PYTHONPATH; Node: --import), the scripts themselves are unchanged.
+  local run
+  for run in 1 2; do
+    echo "run.sh: --- examples/storage_cmk.py (run $run)"
+    PYTHONPATH="$SDK_DIR/localhost" "$SDK_DIR/python/.venv/bin/python" "$REPO_ROOT/examples/storage_cmk.py" \
+      || { emulator_output; return 1; }
+    echo "run.sh: --- examples/cosmos_cmk.mjs (run $run)"
+    node --import "$SDK_DIR/js/resolve-localhost.mjs" "$jsdir/cosmos_cmk.mjs" || { emulator_output; return 1; }
+  done
+  after="$(curl -fsS "$control/_emulator/identities")$(curl -fsS "$control/_emulator/vaults/default/authorization")" || return 1
+  if [[ "$before" != "$after" ]]; then
+    echo "run.sh: the examples left identities or access policies behind:" >&2
+    printf 'before: %s\nafter:  %s\n' "$before" "$after" >&2
+    return 1
+  fi
+)
+
+# ---------------------------------------------------------------- docker/ (compose)
+# The client scripts of docker/docker-compose.yml, run outside Docker by compose/run_clients.py
+# against $KVEMU_BIN started as the compose file starts it (docker/compose.toml). The Node client
+# gets its own locked dependencies (docker/clients/node/package-lock.json).
+setup_compose() {
+  local dir="$REPO_ROOT/docker/clients/node" stamp want
+  stamp="$dir/node_modules/.package-lock.sha256"
+  want="$(hash_of "$dir/package-lock.json")"
+  if [[ ! -d "$dir/node_modules" || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    echo "run.sh: npm ci (docker/clients/node)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+  fi
+}
+
 status=0
 results=()
 for suite in $SUITES; do
@@ -80,8 +149,28 @@ for suite in $SUITES; do
         results+=("js: FAILED"); status=1
       fi
       ;;
+    examples)
+      setup_python
+      setup_js
+      echo "run.sh: === CMK walkthrough examples (examples/) ==="
+      if run_examples; then
+        results+=("examples: passed")
+      else
+        results+=("examples: FAILED"); status=1
+      fi
+      ;;
+    compose)
+      setup_python
+      setup_compose
+      echo "run.sh: === compose environment clients (docker/clients, no Docker) ==="
+      if "$SDK_DIR/python/.venv/bin/python" "$SDK_DIR/compose/run_clients.py"; then
+        results+=("compose: passed")
+      else
+        results+=("compose: FAILED"); status=1
+      fi
+      ;;
     *)
-      echo "run.sh: unknown suite '$suite' in SDK_TESTS (expected: python, js)" >&2
+      echo "run.sh: unknown suite '$suite' in SDK_TESTS (expected: python, js, examples, compose)" >&2
       exit 2
       ;;
   esac
