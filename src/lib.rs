@@ -63,6 +63,7 @@ pub mod clock;
 pub mod config;
 pub mod config_file;
 pub mod crypto;
+pub mod faults;
 mod files;
 #[cfg(feature = "fixture")]
 pub mod fixture;

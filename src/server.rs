@@ -225,6 +225,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         federation: Arc::default(),
         settings: settings.clone(),
         metrics: Arc::default(),
+        faults: Arc::default(),
     };
 
     let https_listener = bind(SocketAddr::new(config.bind, config.https_port))?;

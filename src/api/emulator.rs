@@ -28,6 +28,7 @@ pub fn router() -> Routes {
         .route("/_emulator/token", get(identity_token))
         .route("/_emulator/federated-token", get(federated_token))
         .route("/_emulator/vaults/{vault}/authorization", get(get_authorization).put(set_authorization))
+        .route("/_emulator/faults", get(list_faults).post(add_fault).delete(clear_faults))
 }
 
 /// `GET /metrics`: the Prometheus text exposition.
@@ -174,6 +175,47 @@ async fn set_authorization(
         .await
         .map_err(|e| ApiError::Internal { detail: format!("updating vault authorization: {e}") })?;
     Ok(Json(Authorization::of(&updated)))
+}
+
+/// `POST /_emulator/faults`: the next `count` requests to `vault` (of `operation` only, when
+/// given) answer `status` instead of running.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct FaultRequest {
+    vault: String,
+    operation: Option<String>,
+    #[serde(default = "one")]
+    count: u32,
+    status: u16,
+    retry_after: Option<u32>,
+}
+
+fn one() -> u32 {
+    1
+}
+
+async fn add_fault(
+    State(state): State<AppState>,
+    KvJson(request): KvJson<FaultRequest>,
+) -> ApiResult<(StatusCode, Json<crate::faults::FaultRule>)> {
+    if state.vaults.get(&request.vault).is_none() {
+        return Err(vault_not_found(&request.vault));
+    }
+    let rule = state
+        .faults
+        .add(&request.vault, request.operation.as_deref(), request.count, request.status, request.retry_after)
+        .map_err(ApiError::bad_parameter)?;
+    tracing::info!(vault = %rule.vault, operation = ?rule.operation, count = rule.remaining, status = rule.response.status, "fault injection armed");
+    Ok((StatusCode::CREATED, Json(rule)))
+}
+
+async fn list_faults(State(state): State<AppState>) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "value": state.faults.pending() }))
+}
+
+async fn clear_faults(State(state): State<AppState>) -> StatusCode {
+    state.faults.clear();
+    StatusCode::NO_CONTENT
 }
 
 #[derive(Debug, Deserialize)]

@@ -46,6 +46,11 @@ pub enum ApiError {
     PayloadTooLarge {
         message: String,
     },
+    /// A failure asked for through `/_emulator/faults`.
+    Injected {
+        response: crate::faults::FaultResponse,
+        message: String,
+    },
     /// The store is momentarily locked by another writer; clients retry 503 on their own.
     ServiceUnavailable,
     /// A bug or an unavailable store. The detail goes to the log, never to the client.
@@ -86,6 +91,9 @@ impl ApiError {
             Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Injected { response, .. } => {
+                StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+            }
             Self::ServiceUnavailable => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -103,6 +111,11 @@ impl ApiError {
             Self::BadParameter { .. } => "BadParameter",
             Self::Conflict { .. } => "Conflict",
             Self::PayloadTooLarge { .. } => "RequestBodyTooLarge",
+            Self::Injected { response, .. } => match response.status {
+                429 => "Throttled",
+                503 => "ServiceUnavailable",
+                _ => "InternalServerError",
+            },
             Self::ServiceUnavailable => "ServiceUnavailable",
             Self::Internal { .. } => "InternalServerError",
         }
@@ -128,7 +141,8 @@ impl ApiError {
             | Self::MethodNotAllowed { message }
             | Self::Conflict { message, .. }
             | Self::BadParameter { message }
-            | Self::PayloadTooLarge { message } => message,
+            | Self::PayloadTooLarge { message }
+            | Self::Injected { message, .. } => message,
             Self::ServiceUnavailable => messages::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => messages::INTERNAL,
         }
@@ -141,6 +155,12 @@ impl ApiError {
             error["innererror"] = json!({ "code": inner });
         }
         json!({ "error": error })
+    }
+
+    /// The answer to a request that a rule of `/_emulator/faults` fails.
+    #[must_use]
+    pub fn injected(response: crate::faults::FaultResponse) -> Self {
+        Self::Injected { response, message: messages::injected_fault(response.status, response.retry_after) }
     }
 
     /// The 401 for a token failure, carrying `challenge`.
@@ -175,6 +195,11 @@ impl IntoResponse for ApiError {
             && AUTHORIZATION_DENIALS.contains(inner)
         {
             response.extensions_mut().insert(AuthorizationDenied(inner));
+        }
+        if let Self::Injected { response: crate::faults::FaultResponse { retry_after: Some(seconds), .. }, .. } = &self
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
         }
         if matches!(self, Self::ServiceUnavailable) {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));

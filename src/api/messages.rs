@@ -187,6 +187,16 @@ pub fn body_too_large(limit: usize) -> String {
     format!("The request body is larger than {limit} bytes.")
 }
 
+/// Key Vault's throttling message for 429; the others say plainly that they were asked for.
+#[must_use]
+pub fn injected_fault(status: u16, retry_after: Option<u32>) -> String {
+    match (status, retry_after) {
+        (429, Some(seconds)) => format!("Rate limit is exceeded. Try again in {seconds} seconds."),
+        (503, _) => "The service is temporarily unavailable (injected by /_emulator/faults).".to_owned(),
+        _ => "An unexpected error occurred (injected by /_emulator/faults).".to_owned(),
+    }
+}
+
 pub const SERVICE_UNAVAILABLE: &str = "The vault is busy with another write; retry the request.";
 
 pub const INTERNAL: &str = "The emulator hit an internal error; the detail is in its log.";

@@ -67,6 +67,7 @@ pub struct AppState {
     pub validator: TokenValidator,
     pub settings: Arc<Settings>,
     pub metrics: Arc<crate::metrics::Metrics>,
+    pub faults: Arc<crate::faults::Faults>,
 }
 
 impl AppState {

@@ -6,6 +6,7 @@ mod auth;
 mod authorization;
 mod backup;
 mod deleted_keys;
+mod faults;
 mod fixture;
 mod helpers;
 mod identity;

@@ -112,10 +112,18 @@ async fn authorize(operation: Operation, req: Request, next: Next) -> Response {
     };
     let (key, version) = (param("name"), param("version"));
     let target = Target { key: key.as_deref(), version: version.as_deref().filter(|v| !v.is_empty()) };
-    let decision = match parts.extensions.get::<VaultRequest>() {
-        Some(ctx) => ctx.authorize(operation, target),
-        None => Err(ApiError::Internal { detail: "vault endpoint reached without authentication".into() }),
+    let Some(ctx) = parts.extensions.get::<VaultRequest>() else {
+        return ApiError::Internal { detail: "vault endpoint reached without authentication".into() }.into_response();
     };
+    // Injected failures stand in for the service itself: after authentication, before anything.
+    let fault = parts
+        .extensions
+        .get::<std::sync::Arc<crate::faults::Faults>>()
+        .and_then(|faults| faults.take(ctx.vault.name.as_str(), operation));
+    if let Some(response) = fault {
+        return ApiError::injected(response).into_response();
+    }
+    let decision = ctx.authorize(operation, target);
     match decision {
         Ok(()) => next.run(Request::from_parts(parts, body)).await,
         Err(err) => err.into_response(),
@@ -190,6 +198,9 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         Ok(principal) => {
             let origin = format!("https://{authority}");
             req.extensions_mut().insert(VaultRequest { vault, origin, principal });
+            if state.faults.any() {
+                req.extensions_mut().insert(state.faults.clone());
+            }
             next.run(req).await
         }
         Err(err) => {
