@@ -5,6 +5,7 @@ mod arm;
 mod auth;
 mod authorization;
 mod backup;
+mod concurrency;
 mod deleted_keys;
 mod faults;
 mod fixture;
