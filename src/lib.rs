@@ -213,8 +213,9 @@ impl Emulator {
 
     /// A token for the identity `name`: a declared one, else a user-assigned identity whose ids
     /// derive from the tenant and the name, whether or not any vault grants it anything.
-    pub fn token_for_identity(&self, name: &str, resource: &str) -> Result<String, auth::issuer::IssuerError> {
+    pub async fn token_for_identity(&self, name: &str, resource: &str) -> Result<String, auth::issuer::IssuerError> {
         let state = self.inner.state();
+        state.issuer.ready().await;
         let identity = state.identities.named_or_user_assigned(self.tenant_id(), name);
         Ok(state.issuer.issue_for_identity(&identity, resource)?.access_token)
     }

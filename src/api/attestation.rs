@@ -25,7 +25,8 @@ async fn openid_configuration(Origin(origin): Origin) -> Response {
 }
 
 async fn certs(State(state): State<AppState>) -> ApiResult<Json<serde_json::Value>> {
-    Ok(Json(signer(&state).await?.jwks()))
+    let jwks = signer(&state).await?.jwks().map_err(|e| ApiError::Internal { detail: e.to_string() })?;
+    Ok(Json(jwks))
 }
 
 pub(crate) async fn signer(state: &AppState) -> ApiResult<&crate::auth::issuer::TokenIssuer> {

@@ -240,6 +240,7 @@ async fn identity_token(
         .by_name(&query.identity)
         .ok_or_else(|| ApiError::bad_parameter(format!("No identity named '{}'.", query.identity)))?;
     let resource = query.resource.strip_suffix("/.default").unwrap_or(&query.resource);
+    state.issuer.ready().await;
     let token = state
         .issuer
         .issue_for_identity(&identity, resource)

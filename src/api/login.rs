@@ -86,7 +86,13 @@ async fn jwks(State(state): State<AppState>, Path(tenant): Path<String>) -> Resp
     if known_tenant(&state, &tenant).is_none() {
         return unknown_tenant(&tenant).into_response();
     }
-    Json(state.issuer.jwks()).into_response()
+    state.issuer.ready().await;
+    match state.issuer.jwks() {
+        Ok(jwks) => Json(jwks).into_response(),
+        Err(err) => {
+            crate::api::errors::ApiError::Internal { detail: format!("token signing key: {err}") }.into_response()
+        }
+    }
 }
 
 async fn openid_configuration(
@@ -217,6 +223,7 @@ async fn token(
             ));
         }
     };
+    state.issuer.ready().await;
     match state.issuer.issue_for(&client, &resource, appidacr) {
         Ok(token) => {
             let lifetime = token.expires_on - token.issued_at;

@@ -141,6 +141,7 @@ async fn app_service_token(
             app_service_shape: false,
         });
     };
+    state.issuer.ready().await;
     select_and_issue(&state, &query, Some(identity_header))
 }
 
@@ -152,5 +153,6 @@ async fn imds_token(
     if !headers.get("metadata").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true")) {
         return Err(TokenEndpointError::invalid_request("Required metadata header not specified"));
     }
+    state.issuer.ready().await;
     select_and_issue(&state, &query, None)
 }

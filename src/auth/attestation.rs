@@ -64,7 +64,7 @@ pub fn mint(
 /// `sdk-test: true` and one RSA encryption key (`fake-release-key`). Its private half stays in
 /// the emulator, so the release succeeds but nobody can unwrap the result, as with that mock.
 pub fn sdk_test_token(issuer: &TokenIssuer, origin: &str) -> Result<String, String> {
-    let (n, e) = issuer.public_components();
+    let (n, e) = issuer.public_components().map_err(|e| e.to_string())?;
     let claims = json!({"sdk-test": true});
     let key = json!({"kty": "RSA", "kid": "fake-release-key", "use": "enc", "n": base64url::encode(n), "e": base64url::encode(e)});
     mint(issuer, origin, claims.as_object(), Some(vec![key]))

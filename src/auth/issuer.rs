@@ -2,7 +2,9 @@
 //! identities for Key Vault, signed with a key kept (sealed) in the store so tokens stay valid
 //! across restarts of a data directory.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+
+use tokio::sync::watch;
 
 use aws_lc_rs::digest::{SHA256, digest};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header};
@@ -56,6 +58,8 @@ pub enum IssuerError {
     Store(#[from] sqlx::Error),
     #[error("crypto: {0}")]
     Crypto(#[from] crate::crypto::CryptoError),
+    #[error("the signing key is not ready (or could not be made)")]
+    Unavailable,
     #[error("jwt: {0}")]
     Jwt(#[from] jsonwebtoken::errors::Error),
 }
@@ -91,14 +95,21 @@ impl LazySigner {
     }
 }
 
+/// The signer of access tokens. Its key may still be in the making when the emulator is ready
+/// (a fresh data directory, or memory): token endpoints await [`TokenIssuer::ready`] first, so
+/// that start-up does not wait (RSA-2048 generation takes 50–150 ms, the rest of start-up a
+/// few). No token can exist before the key, so validation never needs to wait.
 #[derive(Clone)]
 pub struct TokenIssuer {
-    key: Arc<SigningKey>,
+    /// `None` inside when making the key failed; every use then fails with `Unavailable`.
+    slot: Arc<OnceLock<Option<SigningKey>>>,
+    made: watch::Receiver<bool>,
 }
 
 impl std::fmt::Debug for TokenIssuer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TokenIssuer").field("kid", &self.key.kid).finish_non_exhaustive()
+        let kid = self.slot.get().map(|key| key.as_ref().map(|k| k.kid.as_str()));
+        f.debug_struct("TokenIssuer").field("kid", &kid).finish_non_exhaustive()
     }
 }
 
@@ -111,69 +122,98 @@ fn key_id(material: &RsaKeyMaterial) -> String {
 
 const SIGNING_KEY_OWNER: &str = "signing-key";
 
-impl TokenIssuer {
-    /// Loads the newest signing key from the store, creating and persisting one on first start.
-    pub async fn load_or_create(pool: &Pool, master: &MasterKey) -> Result<Self, IssuerError> {
-        let mut tx = store::begin_write(pool).await?;
-        let material = if let Some(row) = store::signing_keys::newest(&mut tx).await? {
-            let der = master.open(SIGNING_KEY_OWNER, &row.sealed_private_key)?;
-            rsa::material_from_pkcs8(&der)?
-        } else {
-            let material = tokio::task::spawn_blocking(|| rsa::generate(2048))
-                .await
-                .map_err(|e| crate::crypto::CryptoError::Material(e.to_string()))??;
-            let sealed = master.seal(SIGNING_KEY_OWNER, &material.pkcs8_der)?;
-            store::signing_keys::insert(&mut tx, &key_id(&material), &sealed, wall_now()).await?;
-            material
-        };
-        tx.commit().await?;
-        Self::from_material(&material)
-    }
-
-    pub fn from_material(material: &RsaKeyMaterial) -> Result<Self, IssuerError> {
+impl SigningKey {
+    fn from_material(material: &RsaKeyMaterial) -> Result<Self, IssuerError> {
         let pkcs1 = crate::crypto::der::pkcs8_private_key(&material.pkcs8_der)
             .ok_or_else(|| crate::crypto::CryptoError::Material("signing key is not PKCS#8".into()))?;
         Ok(Self {
-            key: Arc::new(SigningKey {
-                kid: key_id(material),
-                encoding: EncodingKey::from_rsa_der(pkcs1),
-                decoding: DecodingKey::from_rsa_raw_components(&material.n, &material.e),
-                n: material.n.clone(),
-                e: material.e.clone(),
-            }),
+            kid: key_id(material),
+            encoding: EncodingKey::from_rsa_der(pkcs1),
+            decoding: DecodingKey::from_rsa_raw_components(&material.n, &material.e),
+            n: material.n.clone(),
+            e: material.e.clone(),
         })
+    }
+}
+
+impl TokenIssuer {
+    /// Loads the newest signing key from the store. With none stored, returns at once and makes
+    /// one in the background: generated on its own thread, sealed and stored, and only then used,
+    /// so no token is ever signed by a key a restart would not know.
+    pub async fn load_or_create(pool: &Pool, master: &Arc<MasterKey>) -> Result<Self, IssuerError> {
+        let mut tx = store::begin_write(pool).await?;
+        let stored = store::signing_keys::newest(&mut tx).await?;
+        tx.commit().await?;
+        if let Some(row) = stored {
+            let der = master.open(SIGNING_KEY_OWNER, &row.sealed_private_key)?;
+            return Self::from_material(&rsa::material_from_pkcs8(&der)?);
+        }
+        let (made, made_rx) = watch::channel(false);
+        let issuer = Self { slot: Arc::default(), made: made_rx };
+        let (pool, master, slot) = (pool.clone(), master.clone(), issuer.slot.clone());
+        tokio::spawn(async move {
+            let making = async {
+                let material = tokio::task::spawn_blocking(|| rsa::generate(2048))
+                    .await
+                    .map_err(|e| crate::crypto::CryptoError::Material(e.to_string()))??;
+                let sealed = master.seal(SIGNING_KEY_OWNER, &material.pkcs8_der)?;
+                let mut tx = store::begin_write(&pool).await?;
+                store::signing_keys::insert(&mut tx, &key_id(&material), &sealed, wall_now()).await?;
+                tx.commit().await?;
+                SigningKey::from_material(&material)
+            };
+            let key = making.await.inspect_err(|err| tracing::error!(error = %err, "token signing key")).ok();
+            let _ = slot.set(key);
+            let _ = made.send(true);
+        });
+        Ok(issuer)
+    }
+
+    pub fn from_material(material: &RsaKeyMaterial) -> Result<Self, IssuerError> {
+        let slot = OnceLock::new();
+        let _ = slot.set(Some(SigningKey::from_material(material)?));
+        Ok(Self { slot: Arc::new(slot), made: watch::channel(true).1 })
+    }
+
+    fn key(&self) -> Result<&SigningKey, IssuerError> {
+        self.slot.get().and_then(Option::as_ref).ok_or(IssuerError::Unavailable)
+    }
+
+    /// Returns once the signing key has been made (or making it failed).
+    pub async fn ready(&self) {
+        let mut made = self.made.clone();
+        let _ = made.wait_for(|made| *made).await;
     }
 
     /// The signing key's public modulus and exponent.
-    #[must_use]
-    pub fn public_components(&self) -> (&[u8], &[u8]) {
-        (&self.key.n, &self.key.e)
+    pub fn public_components(&self) -> Result<(&[u8], &[u8]), IssuerError> {
+        let key = self.key()?;
+        Ok((&key.n, &key.e))
     }
 
-    #[must_use]
-    pub fn kid(&self) -> &str {
-        &self.key.kid
+    pub fn kid(&self) -> Result<&str, IssuerError> {
+        Ok(&self.key()?.kid)
     }
 
     /// The verification key for `kid`, if it is one of ours.
     #[must_use]
     pub fn decoding_key(&self, kid: &str) -> Option<&DecodingKey> {
-        (kid == self.key.kid).then_some(&self.key.decoding)
+        self.key().ok().filter(|key| key.kid == kid).map(|key| &key.decoding)
     }
 
     /// The JWKS document served at `/{tenant}/discovery/v2.0/keys`.
-    #[must_use]
-    pub fn jwks(&self) -> serde_json::Value {
-        serde_json::json!({
+    pub fn jwks(&self) -> Result<serde_json::Value, IssuerError> {
+        let key = self.key()?;
+        Ok(serde_json::json!({
             "keys": [{
                 "kty": "RSA",
                 "use": "sig",
                 "alg": "RS256",
-                "kid": self.key.kid,
-                "n": base64url::encode(&self.key.n),
-                "e": base64url::encode(&self.key.e),
+                "kid": key.kid,
+                "n": base64url::encode(&key.n),
+                "e": base64url::encode(&key.e),
             }]
-        })
+        }))
     }
 
     /// Issues an access token for a managed identity, for `audience` (a resource URI).
@@ -220,9 +260,10 @@ impl TokenIssuer {
     /// A compact RS256 JWS over any claims, with this issuer's `kid`: access tokens,
     /// attestation tokens and key-release responses are all signed this way.
     pub fn sign_claims<T: Serialize>(&self, claims: &T) -> Result<String, IssuerError> {
+        let key = self.key()?;
         let mut header = Header::new(Algorithm::RS256);
-        header.kid = Some(self.key.kid.clone());
+        header.kid = Some(key.kid.clone());
         header.typ = Some("JWT".into());
-        Ok(jsonwebtoken::encode(&header, claims, &self.key.encoding)?)
+        Ok(jsonwebtoken::encode(&header, claims, &key.encoding)?)
     }
 }

@@ -297,7 +297,7 @@ mod tests {
         let forged = other.sign(&claims()).unwrap().access_token;
         // Same kid as ours, so the validator tries our key and the signature fails.
         let mut parts: Vec<String> = forged.split('.').map(str::to_owned).collect();
-        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": issuer().kid()});
+        let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": issuer().kid().unwrap()});
         parts[0] = crate::crypto::base64url::encode(header.to_string().as_bytes());
         let token = parts.join(".");
         assert_eq!(validator().validate(&token, tenant(), wall_now()), Err(TokenError::BadSignature));

@@ -16,8 +16,8 @@ struct Arm<'a> {
 }
 
 impl<'a> Arm<'a> {
-    fn new(vault: &'a TestVault, identity: &str) -> Self {
-        let token = vault.emulator.token_for_identity(identity, "https://management.azure.com/").unwrap();
+    async fn new(vault: &'a TestVault, identity: &str) -> Self {
+        let token = vault.emulator.token_for_identity(identity, "https://management.azure.com/").await.unwrap();
         let tenant = vault.emulator.tenant_id();
         let subscription = keyvault_emulator::auth::identity::default_subscription(tenant);
         let base = format!("https://localhost:{}/subscriptions/{subscription}", vault.emulator.https_port());
@@ -33,14 +33,14 @@ impl<'a> Arm<'a> {
 #[tokio::test]
 async fn only_owners_with_management_tokens_get_in() {
     let vault = spawn().await;
-    let admin = Arm::new(&vault, "admin");
+    let admin = Arm::new(&vault, "admin").await;
     let response = vault.http.get(format!("{}?{ARM_API}", admin.base)).send().await.unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     assert!(response.headers()["www-authenticate"].to_str().unwrap().starts_with("Bearer authorization_uri="));
     let body: Value = response.json().await.unwrap();
     assert_eq!(body["error"]["code"], "AuthenticationFailed");
 
-    let stranger = Arm::new(&vault, "default");
+    let stranger = Arm::new(&vault, "default").await;
     let (status, body) = stranger.call(Method::GET, "", None).await;
     assert_eq!(
         (status, body["error"]["code"].as_str()),
@@ -48,7 +48,7 @@ async fn only_owners_with_management_tokens_get_in() {
         "{body}"
     );
 
-    let vault_token = vault.emulator.token_for_identity("admin", "https://vault.azure.net").unwrap();
+    let vault_token = vault.emulator.token_for_identity("admin", "https://vault.azure.net").await.unwrap();
     let (status, _) = vault.call_as(Method::GET, &format!("{}?{ARM_API}", admin.base), Some(&vault_token), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "a vault token is not a management token");
 
@@ -69,7 +69,7 @@ async fn only_owners_with_management_tokens_get_in() {
 #[tokio::test]
 async fn vaults_created_through_arm_are_enforced_by_the_data_plane() {
     let vault = spawn().await;
-    let admin = Arm::new(&vault, "admin");
+    let admin = Arm::new(&vault, "admin").await;
     let tenant = vault.emulator.tenant_id().to_string();
     let admin_oid = vault.emulator.identity("admin").unwrap().object_id.to_string();
     let app_oid =
@@ -98,11 +98,11 @@ async fn vaults_created_through_arm_are_enforced_by_the_data_plane() {
 
     // The data plane: the admin creates a key, the app gets access through accessPolicies/add.
     let url = |path: &str| format!("{}{path}?{API}", vault.emulator.vault_url("other"));
-    let admin_token = vault.emulator.token_for_identity("admin", "https://vault.azure.net").unwrap();
+    let admin_token = vault.emulator.token_for_identity("admin", "https://vault.azure.net").await.unwrap();
     let (status, _) =
         vault.call_as(Method::POST, &url("/keys/cmk/create"), Some(&admin_token), Some(json!({"kty": "RSA"}))).await;
     assert_eq!(status, StatusCode::OK);
-    let app_token = vault.emulator.token_for_identity("app", "https://vault.azure.net").unwrap();
+    let app_token = vault.emulator.token_for_identity("app", "https://vault.azure.net").await.unwrap();
     let wrap = json!({"alg": "RSA-OAEP-256", "value": "AAAAAAAAAAAAAAAAAAAAAA"});
     let (status, _) =
         vault.call_as(Method::POST, &url("/keys/cmk/wrapkey"), Some(&app_token), Some(wrap.clone())).await;
@@ -152,7 +152,7 @@ async fn vaults_created_through_arm_are_enforced_by_the_data_plane() {
 #[tokio::test]
 async fn user_assigned_identities_and_role_assignments() {
     let vault = spawn().await;
-    let admin = Arm::new(&vault, "admin");
+    let admin = Arm::new(&vault, "admin").await;
     let identities = "/resourceGroups/cmk-rg/providers/Microsoft.ManagedIdentity/userAssignedIdentities";
     let (status, body) =
         admin.call(Method::PUT, &format!("{identities}/cmk-identity"), Some(json!({"location": "westeurope"}))).await;
@@ -197,7 +197,7 @@ async fn user_assigned_identities_and_role_assignments() {
         .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let url = |path: &str| format!("{}{path}?{API}", vault.emulator.vault_url("other"));
-    let admin_token = vault.emulator.token_for_identity("admin", "https://vault.azure.net").unwrap();
+    let admin_token = vault.emulator.token_for_identity("admin", "https://vault.azure.net").await.unwrap();
     for name in ["cmk", "other-key"] {
         let (status, _) = vault
             .call_as(
@@ -262,7 +262,7 @@ async fn user_assigned_identities_and_role_assignments() {
 #[tokio::test]
 async fn deleted_vaults_keep_their_keys_until_recovered_or_purged() {
     let vault = spawn().await;
-    let admin = Arm::new(&vault, "admin");
+    let admin = Arm::new(&vault, "admin").await;
     let tenant = vault.emulator.tenant_id().to_string();
     let admin_oid = vault.emulator.identity("admin").unwrap().object_id.to_string();
     let vaults = "/resourceGroups/cmk-rg/providers/Microsoft.KeyVault/vaults";
@@ -277,7 +277,7 @@ async fn deleted_vaults_keep_their_keys_until_recovered_or_purged() {
         StatusCode::CREATED
     );
     assert_eq!(admin.call(Method::PUT, &format!("{vaults}/other"), Some(create(false))).await.0, StatusCode::CREATED);
-    let token = vault.emulator.token_for_identity("admin", "https://vault.azure.net").unwrap();
+    let token = vault.emulator.token_for_identity("admin", "https://vault.azure.net").await.unwrap();
     let key_url = |name: &str| format!("{}/keys/cmk?{API}", vault.emulator.vault_url(name));
     let create_url = format!("{}/keys/cmk/create?{API}", vault.emulator.vault_url("protected"));
     assert_eq!(

@@ -117,7 +117,7 @@ async fn every_response_carries_the_key_vault_headers() {
 async fn every_route_requires_its_permission() {
     let vault = spawn().await;
     let version = vault.create_rsa("k1").await["key"]["kid"].as_str().unwrap().rsplit('/').next().unwrap().to_owned();
-    let nobody = vault.emulator.token_for_identity("nobody", "https://vault.azure.net").unwrap();
+    let nobody = vault.emulator.token_for_identity("nobody", "https://vault.azure.net").await.unwrap();
     let v = version.as_str();
     let cases: Vec<(Method, String, &str)> = vec![
         (Method::GET, "/keys".into(), "list"),

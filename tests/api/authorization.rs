@@ -112,7 +112,7 @@ fn body_for(path: &str) -> Option<Value> {
 async fn emulator() -> (TestVault, String) {
     let config = Config::in_memory().with_config_text(CONFIG).unwrap();
     let vault = spawn_with(config).await;
-    let token = vault.emulator.token_for_identity("subject", "https://vault.azure.net").unwrap();
+    let token = vault.emulator.token_for_identity("subject", "https://vault.azure.net").await.unwrap();
     (vault, token)
 }
 

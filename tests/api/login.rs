@@ -290,9 +290,9 @@ async fn a_vault_accepts_only_tokens_of_its_own_tenant() {
     let challenge = response.headers()["www-authenticate"].to_str().unwrap().to_owned();
     assert!(challenge.contains(&format!("/{}\"", fabrikam.tenant_id)), "{challenge}");
 
-    let own = vault.emulator.token_for_identity("fabrikam-app", "https://vault.azure.net").unwrap();
+    let own = vault.emulator.token_for_identity("fabrikam-app", "https://vault.azure.net").await.unwrap();
     assert_eq!(vault.call_as(Method::GET, &url, Some(&own), None).await.0, StatusCode::OK);
-    let foreign = vault.emulator.token_for_identity("default", "https://vault.azure.net").unwrap();
+    let foreign = vault.emulator.token_for_identity("default", "https://vault.azure.net").await.unwrap();
     let (status, body) = vault.call_as(Method::GET, &url, Some(&foreign), None).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
     assert!(body["error"]["message"].as_str().unwrap().starts_with("AKV10032: Invalid issuer."), "{body}");

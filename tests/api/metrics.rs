@@ -16,7 +16,7 @@ async fn metrics_count_routes_operations_and_denials() {
         let (status, _) = vault.call(Method::POST, &format!("/keys/cmk/wrapkey?{API}"), Some(wrap.clone())).await;
         assert_eq!(status, 200);
     }
-    let stranger = vault.emulator.token_for_identity("stranger", "https://vault.azure.net").unwrap();
+    let stranger = vault.emulator.token_for_identity("stranger", "https://vault.azure.net").await.unwrap();
     let (status, _) = vault.call_as(Method::GET, &format!("{kid}?{API}"), Some(&stranger), None).await;
     assert_eq!(status, 403);
 

@@ -71,8 +71,8 @@ async fn serves(client: &reqwest::Client, url: &str, method: &str, token: &str) 
 async fn the_openapi_document_and_the_router_agree() {
     let emulator = Emulator::start(Config::in_memory()).await.unwrap();
     let client = emulator.http_client();
-    let vault_token = emulator.token_for_identity("admin", "https://vault.azure.net").unwrap();
-    let arm_token = emulator.token_for_identity("admin", "https://management.azure.com").unwrap();
+    let vault_token = emulator.token_for_identity("admin", "https://vault.azure.net").await.unwrap();
+    let arm_token = emulator.token_for_identity("admin", "https://management.azure.com").await.unwrap();
     let (https, http) = emulator.route_templates();
     assert!(https.len() > 40 && http.len() > 5, "the router reports its templates");
 
