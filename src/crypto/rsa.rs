@@ -227,10 +227,21 @@ pub fn encrypt(n: &[u8], e: &[u8], padding: Padding, plaintext: &[u8]) -> Crypto
     Ok(out)
 }
 
+/// The private key, parsed for decryption (parse once, decrypt many: parsing costs more than
+/// a 2048-bit private operation).
+pub fn parse_decrypting(pkcs8_der: &[u8]) -> CryptoResult<PrivateDecryptingKey> {
+    PrivateDecryptingKey::from_pkcs8(pkcs8_der).map_err(|e| CryptoError::Material(format!("RSA PKCS#8: {e}")))
+}
+
 /// Decrypts one block with the private key.
 pub fn decrypt(pkcs8_der: &[u8], padding: Padding, ciphertext: &[u8]) -> CryptoResult<Vec<u8>> {
-    let key =
-        PrivateDecryptingKey::from_pkcs8(pkcs8_der).map_err(|e| CryptoError::Material(format!("RSA PKCS#8: {e}")))?;
+    decrypt_with(&parse_decrypting(pkcs8_der)?, padding, ciphertext)
+}
+
+/// [`decrypt`] with a parsed key.
+pub fn decrypt_with(key: &PrivateDecryptingKey, padding: Padding, ciphertext: &[u8]) -> CryptoResult<Vec<u8>> {
+    // A clone shares the parsed key (a reference count), blinding state included.
+    let key = key.clone();
     let modulus_len = key.key_size_bytes();
     if ciphertext.len() != modulus_len {
         return Err(CryptoError::InvalidInput(format!(
@@ -286,10 +297,19 @@ fn verification_parameters(padding: SignaturePadding, hash: Hash) -> &'static aw
     }
 }
 
+/// The private key, parsed for signing.
+pub fn parse_signing(pkcs8_der: &[u8]) -> CryptoResult<KeyPair> {
+    KeyPair::from_pkcs8(pkcs8_der).map_err(|e| CryptoError::Material(format!("RSA PKCS#8: {e}")))
+}
+
 /// Signs a digest the caller computed.
 pub fn sign_digest(pkcs8_der: &[u8], padding: SignaturePadding, hash: Hash, digest: &[u8]) -> CryptoResult<Vec<u8>> {
+    sign_digest_with(&parse_signing(pkcs8_der)?, padding, hash, digest)
+}
+
+/// [`sign_digest`] with a parsed key.
+pub fn sign_digest_with(pair: &KeyPair, padding: SignaturePadding, hash: Hash, digest: &[u8]) -> CryptoResult<Vec<u8>> {
     let digest = hash.import(digest)?;
-    let pair = KeyPair::from_pkcs8(pkcs8_der).map_err(|e| CryptoError::Material(format!("RSA PKCS#8: {e}")))?;
     let mut signature = vec![0u8; pair.public_modulus_len()];
     pair.sign_digest(signing_encoding(padding, hash), &digest, &mut signature)
         .map_err(|_| CryptoError::Material("RSA signing failed".into()))?;

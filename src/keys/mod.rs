@@ -11,6 +11,7 @@ pub mod pool;
 pub mod release;
 pub mod rotation;
 pub mod service;
+pub mod unsealed;
 
 pub use error::{Error, Result};
 pub use service::KeyService;

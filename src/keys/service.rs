@@ -23,6 +23,7 @@ use super::model::{
 use super::pool::RsaKeyPool;
 use super::release::{ReleasePolicy, ReleaseWrapping, WrappingKey, wrap_for_release, wrapping_key};
 use super::rotation::RotationPolicy;
+use super::unsealed::{Unsealed, UnsealedCache};
 use super::{Error, Result};
 
 /// Writable attributes in a create or update request; `None` leaves a value as it is (or at
@@ -149,10 +150,16 @@ pub struct KeyService {
     rsa_keys: Arc<RsaKeyPool>,
     /// One pass of due work at a time: the sweep and a clock move must not both rotate a key.
     due_work: Arc<tokio::sync::Mutex<()>>,
+    unsealed: Arc<UnsealedCache>,
 }
 
 fn owner(vault: &Vault, key: &Key) -> String {
     format!("{}/{}/{}", vault.name, key.name.as_str().to_ascii_lowercase(), key.version)
+}
+
+/// The owner prefix of every version of `name`, for forgetting a purged key.
+fn owner_prefix(vault: &str, name: &str) -> String {
+    format!("{vault}/{}/", name.to_ascii_lowercase())
 }
 
 fn not_found(name: &KeyName, version: Option<&str>) -> Error {
@@ -348,7 +355,7 @@ fn imported_material(jwk: &PrivateJwk, hsm: bool) -> Result<(KeyType, NewMateria
 impl KeyService {
     #[must_use]
     pub fn new(pool: Pool, clock: Clock, master: Arc<MasterKey>, rsa_keys: RsaKeyPool) -> Self {
-        Self { pool, clock, master, rsa_keys: Arc::new(rsa_keys), due_work: Arc::default() }
+        Self { pool, clock, master, rsa_keys: Arc::new(rsa_keys), due_work: Arc::default(), unsealed: Arc::default() }
     }
 
     /// The pre-generated RSA keys (for the benchmark, metrics and tests).
@@ -613,6 +620,7 @@ impl KeyService {
         }
         store::keys::purge(&mut tx, vault.name.as_str(), deleted.key.name.as_str()).await?;
         tx.commit().await?;
+        self.unsealed.forget(&owner_prefix(vault.name.as_str(), deleted.key.name.as_str()));
         Ok(())
     }
 
@@ -623,6 +631,7 @@ impl KeyService {
         let purged = store::keys::purge_due(&mut tx, self.clock.now()).await?;
         tx.commit().await?;
         for (vault, name) in &purged {
+            self.unsealed.forget(&owner_prefix(vault, name));
             tracing::info!(vault = %vault, key = %name, "purged a deleted key at its scheduled purge date");
         }
         Ok(purged.len())
@@ -794,13 +803,21 @@ impl KeyService {
         version: Option<&str>,
         operation: KeyOperation,
         fits: impl FnOnce(&Key) -> Result<T>,
-    ) -> Result<(Key, T, Vec<u8>)> {
-        // One connection for the lookup and the sealed material: this is the unwrap hot path.
+    ) -> Result<(Key, T, Arc<Unsealed>)> {
+        // One connection for the lookup and, the first time, the sealed material: this is the
+        // unwrap hot path. The version's state is read every time; its material only once.
         let mut conn = self.pool.acquire().await?;
         let key = Self::find(&mut conn, vault, name, version).await?;
         check_operation(&key, operation, self.clock.now())?;
         let fitted = fits(&key)?;
-        let private = self.open_private_material(&mut conn, vault, &key).await?;
+        let owner = owner(vault, &key);
+        let private = match self.unsealed.get(&owner) {
+            Some(private) => private,
+            None => {
+                let material = self.open_private_material(&mut conn, vault, &key).await?;
+                self.unsealed.insert(owner, Unsealed::new(material))
+            }
+        };
         Ok((key, fitted, private))
     }
 
@@ -831,10 +848,12 @@ impl KeyService {
             self.unsealed_for(vault, name, version, KeyOperation::Sign, |key| signature_scheme(algorithm, key)).await?;
         let digest = digest.to_vec();
         let signature = run_blocking("signing", move || match scheme {
-            SignatureScheme::Rsa(padding, hash) => rsa::sign_digest(&private, padding, hash, &digest),
-            SignatureScheme::RsaUnhashed => rsa_unhashed::sign(&private, &digest),
-            SignatureScheme::Ec(curve) => ec::sign_digest(curve, &private, &digest),
-            SignatureScheme::Hmac(hash) => aes::hmac_sign(&private, hash, &digest),
+            SignatureScheme::Rsa(padding, hash) => {
+                rsa::sign_digest_with(private.rsa_signing()?, padding, hash, &digest)
+            }
+            SignatureScheme::RsaUnhashed => rsa_unhashed::sign(private.material(), &digest),
+            SignatureScheme::Ec(curve) => ec::sign_digest(curve, private.material(), &digest),
+            SignatureScheme::Hmac(hash) => aes::hmac_sign(private.material(), hash, &digest),
         })
         .await?;
         Ok((key, signature))
@@ -910,10 +929,10 @@ impl KeyService {
         let fits = |key: &Key| cipher_scheme(algorithm, operation, key);
         let (key, scheme, private) = self.unsealed_for(vault, name, version, operation, fits).await?;
         let output = run_blocking("decryption", move || match scheme {
-            CipherScheme::Rsa(padding) => {
-                rsa::decrypt(&private, padding, &input.value).map(CipherOutput::value).map_err(Error::from)
-            }
-            _ => symmetric_decrypt(scheme, algorithm.as_str(), &private, input),
+            CipherScheme::Rsa(padding) => rsa::decrypt_with(private.rsa_decrypting()?, padding, &input.value)
+                .map(CipherOutput::value)
+                .map_err(Error::from),
+            _ => symmetric_decrypt(scheme, algorithm.as_str(), private.material(), input),
         })
         .await?;
         Ok((key, output))
