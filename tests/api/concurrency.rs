@@ -30,6 +30,11 @@ async fn versions(vault: &TestVault, token: &str, name: &str) -> Vec<String> {
     }
 }
 
+async fn current_version(vault: &TestVault, token: &str) -> Value {
+    let url = format!("{}/keys/hot?{API}", vault.vault_url());
+    vault.call_as(reqwest::Method::GET, &url, Some(token), None).await.1
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn five_hundred_concurrent_versions_and_updates_lose_nothing() {
     // A file-backed store (synchronous=FULL, one fsync per write) is where contention shows.
@@ -52,16 +57,7 @@ async fn five_hundred_concurrent_versions_and_updates_lose_nothing() {
     let listed = versions(&vault, &token, "hot").await;
     assert_eq!(listed.len(), WRITERS + 1);
     assert!(created_kids.iter().all(|kid| listed.contains(kid)), "a created version is missing");
-    let current: Value = vault
-        .http
-        .get(format!("{}/keys/hot?{API}", vault.vault_url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let current = current_version(&vault, &token).await;
     assert_eq!(current["key"]["kid"].as_str(), listed.last().map(String::as_str), "current = last created");
 
     // One update per version, all at once: each version keeps its own.
@@ -72,8 +68,7 @@ async fn five_hundred_concurrent_versions_and_updates_lose_nothing() {
     let failures: Vec<_> = updated.iter().filter(|(status, _)| *status != 200).collect();
     assert!(failures.is_empty(), "{} updates failed, e.g. {:?}", failures.len(), failures.first());
     for (i, kid) in listed.iter().enumerate() {
-        let version: Value =
-            vault.http.get(format!("{kid}?{API}")).bearer_auth(&token).send().await.unwrap().json().await.unwrap();
+        let (_, version) = vault.call_as(reqwest::Method::GET, &format!("{kid}?{API}"), Some(&token), None).await;
         assert_eq!(version["tags"]["writer"], i.to_string(), "{kid} lost its update");
     }
 
@@ -84,15 +79,6 @@ async fn five_hundred_concurrent_versions_and_updates_lose_nothing() {
     });
     let updated = join_all(updates).await;
     assert!(updated.iter().all(|(status, _)| *status == 200), "an update of the current version failed");
-    let current: Value = vault
-        .http
-        .get(format!("{}/keys/hot?{API}", vault.vault_url()))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let current = current_version(&vault, &token).await;
     assert_eq!(current["tags"]["a"], current["tags"]["b"], "an update was applied by halves");
 }

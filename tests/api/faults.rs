@@ -13,6 +13,12 @@ async fn arm(vault: &TestVault, rule: Value) -> (u16, Value) {
     (status, response.json().await.unwrap_or_default())
 }
 
+/// The rules still pending.
+async fn pending(vault: &TestVault) -> Value {
+    let url = format!("{}/_emulator/faults", vault.emulator.http_url());
+    vault.call_as(Method::GET, &url, None, None).await.1["value"].clone()
+}
+
 #[tokio::test]
 async fn the_next_requests_of_an_operation_fail_as_asked_then_the_vault_answers_again() {
     let vault = spawn().await;
@@ -54,16 +60,7 @@ async fn the_next_requests_of_an_operation_fail_as_asked_then_the_vault_answers_
     // Any operation, 500 then 503, in the order armed; listed while pending, cleared on DELETE.
     arm(&vault, json!({"vault": "default", "status": 500})).await;
     arm(&vault, json!({"vault": "default", "status": 503, "count": 5})).await;
-    let pending: Value = vault
-        .http
-        .get(format!("{}/_emulator/faults", vault.emulator.http_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(pending["value"].as_array().unwrap().len(), 2);
+    assert_eq!(pending(&vault).await.as_array().unwrap().len(), 2);
     let (status, body) = vault.call(Method::GET, &format!("/keys?{API}"), None).await;
     assert_eq!((status.as_u16(), error_codes(&body).0.as_str()), (500, "InternalServerError"));
     let (status, body) = vault.call(Method::GET, &format!("/keys?{API}"), None).await;
@@ -100,14 +97,5 @@ async fn the_official_sdk_retries_through_injected_throttling_and_outages() {
     arm(&vault, json!({"vault": "default", "operation": "GetKey", "count": 1, "status": 503, "retryAfter": 0})).await;
     let key = client.get_key("cmk", None).await.expect("the SDK retries until the vault answers");
     assert!(key.into_model().unwrap().key.is_some());
-    let pending: Value = vault
-        .http
-        .get(format!("{}/_emulator/faults", vault.emulator.http_url()))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(pending["value"], json!([]), "every injected failure was consumed by a retry");
+    assert_eq!(pending(&vault).await, json!([]), "every injected failure was consumed by a retry");
 }
