@@ -11,6 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 /// Seconds since the Unix epoch, the unit of every Key Vault timestamp (IntDate).
 pub type UnixSeconds = i64;
 
+/// How far the emulator clock may move from the wall clock either way: 1,000 years keeps every
+/// date it computes (now plus a retention period or a rotation interval) far inside `i64`.
+pub const MAX_OFFSET_SECONDS: i64 = 1_000 * 366 * 86_400;
+
 #[derive(Clone, Debug, Default)]
 pub struct Clock {
     offset_seconds: Arc<AtomicI64>,
@@ -25,17 +29,20 @@ impl Clock {
     /// The emulator's notion of now: the wall clock plus every advance so far.
     #[must_use]
     pub fn now(&self) -> UnixSeconds {
-        wall_now() + self.offset_seconds.load(Ordering::Relaxed)
+        wall_now().saturating_add(self.offset_seconds.load(Ordering::Relaxed))
     }
 
-    /// Moves the emulator clock forward (or backward, for a negative value).
+    /// Moves the emulator clock forward (or backward, for a negative value), no further than
+    /// [`MAX_OFFSET_SECONDS`] from the wall clock.
     pub fn advance(&self, seconds: i64) {
-        self.offset_seconds.fetch_add(seconds, Ordering::Relaxed);
+        let _ = self.offset_seconds.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |offset| {
+            Some(offset.saturating_add(seconds).clamp(-MAX_OFFSET_SECONDS, MAX_OFFSET_SECONDS))
+        });
     }
 
-    /// Sets the distance from the wall clock, in seconds.
+    /// Sets the distance from the wall clock, in seconds (clamped to [`MAX_OFFSET_SECONDS`]).
     pub fn set_offset(&self, seconds: i64) {
-        self.offset_seconds.store(seconds, Ordering::Relaxed);
+        self.offset_seconds.store(seconds.clamp(-MAX_OFFSET_SECONDS, MAX_OFFSET_SECONDS), Ordering::Relaxed);
     }
 
     #[must_use]
@@ -62,6 +69,17 @@ mod tests {
         assert!(clock.now() >= before + 86_400);
         assert!(wall_now() < clock.now() - 86_000);
         assert_eq!(clock.offset(), 86_400);
+    }
+
+    #[test]
+    fn the_offset_is_bounded_and_now_never_overflows() {
+        let clock = Clock::new();
+        clock.advance(i64::MAX);
+        clock.advance(i64::MAX);
+        assert_eq!(clock.offset(), MAX_OFFSET_SECONDS);
+        assert!(clock.now() > 0);
+        clock.set_offset(i64::MIN);
+        assert_eq!(clock.offset(), -MAX_OFFSET_SECONDS);
     }
 }
 

@@ -209,7 +209,7 @@ impl VaultRegistry {
         let now = self.clock.now();
         vault.deletion = Some(VaultDeletion {
             deleted_date: now,
-            scheduled_purge_date: now + i64::from(vault.soft_delete_retention_days) * 86_400,
+            scheduled_purge_date: now.saturating_add(i64::from(vault.soft_delete_retention_days) * 86_400),
         });
         self.write(vault).await
     }

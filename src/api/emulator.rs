@@ -113,7 +113,10 @@ async fn move_clock(
             ));
         }
     };
-    let new_offset = new_offset.ok_or_else(|| ApiError::bad_parameter("The clock offset would overflow."))?;
+    let max = crate::clock::MAX_OFFSET_SECONDS;
+    let new_offset = new_offset.filter(|offset| (-max..=max).contains(offset)).ok_or_else(|| {
+        ApiError::bad_parameter(format!("The clock may move at most {max} seconds (1,000 years) from the wall clock."))
+    })?;
     state.clock.set_offset(new_offset);
     let done = state.run_due().await?;
     Ok(clock_view(&state, Some(done)))

@@ -104,6 +104,10 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KvJson<T> {
         if bytes.is_empty() {
             return Err(ApiError::bad_parameter("The request body is empty; a JSON object is required."));
         }
+        // serde reads a struct from a JSON array too, field by field; Key Vault wants objects.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::bad_parameter("The request body must be a JSON object."));
+        }
         serde_json::from_slice(&bytes)
             .map(KvJson)
             .map_err(|e| ApiError::bad_parameter(format!("The request body is not valid: {e}")))

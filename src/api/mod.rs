@@ -101,15 +101,35 @@ pub fn http_routes() -> routes::Routes {
 /// key with many versions stays well below).
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// A declared body over [`MAX_BODY_BYTES`] is refused before anything reads it; a streamed one
-/// is cut at the limit by `DefaultBodyLimit`, which the body extractors turn into the same 413.
-async fn refuse_large_bodies(req: Request, next: Next) -> Response {
-    let declared =
-        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
+/// How much of an oversized body is read (and dropped) so that the client, still sending,
+/// receives the 413 rather than a reset connection; past it the connection is closed.
+const MAX_DRAINED_BYTES: usize = 16 * MAX_BODY_BYTES;
+
+/// Reads every request body in full, before authentication and the handlers: an answer sent
+/// while the client is still sending (a 401 challenge, a 404, a 413) would otherwise go down
+/// with the connection the server closes on the unread rest, and the client would see a reset
+/// instead of the answer. Bodies over [`MAX_BODY_BYTES`] are a 413.
+async fn read_body_first(req: Request, next: Next) -> Response {
+    use http_body_util::BodyExt as _;
+    let (parts, mut body) = req.into_parts();
+    let mut buffered = Vec::new();
+    let mut total = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else {
+            return ApiError::bad_parameter("The request body could not be read.").into_response();
+        };
+        let Ok(chunk) = frame.into_data() else { continue };
+        total = total.saturating_add(chunk.len());
+        if total <= MAX_BODY_BYTES {
+            buffered.extend_from_slice(&chunk);
+        } else if total > MAX_DRAINED_BYTES {
+            break;
+        }
+    }
+    if total > MAX_BODY_BYTES {
         return ApiError::PayloadTooLarge { message: messages::body_too_large(MAX_BODY_BYTES) }.into_response();
     }
-    next.run(req).await
+    next.run(Request::from_parts(parts, axum::body::Body::from(buffered))).await
 }
 
 /// Everything served over HTTPS, with the Key Vault response headers and the fallbacks.
@@ -121,7 +141,7 @@ pub fn https_router(state: AppState) -> Router {
         .layer(middleware::from_fn(key_vault_headers))
         .layer(middleware::from_fn(errors::log_internal_errors))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(refuse_large_bodies))
+        .layer(middleware::from_fn(read_body_first))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -134,7 +154,7 @@ pub fn http_router(state: AppState) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(errors::log_internal_errors))
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(refuse_large_bodies))
+        .layer(middleware::from_fn(read_body_first))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }

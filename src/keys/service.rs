@@ -567,7 +567,7 @@ impl KeyService {
         let mut tx = store::begin_write(&self.pool).await?;
         let key = Self::find(&mut tx, vault, name, None).await?;
         let deleted_date = self.clock.now();
-        let scheduled_purge_date = deleted_date + i64::from(vault.soft_delete_retention_days) * 86_400;
+        let scheduled_purge_date = deleted_date.saturating_add(i64::from(vault.soft_delete_retention_days) * 86_400);
         store::keys::mark_deleted(&mut tx, vault.name.as_str(), key.name.as_str(), deleted_date, scheduled_purge_date)
             .await?;
         tx.commit().await?;

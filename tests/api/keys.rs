@@ -265,3 +265,29 @@ async fn every_algorithm_round_trips_and_ec_keys_refuse_rsa_algorithms() {
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "EC keys lack wrapKey in key_ops: {body}");
 }
+
+/// Regression (schemathesis): moving the clock near `i64::MAX` made every later request that
+/// read the clock panic, and the background sweep with them.
+#[tokio::test]
+async fn the_clock_refuses_absurd_moves_and_lifecycle_dates_never_overflow() {
+    let vault = spawn().await;
+    vault.create_rsa("k").await;
+    let clock = format!("{}/_emulator/clock", vault.emulator.http_url());
+    for change in [
+        json!({"offsetSeconds": i64::MAX}),
+        json!({"advanceSeconds": i64::MAX}),
+        json!({"advance": "P106751991167300D"}),
+        json!({"offsetSeconds": i64::MIN}),
+    ] {
+        let response = vault.http.post(&clock).json(&change).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{change}");
+    }
+    // The furthest allowed move, then a delete that schedules a purge beyond it.
+    let max = keyvault_emulator::clock::MAX_OFFSET_SECONDS;
+    let response = vault.http.post(&clock).json(&json!({"offsetSeconds": max})).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let (status, body) = vault.call(reqwest::Method::DELETE, &format!("/keys/k?{API}"), None).await;
+    assert_eq!(status, 200, "{body}");
+    let response = vault.http.get(&clock).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+}

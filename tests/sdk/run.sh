@@ -6,6 +6,8 @@
 #   SDK_TESTS=python tests/sdk/run.sh   # or SDK_TESTS=js: run only one suite
 #   SDK_TESTS=examples tests/sdk/run.sh # the CMK walkthroughs in examples/ (Python and Node)
 #   SDK_TESTS=compose tests/sdk/run.sh  # docker/docker-compose.yml's client scripts, without Docker
+#   SDK_TESTS=crash tests/sdk/run.sh    # tests/crash/crash_safety.py, 10 SIGKILLs (python3 only, no venv)
+#   SDK_TESTS=fuzz tests/sdk/run.sh     # tests/fuzz/run_schemathesis.sh: short schemathesis run, no 5xx/panic
 #
 # Idempotent: the Python venv (tests/sdk/python/.venv) is reinstalled only when
 # requirements.txt changes, and `npm ci` runs only when node_modules is missing or
@@ -30,7 +32,7 @@ export KVEMU_VAULTS="${KVEMU_VAULTS:-protected:retention-days=7:purge-protection
 # The identities and vaults of the identity scenarios (storage, app; vaults cmk and cmkrbac).
 export KVEMU_CONFIG="${KVEMU_CONFIG:-$SDK_DIR/kvemu.toml}"
 
-SUITES="${SDK_TESTS:-python js examples compose}"
+SUITES="${SDK_TESTS:-python js examples compose crash fuzz}"
 
 hash_of() { sha256sum "$@" | sha256sum | cut -d' ' -f1; }
 
@@ -169,8 +171,24 @@ for suite in $SUITES; do
         results+=("compose: FAILED"); status=1
       fi
       ;;
+    crash)
+      echo "run.sh: === crash safety (tests/crash/crash_safety.py --kills 10) ==="
+      if python3 "$REPO_ROOT/tests/crash/crash_safety.py" "$KVEMU_BIN" --kills 10; then
+        results+=("crash: passed")
+      else
+        results+=("crash: FAILED"); status=1
+      fi
+      ;;
+    fuzz)
+      echo "run.sh: === schema fuzzing (tests/fuzz/run_schemathesis.sh, CI profile) ==="
+      if "$REPO_ROOT/tests/fuzz/run_schemathesis.sh" --profile ci; then
+        results+=("fuzz: passed")
+      else
+        results+=("fuzz: FAILED"); status=1
+      fi
+      ;;
     *)
-      echo "run.sh: unknown suite '$suite' in SDK_TESTS (expected: python, js, examples, compose)" >&2
+      echo "run.sh: unknown suite '$suite' in SDK_TESTS (expected: python, js, examples, compose, crash, fuzz)" >&2
       exit 2
       ;;
   esac
