@@ -94,13 +94,9 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KvJson<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|e| {
-            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge { message: messages::body_too_large(super::MAX_BODY_BYTES) }
-            } else {
-                ApiError::bad_parameter(format!("The request body could not be read: {e}"))
-            }
-        })?;
+        let bytes = axum::body::Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_parameter(format!("The request body could not be read: {e}")))?;
         if bytes.is_empty() {
             return Err(ApiError::bad_parameter("The request body is empty; a JSON object is required."));
         }

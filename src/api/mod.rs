@@ -132,28 +132,24 @@ async fn read_body_first(req: Request, next: Next) -> Response {
     next.run(Request::from_parts(parts, axum::body::Body::from(buffered))).await
 }
 
-/// Everything served over HTTPS, with the Key Vault response headers and the fallbacks.
+/// Everything served over HTTPS, with the Key Vault response headers.
 pub fn https_router(state: AppState) -> Router {
-    https_routes(&state)
-        .into_router()
-        .fallback(route_not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(middleware::from_fn(key_vault_headers))
-        .layer(middleware::from_fn(errors::log_internal_errors))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(read_body_first))
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
+    serve(https_routes(&state), state).layer(middleware::from_fn(key_vault_headers))
 }
 
-/// Everything served over plain HTTP, with the fallbacks.
+/// Everything served over plain HTTP.
 pub fn http_router(state: AppState) -> Router {
-    http_routes()
+    serve(http_routes(), state)
+}
+
+/// What both listeners do around their routes: the fallbacks, the internal-error log, reading
+/// the body first, and the request log and metrics.
+fn serve(routes: routes::Routes, state: AppState) -> Router {
+    routes
         .into_router()
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(errors::log_internal_errors))
-        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(middleware::from_fn(read_body_first))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
