@@ -11,7 +11,7 @@ use axum::ServiceExt as _;
 use tokio::task::JoinHandle;
 use tower::ServiceBuilder;
 
-use crate::api::{self, AppState, Settings};
+use crate::api::{self, AppState, Services, Settings};
 use crate::auth::identity::IdentityDirectory;
 use crate::auth::issuer::TokenIssuer;
 use crate::auth::validate::TokenValidator;
@@ -20,6 +20,7 @@ use crate::config::{Config, Storage};
 use crate::crypto::sealing::MasterKey;
 use crate::keys::KeyService;
 use crate::keys::pool::RsaKeyPool;
+use crate::keys::version_cache::VersionCache;
 use crate::tls::{self, LocalCa};
 use crate::vault::{DEFAULT_VAULT, VaultError, VaultName, VaultRegistry};
 use crate::{files, provision, store};
@@ -188,7 +189,8 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         directory.add(identity.clone()).map_err(StartError::Config)?;
     }
     let identities = crate::auth::identity::Identities::load(pool.clone(), directory).await?;
-    let vaults = VaultRegistry::load(pool.clone(), clock.clone()).await?;
+    let key_versions = Arc::new(VersionCache::default());
+    let vaults = VaultRegistry::load(pool.clone(), clock.clone(), key_versions.clone()).await?;
     let default_identity = identities.default_identity().clone();
     let default_name =
         VaultName::parse(DEFAULT_VAULT).ok_or_else(|| VaultError::Invalid("default vault name".into()))?;
@@ -206,7 +208,8 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         ca_pem: ca.cert_pem.clone(),
         ready: AtomicBool::new(false),
     });
-    let keys = KeyService::new(pool.clone(), clock.clone(), master, RsaKeyPool::new(config.key_pool.clone()));
+    let keys =
+        KeyService::new(pool.clone(), clock.clone(), master, RsaKeyPool::new(config.key_pool.clone()), key_versions);
     // Keys whose purge date passed while the emulator was stopped go before anyone can see them.
     keys.purge_due().await.map_err(|e| StartError::Purge(e.to_string()))?;
     if let Some(file) = &config.config_file {
@@ -214,7 +217,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
             .await
             .map_err(StartError::Config)?;
     }
-    let state = AppState {
+    let state = AppState::from(Services {
         clock: clock.clone(),
         keys: keys.clone(),
         vaults,
@@ -226,7 +229,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         settings: settings.clone(),
         metrics: Arc::default(),
         faults: Arc::default(),
-    };
+    });
 
     let https_listener = bind(SocketAddr::new(config.bind, config.https_port))?;
     let http_listener = bind(SocketAddr::new(config.bind, config.http_port))?;
@@ -240,8 +243,11 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     let https_service =
         ServiceBuilder::new().map_request(api::normalize_path).service(api::https_router(state.clone()));
     let handle = axum_server::Handle::new();
+    // TCP_NODELAY: a response written in more than one segment (TLS records, a 401 before the
+    // body is read) would otherwise wait for the client's delayed ACK, 40 ms on Linux.
     let mut https_server = axum_server::from_tcp_rustls(https_listener, rustls_config)
         .map_err(|source| StartError::Bind { addr: https_addr, source })?
+        .map(|tls| tls.acceptor(axum_server::accept::NoDelayAcceptor))
         .handle(handle.clone());
     limit_connections(https_server.http_builder());
     let https_task = tokio::spawn(async move {
@@ -252,6 +258,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
 
     let mut http_server = axum_server::from_tcp(http_listener)
         .map_err(|source| StartError::Bind { addr: http_addr, source })?
+        .acceptor(axum_server::accept::NoDelayAcceptor)
         .handle(handle.clone());
     limit_connections(http_server.http_builder());
     let http_router = api::http_router(state.clone());

@@ -11,6 +11,7 @@ use uuid::Uuid;
 use crate::auth::policy::AccessPolicy;
 use crate::auth::rbac::RoleAssignment;
 use crate::clock::Clock;
+use crate::keys::version_cache::VersionCache;
 use crate::store::{self, Pool};
 
 /// The vault every host without a vault label routes to.
@@ -147,15 +148,18 @@ pub struct VaultRegistry {
     pool: Pool,
     clock: Clock,
     vaults: Arc<RwLock<HashMap<String, Arc<Vault>>>>,
+    /// The key service's cache of key lookups: a purged vault's keys leave the store here, and
+    /// a vault created later under the same name must not see them.
+    key_versions: Arc<VersionCache>,
 }
 
 impl VaultRegistry {
-    pub async fn load(pool: Pool, clock: Clock) -> Result<Self, VaultError> {
+    pub async fn load(pool: Pool, clock: Clock, key_versions: Arc<VersionCache>) -> Result<Self, VaultError> {
         let mut conn = pool.acquire().await?;
         let all = store::vaults::list(&mut conn).await?;
         drop(conn);
         let vaults = all.into_iter().map(|v| (v.name.as_str().to_owned(), Arc::new(v))).collect();
-        Ok(Self { pool, clock, vaults: Arc::new(RwLock::new(vaults)) })
+        Ok(Self { pool, clock, vaults: Arc::new(RwLock::new(vaults)), key_versions })
     }
 
     fn any(&self, name: &str) -> Option<Arc<Vault>> {
@@ -233,7 +237,9 @@ impl VaultRegistry {
     async fn remove(&self, vault: &Vault) -> Result<(), VaultError> {
         let mut tx = store::begin_write(&self.pool).await?;
         store::vaults::delete(&mut tx, vault.name.as_str()).await?;
-        tx.commit().await?;
+        let committed = tx.commit().await;
+        self.key_versions.invalidate();
+        committed?;
         self.vaults.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(vault.name.as_str());
         tracing::info!(vault = %vault.name, "purged a deleted vault and its keys");
         Ok(())
@@ -531,7 +537,7 @@ mod tests {
     #[tokio::test]
     async fn purge_protection_cannot_be_turned_off_and_retention_is_fixed() {
         let pool = store::open(None).await.unwrap();
-        let registry = VaultRegistry::load(pool, Clock::new()).await.unwrap();
+        let registry = VaultRegistry::load(pool, Clock::new(), Arc::default()).await.unwrap();
         let tenant = Uuid::from_u128(1);
         let policy = AccessPolicy::all_keys(tenant, Uuid::from_u128(2));
         let protected = VaultSettings::parse("cmk:retention-days=7:purge-protection").unwrap();

@@ -23,22 +23,46 @@ pub struct Target<'a> {
     pub version: Option<&'a str>,
 }
 
+/// Why a request was allowed, for the audit log.
+#[derive(Clone, Copy, Debug)]
+enum Grant {
+    Role(&'static str),
+    Permission(&'static str),
+}
+
+impl std::fmt::Display for Grant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Role(role) => write!(f, "role '{role}'"),
+            Self::Permission(permission) => write!(f, "access policy grants '{permission}'"),
+        }
+    }
+}
+
+/// The audit log's `reason`: written only when the event is, since this runs on every request.
+struct Reason<'a>(&'a Result<Grant, Denial>);
+
+impl std::fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Ok(grant) => grant.fmt(f),
+            Err(denial) => write!(f, "{denial:?}"),
+        }
+    }
+}
+
 /// Allows or refuses `operation` on `target` for `principal`, and writes the audit record.
 pub fn decide(vault: &Vault, principal: &Principal, operation: Operation, target: Target<'_>) -> Result<(), Denial> {
     let outcome = if vault.rbac_authorization {
         rbac::authorize(&vault.role_assignments, principal, operation, target.key)
-            .map(|role| format!("role '{role}'"))
+            .map(Grant::Role)
             .map_err(|denied| Denial::Rbac { data_action: denied.data_action })
     } else {
         policy::authorize(&vault.access_policies, principal, operation)
-            .map(|()| format!("access policy grants '{}'", operation.permission()))
+            .map(|()| Grant::Permission(operation.permission()))
             .map_err(|denied| Denial::AccessPolicy { permission: denied.permission })
     };
     // Never the token or key material: who, what, on which key, and why.
-    let (decision, reason) = match &outcome {
-        Ok(reason) => ("allow", reason.clone()),
-        Err(denial) => ("deny", format!("{denial:?}")),
-    };
     tracing::info!(
         target: "audit",
         vault = %vault.name,
@@ -47,8 +71,8 @@ pub fn decide(vault: &Vault, principal: &Principal, operation: Operation, target
         operation = ?operation,
         key = target.key.unwrap_or(""),
         version = target.version.unwrap_or(""),
-        decision,
-        reason = %reason,
+        decision = if outcome.is_ok() { "allow" } else { "deny" },
+        reason = %Reason(&outcome),
     );
     outcome.map(|_| ())
 }

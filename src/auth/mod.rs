@@ -15,6 +15,7 @@ pub mod policy;
 pub mod rbac;
 pub mod table;
 pub mod validate;
+pub mod verified;
 
 use uuid::Uuid;
 

@@ -2,11 +2,14 @@
 //! lifetime and tenant, checked against the real wall clock. Each failure says what was wrong;
 //! `api::errors` turns it into a 401 with the challenge.
 
+use std::sync::Arc;
+
 use jsonwebtoken::{Algorithm, Validation};
 use serde::Deserialize;
 use uuid::Uuid;
 
 use super::issuer::TokenIssuer;
+use super::verified::{self, VerifiedTokens};
 use super::{Principal, v1_issuer};
 use crate::clock::{UnixSeconds, wall_now};
 
@@ -76,6 +79,7 @@ pub fn is_management_audience(aud: &str) -> bool {
 pub struct TokenValidator {
     issuer: TokenIssuer,
     domain: String,
+    verified: Arc<VerifiedTokens<ValidatedClaims>>,
 }
 
 /// Is `aud` a Key Vault audience for a vault under `domain`? Accepted: `https://vault.azure.net`,
@@ -100,7 +104,7 @@ pub fn is_vault_audience(aud: &str, domain: &str) -> bool {
 impl TokenValidator {
     #[must_use]
     pub fn new(issuer: TokenIssuer, domain: &str) -> Self {
-        Self { issuer, domain: domain.to_ascii_lowercase() }
+        Self { issuer, domain: domain.to_ascii_lowercase(), verified: Arc::default() }
     }
 
     /// Validates a raw `Authorization` header value for a vault of `tenant`.
@@ -139,6 +143,23 @@ impl TokenValidator {
         now: UnixSeconds,
         audience: Audience,
     ) -> Result<Principal, TokenError> {
+        let fingerprint = verified::fingerprint(token);
+        let claims = match self.verified.get(&fingerprint, now) {
+            Some(claims) => claims,
+            None => {
+                let claims = Arc::new(self.verify_signature(token)?);
+                if let Some(exp) = claims.exp {
+                    let useless_after = exp.saturating_add(CLOCK_SKEW_SECONDS);
+                    self.verified.insert(fingerprint, claims.clone(), useless_after, now);
+                }
+                claims
+            }
+        };
+        self.check_claims(&claims, tenant, now, audience)
+    }
+
+    /// The token's claims, if it is an RS256 token signed by the emulator's issuer key.
+    fn verify_signature(&self, token: &str) -> Result<ValidatedClaims, TokenError> {
         let header = jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
         if header.alg != Algorithm::RS256 {
             return Err(TokenError::UnsupportedAlgorithm(format!("{:?}", header.alg)));
@@ -146,31 +167,38 @@ impl TokenValidator {
         let kid = header.kid.unwrap_or_default();
         let key = self.issuer.decoding_key(&kid).ok_or_else(|| TokenError::UnknownSigningKey(kid.clone()))?;
 
-        // jsonwebtoken checks only the signature here; every claim is checked below, so each
-        // failure can carry the Key Vault message for it.
+        // jsonwebtoken checks only the signature here; every claim is checked by check_claims,
+        // so each failure can carry the Key Vault message for it.
         let mut validation = Validation::new(Algorithm::RS256);
         validation.validate_exp = false;
         validation.validate_nbf = false;
         validation.validate_aud = false;
         validation.required_spec_claims.clear();
-        let claims = jsonwebtoken::decode::<ValidatedClaims>(token, key, &validation)
-            .map_err(|e| match e.kind() {
+        jsonwebtoken::decode::<ValidatedClaims>(token, key, &validation).map(|data| data.claims).map_err(|e| {
+            match e.kind() {
                 jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
                 _ => TokenError::Malformed(e.to_string()),
-            })?
-            .claims;
+            }
+        })
+    }
 
+    /// Issuer, audience, lifetime at `now`, tenant and the caller's ids.
+    fn check_claims(
+        &self,
+        claims: &ValidatedClaims,
+        tenant: Uuid,
+        now: UnixSeconds,
+        audience: Audience,
+    ) -> Result<Principal, TokenError> {
         let expected_issuers = [v1_issuer(tenant), format!("https://login.microsoftonline.com/{tenant}/v2.0")];
-        let iss = claims.iss.ok_or(TokenError::MissingClaim("iss"))?;
-        if !expected_issuers.iter().any(|e| e.eq_ignore_ascii_case(&iss)) {
-            return Err(TokenError::InvalidIssuer { expected: expected_issuers[0].clone(), found: iss });
+        let iss = claims.iss.as_deref().ok_or(TokenError::MissingClaim("iss"))?;
+        if !expected_issuers.iter().any(|e| e.eq_ignore_ascii_case(iss)) {
+            return Err(TokenError::InvalidIssuer { expected: expected_issuers[0].clone(), found: iss.to_owned() });
         }
 
-        let audiences: Vec<String> = match claims.aud {
-            Some(serde_json::Value::String(s)) => vec![s],
-            Some(serde_json::Value::Array(items)) => {
-                items.into_iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
-            }
+        let audiences: Vec<&str> = match &claims.aud {
+            Some(serde_json::Value::String(s)) => vec![s.as_str()],
+            Some(serde_json::Value::Array(items)) => items.iter().filter_map(serde_json::Value::as_str).collect(),
             _ => return Err(TokenError::MissingClaim("aud")),
         };
         let accepted = |aud: &str| match audience {
@@ -191,16 +219,16 @@ impl TokenValidator {
             return Err(TokenError::NotYetValid(nbf));
         }
 
-        let tid = claims.tid.ok_or(TokenError::MissingClaim("tid"))?;
-        if Uuid::parse_str(&tid).ok() != Some(tenant) {
-            return Err(TokenError::WrongTenant { expected: tenant, found: tid });
+        let tid = claims.tid.as_deref().ok_or(TokenError::MissingClaim("tid"))?;
+        if Uuid::parse_str(tid).ok() != Some(tenant) {
+            return Err(TokenError::WrongTenant { expected: tenant, found: tid.to_owned() });
         }
         let object_id =
             claims.oid.as_deref().and_then(|o| Uuid::parse_str(o).ok()).ok_or(TokenError::MissingClaim("oid"))?;
         let as_uuid = |claim: &Option<String>| claim.as_deref().and_then(|v| Uuid::parse_str(v).ok());
         let app_id =
             as_uuid(&claims.appid).or_else(|| as_uuid(&claims.azp)).ok_or(TokenError::MissingClaim("appid"))?;
-        Ok(Principal { tenant_id: tenant, object_id, app_id, issuer: iss })
+        Ok(Principal { tenant_id: tenant, object_id, app_id, issuer: iss.to_owned() })
     }
 }
 
@@ -321,6 +349,30 @@ mod tests {
         assert!(matches!(validator().validate(&none, tenant(), wall_now()), Err(TokenError::Malformed(_))));
         let hs = format!("{}.{body}.c2ln", crate::crypto::base64url::encode(br#"{"alg":"HS256","typ":"JWT"}"#));
         assert!(matches!(validator().validate(&hs, tenant(), wall_now()), Err(TokenError::UnsupportedAlgorithm(_))));
+    }
+
+    #[test]
+    fn a_remembered_token_still_has_every_claim_checked() {
+        let v = validator();
+        let c = claims();
+        let token = issuer().sign(&c).unwrap().access_token;
+        let now = wall_now();
+        assert!(v.validate(&token, tenant(), now).is_ok());
+        assert!(v.validate(&token, tenant(), now).is_ok(), "served from the verified-token cache");
+        assert!(matches!(v.validate(&token, Uuid::from_u128(7), now), Err(TokenError::InvalidIssuer { .. })));
+        assert!(matches!(v.validate(&token, tenant(), c.exp + CLOCK_SKEW_SECONDS), Err(TokenError::Expired(_))));
+        assert!(matches!(
+            v.validate_for(&token, tenant(), now, Audience::Management),
+            Err(TokenError::InvalidAudience { .. })
+        ));
+        // A token that failed its signature check is never remembered as verified.
+        let mut parts: Vec<&str> = token.split('.').collect();
+        let forged = crate::crypto::base64url::encode(b"forged");
+        parts[2] = &forged;
+        let tampered = parts.join(".");
+        for _ in 0..2 {
+            assert_eq!(v.validate(&tampered, tenant(), now), Err(TokenError::BadSignature));
+        }
     }
 
     #[test]

@@ -200,9 +200,21 @@ fn public_key(n: &[u8], e: &[u8]) -> CryptoResult<PublicEncryptingKey> {
     PublicKeyComponents { n, e }.try_into().map_err(|_| CryptoError::Material("invalid RSA public key".into()))
 }
 
+/// The public key parsed for encryption (parse once, encrypt many: the parsed key also keeps
+/// the Montgomery constants its first operation computes).
+pub fn parse_public(n: &[u8], e: &[u8]) -> CryptoResult<PublicEncryptingKey> {
+    public_key(n, e)
+}
+
 /// Encrypts one block with the public key. Plaintext longer than the padding allows is refused.
 pub fn encrypt(n: &[u8], e: &[u8], padding: Padding, plaintext: &[u8]) -> CryptoResult<Vec<u8>> {
-    let key = public_key(n, e)?;
+    encrypt_with(&public_key(n, e)?, padding, plaintext)
+}
+
+/// [`encrypt`] with a parsed key.
+pub fn encrypt_with(key: &PublicEncryptingKey, padding: Padding, plaintext: &[u8]) -> CryptoResult<Vec<u8>> {
+    // A clone shares the parsed key (a reference count).
+    let key = key.clone();
     let modulus_len = key.key_size_bytes();
     let limit = modulus_len.saturating_sub(padding.overhead());
     if plaintext.len() > limit {

@@ -12,6 +12,7 @@ pub mod release;
 pub mod rotation;
 pub mod service;
 pub mod unsealed;
+pub mod version_cache;
 
 pub use error::{Error, Result};
 pub use service::KeyService;

@@ -24,6 +24,7 @@ use super::pool::RsaKeyPool;
 use super::release::{ReleasePolicy, ReleaseWrapping, WrappingKey, wrap_for_release, wrapping_key};
 use super::rotation::RotationPolicy;
 use super::unsealed::{Unsealed, UnsealedCache};
+use super::version_cache::{self, Version, VersionCache};
 use super::{Error, Result};
 
 /// Writable attributes in a create or update request; `None` leaves a value as it is (or at
@@ -151,6 +152,7 @@ pub struct KeyService {
     /// One pass of due work at a time: the sweep and a clock move must not both rotate a key.
     due_work: Arc<tokio::sync::Mutex<()>>,
     unsealed: Arc<UnsealedCache>,
+    versions: Arc<VersionCache>,
 }
 
 fn owner(vault: &Vault, key: &Key) -> String {
@@ -238,6 +240,23 @@ async fn run_blocking<T: Send + 'static, E: Into<Error> + Send + 'static>(
         .await
         .map_err(|e| Error::Internal(format!("{what} task failed: {e}")))?
         .map_err(Into::into)
+}
+
+/// The largest RSA key whose private operations run on the async worker itself. RSA-2048
+/// takes a few hundred microseconds, as much as the RSA signature of every TLS handshake, which
+/// rustls also makes there; sending it to the blocking pool and back cost about a tenth of the
+/// operation again in thread switches. Larger keys take milliseconds and still go to the pool.
+const INLINE_RSA_BITS: u32 = 2048;
+
+/// Runs a private-key operation with `key`: inline when it is quick, else on the blocking pool.
+async fn run_private_op<T: Send + 'static>(
+    key: &Key,
+    what: &str,
+    work: impl FnOnce() -> Result<T> + Send + 'static,
+) -> Result<T> {
+    let slow =
+        matches!(key.public, PublicKey::Rsa { .. }) && key.public.key_size().is_some_and(|b| b > INLINE_RSA_BITS);
+    if slow { run_blocking(what, work).await } else { work() }
 }
 
 /// What a create will generate, once its parameters are checked.
@@ -354,8 +373,29 @@ fn imported_material(jwk: &PrivateJwk, hsm: bool) -> Result<(KeyType, NewMateria
 
 impl KeyService {
     #[must_use]
-    pub fn new(pool: Pool, clock: Clock, master: Arc<MasterKey>, rsa_keys: RsaKeyPool) -> Self {
-        Self { pool, clock, master, rsa_keys: Arc::new(rsa_keys), due_work: Arc::default(), unsealed: Arc::default() }
+    pub fn new(
+        pool: Pool,
+        clock: Clock,
+        master: Arc<MasterKey>,
+        rsa_keys: RsaKeyPool,
+        versions: Arc<VersionCache>,
+    ) -> Self {
+        Self {
+            pool,
+            clock,
+            master,
+            rsa_keys: Arc::new(rsa_keys),
+            due_work: Arc::default(),
+            unsealed: Arc::default(),
+            versions,
+        }
+    }
+
+    /// Commits a write to keys; what lookups kept from before it is forgotten.
+    async fn commit(&self, tx: sqlx::Transaction<'static, sqlx::Sqlite>) -> Result<()> {
+        let committed = tx.commit().await;
+        self.versions.invalidate();
+        Ok(committed?)
     }
 
     /// The pre-generated RSA keys (for the benchmark, metrics and tests).
@@ -462,30 +502,58 @@ impl KeyService {
         if let Some(policy) = &release_policy {
             store::keys::set_release_policy(&mut tx, vault.name.as_str(), key.name.as_str(), Some(policy)).await?;
         }
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(key)
     }
 
     /// A key version; `None` (or an empty path segment) means the current version.
+    /// Answered from the version cache when it holds the lookup: this is the hot path of every
+    /// key operation.
     pub async fn get_key(&self, vault: &Vault, name: &KeyName, version: Option<&str>) -> Result<Key> {
-        let mut conn = self.pool.acquire().await?;
-        Self::find(&mut conn, vault, name, version).await
+        Ok(self.version(vault, name, version).await?.key.clone())
     }
 
+    /// [`KeyService::get_key`] with the parsed forms the cache keeps.
+    async fn version(&self, vault: &Vault, name: &KeyName, version: Option<&str>) -> Result<Arc<Version>> {
+        let parsed = Self::parse_version(name, version)?;
+        let lookup = version_cache::lookup(vault.name.as_str(), name.as_str(), parsed.as_ref().map(KeyVersion::as_str));
+        if let Some(found) = self.versions.get(&lookup) {
+            return Ok(found);
+        }
+        let read_at = self.versions.generation();
+        let mut conn = self.pool.acquire().await?;
+        let key = Self::find_parsed(&mut conn, vault, name, parsed.as_ref())
+            .await?
+            .ok_or_else(|| not_found(name, version.filter(|v| !v.is_empty())))?;
+        let found = Arc::new(Version::new(key));
+        self.versions.keep(read_at, lookup, found.clone());
+        Ok(found)
+    }
+
+    /// The version a path segment names; `None` (or an empty segment) for the current one.
+    fn parse_version(name: &KeyName, version: Option<&str>) -> Result<Option<KeyVersion>> {
+        match version.filter(|v| !v.is_empty()) {
+            Some(text) => KeyVersion::parse(text).map(Some).ok_or_else(|| not_found(name, Some(text))),
+            None => Ok(None),
+        }
+    }
+
+    /// A version read from the store (inside write transactions, which must see their own state).
     async fn find(conn: &mut store::Conn, vault: &Vault, name: &KeyName, version: Option<&str>) -> Result<Key> {
-        let version = version.filter(|v| !v.is_empty());
-        let parsed = match version {
-            Some(text) => Some(KeyVersion::parse(text).ok_or_else(|| not_found(name, version))?),
-            None => None,
-        };
-        store::keys::find_active_version(
-            conn,
-            vault.name.as_str(),
-            name.as_str(),
-            parsed.as_ref().map(KeyVersion::as_str),
-        )
-        .await?
-        .ok_or_else(|| not_found(name, version))
+        let parsed = Self::parse_version(name, version)?;
+        Self::find_parsed(conn, vault, name, parsed.as_ref())
+            .await?
+            .ok_or_else(|| not_found(name, version.filter(|v| !v.is_empty())))
+    }
+
+    async fn find_parsed(
+        conn: &mut store::Conn,
+        vault: &Vault,
+        name: &KeyName,
+        parsed: Option<&KeyVersion>,
+    ) -> Result<Option<Key>> {
+        Ok(store::keys::find_active_version(conn, vault.name.as_str(), name.as_str(), parsed.map(KeyVersion::as_str))
+            .await?)
     }
 
     /// The current version of every key, ordered by name.
@@ -557,7 +625,7 @@ impl KeyService {
         }
         key.attributes.updated = self.clock.now();
         store::keys::update_properties(&mut tx, vault.name.as_str(), &key).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(key)
     }
 
@@ -570,7 +638,7 @@ impl KeyService {
         let scheduled_purge_date = deleted_date.saturating_add(i64::from(vault.soft_delete_retention_days) * 86_400);
         store::keys::mark_deleted(&mut tx, vault.name.as_str(), key.name.as_str(), deleted_date, scheduled_purge_date)
             .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(DeletedKey { key, deleted_date, scheduled_purge_date })
     }
 
@@ -607,7 +675,7 @@ impl KeyService {
         let mut tx = store::begin_write(&self.pool).await?;
         let deleted = Self::find_deleted(&mut tx, vault, name).await?;
         store::keys::clear_deleted(&mut tx, vault.name.as_str(), deleted.key.name.as_str()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(deleted.key)
     }
 
@@ -619,7 +687,7 @@ impl KeyService {
             return Err(Error::PurgeProtected { vault: vault.name.to_string() });
         }
         store::keys::purge(&mut tx, vault.name.as_str(), deleted.key.name.as_str()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         self.unsealed.forget(&owner_prefix(vault.name.as_str(), deleted.key.name.as_str()));
         Ok(())
     }
@@ -629,7 +697,7 @@ impl KeyService {
     pub async fn purge_due(&self) -> Result<usize> {
         let mut tx = store::begin_write(&self.pool).await?;
         let purged = store::keys::purge_due(&mut tx, self.clock.now()).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         for (vault, name) in &purged {
             self.unsealed.forget(&owner_prefix(vault, name));
             tracing::info!(vault = %vault, key = %name, "purged a deleted key at its scheduled purge date");
@@ -691,7 +759,7 @@ impl KeyService {
             backup.current_version.as_str(),
         )
         .await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         current.ok_or_else(|| Error::Internal("restored backup lost its current version".into()))
     }
 
@@ -725,7 +793,7 @@ impl KeyService {
         let json = serde_json::to_string(&policy).map_err(|e| Error::Internal(format!("rotation policy: {e}")))?;
         let key = Self::find(&mut tx, vault, name, None).await?;
         store::keys::set_rotation_policy(&mut tx, vault.name.as_str(), key.name.as_str(), &json).await?;
-        tx.commit().await?;
+        self.commit(tx).await?;
         Ok(policy)
     }
 
@@ -804,17 +872,15 @@ impl KeyService {
         operation: KeyOperation,
         fits: impl FnOnce(&Key) -> Result<T>,
     ) -> Result<(Key, T, Arc<Unsealed>)> {
-        // One connection for the lookup and, the first time, the sealed material: this is the
-        // unwrap hot path. The version's state is read every time; its material only once.
-        let mut conn = self.pool.acquire().await?;
-        let key = Self::find(&mut conn, vault, name, version).await?;
+        // The unwrap hot path: once both caches hold the version, no store read at all.
+        let key = self.get_key(vault, name, version).await?;
         check_operation(&key, operation, self.clock.now())?;
         let fitted = fits(&key)?;
         let owner = owner(vault, &key);
         let private = match self.unsealed.get(&owner) {
             Some(private) => private,
             None => {
-                let material = self.open_private_material(&mut conn, vault, &key).await?;
+                let material = self.private_material(vault, &key).await?;
                 self.unsealed.insert(owner, Unsealed::new(material))
             }
         };
@@ -847,13 +913,13 @@ impl KeyService {
         let (key, scheme, private) =
             self.unsealed_for(vault, name, version, KeyOperation::Sign, |key| signature_scheme(algorithm, key)).await?;
         let digest = digest.to_vec();
-        let signature = run_blocking("signing", move || match scheme {
+        let signature = run_private_op(&key, "signing", move || match scheme {
             SignatureScheme::Rsa(padding, hash) => {
-                rsa::sign_digest_with(private.rsa_signing()?, padding, hash, &digest)
+                Ok(rsa::sign_digest_with(private.rsa_signing()?, padding, hash, &digest)?)
             }
-            SignatureScheme::RsaUnhashed => rsa_unhashed::sign(private.material(), &digest),
-            SignatureScheme::Ec(curve) => ec::sign_digest(curve, private.material(), &digest),
-            SignatureScheme::Hmac(hash) => aes::hmac_sign(private.material(), hash, &digest),
+            SignatureScheme::RsaUnhashed => Ok(rsa_unhashed::sign(private.material(), &digest)?),
+            SignatureScheme::Ec(curve) => Ok(ec::sign_digest(curve, private.material(), &digest)?),
+            SignatureScheme::Hmac(hash) => Ok(aes::hmac_sign(private.material(), hash, &digest)?),
         })
         .await?;
         Ok((key, signature))
@@ -901,19 +967,20 @@ impl KeyService {
         algorithm: EncryptionAlgorithm,
         input: CipherInput,
     ) -> Result<(Key, CipherOutput)> {
-        let key = self.get_key(vault, name, version).await?;
-        check_operation(&key, operation, self.clock.now())?;
-        let scheme = cipher_scheme(algorithm, operation, &key)?;
+        let found = self.version(vault, name, version).await?;
+        let key = &found.key;
+        check_operation(key, operation, self.clock.now())?;
+        let scheme = cipher_scheme(algorithm, operation, key)?;
         let output = match (scheme, &key.public) {
-            (CipherScheme::Rsa(padding), PublicKey::Rsa { n, e }) => {
-                CipherOutput::value(rsa::encrypt(n, e, padding, &input.value)?)
+            (CipherScheme::Rsa(padding), PublicKey::Rsa { .. }) => {
+                CipherOutput::value(rsa::encrypt_with(found.rsa_public()?, padding, &input.value)?)
             }
             _ => {
-                let secret = self.private_material(vault, &key).await?;
+                let secret = self.private_material(vault, key).await?;
                 symmetric_encrypt(scheme, &secret, input)?
             }
         };
-        Ok((key, output))
+        Ok((key.clone(), output))
     }
 
     /// decrypt or unwrapKey: the private-key primitive, or AES with the key.
@@ -928,7 +995,7 @@ impl KeyService {
     ) -> Result<(Key, CipherOutput)> {
         let fits = |key: &Key| cipher_scheme(algorithm, operation, key);
         let (key, scheme, private) = self.unsealed_for(vault, name, version, operation, fits).await?;
-        let output = run_blocking("decryption", move || match scheme {
+        let output = run_private_op(&key, "decryption", move || match scheme {
             CipherScheme::Rsa(padding) => rsa::decrypt_with(private.rsa_decrypting()?, padding, &input.value)
                 .map(CipherOutput::value)
                 .map_err(Error::from),
@@ -991,7 +1058,8 @@ mod tests {
     async fn service() -> (KeyService, Vault) {
         let pool = store::open(None).await.unwrap();
         let clock = Clock::new();
-        let registry = crate::vault::VaultRegistry::load(pool.clone(), clock.clone()).await.unwrap();
+        let versions = Arc::new(VersionCache::default());
+        let registry = crate::vault::VaultRegistry::load(pool.clone(), clock.clone(), versions.clone()).await.unwrap();
         let vault = registry
             .create(Vault {
                 name: VaultName::parse("default").unwrap(),
@@ -1007,7 +1075,7 @@ mod tests {
             .await
             .unwrap();
         let master = Arc::new(MasterKey::from_bytes(&MasterKey::generate_bytes().unwrap()).unwrap());
-        (KeyService::new(pool, clock, master, RsaKeyPool::new(Default::default())), (*vault).clone())
+        (KeyService::new(pool, clock, master, RsaKeyPool::new(Default::default()), versions), (*vault).clone())
     }
 
     fn ec_request() -> CreateKeyRequest {

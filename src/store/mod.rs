@@ -32,11 +32,11 @@ pub async fn open(data_dir: Option<&Path>) -> Result<Pool, sqlx::Error> {
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full);
-            SqlitePoolOptions::new().max_connections(4).connect_with(options).await?
+            pool_options().max_connections(4).connect_with(options).await?
         }
         None => {
             let options = with_common_pragmas(SqliteConnectOptions::from_str("sqlite::memory:")?);
-            SqlitePoolOptions::new()
+            pool_options()
                 .max_connections(1)
                 .min_connections(1)
                 .idle_timeout(None)
@@ -47,6 +47,13 @@ pub async fn open(data_dir: Option<&Path>) -> Result<Pool, sqlx::Error> {
     };
     MIGRATOR.run(&pool).await?;
     Ok(pool)
+}
+
+/// No ping before handing out a connection: sqlx's default round trip to the connection's
+/// worker thread doubled the cost of a key lookup, and a local SQLite file does not go stale the
+/// way a network connection does.
+fn pool_options() -> SqlitePoolOptions {
+    SqlitePoolOptions::new().test_before_acquire(false)
 }
 
 fn with_common_pragmas(options: SqliteConnectOptions) -> SqliteConnectOptions {

@@ -309,7 +309,12 @@ async fn deleted_vaults_keep_their_keys_until_recovered_or_purged() {
         "its keys are back"
     );
 
-    // Without purge protection: purge now, or the clock purges it at its date.
+    // Without purge protection: purge now, or the clock purges it at its date. Its key was read
+    // (so the key lookup cache holds it) before the vault went.
+    let other_create = format!("{}/keys/cmk/create?{API}", vault.emulator.vault_url("other"));
+    let created = vault.call_as(Method::POST, &other_create, Some(&token), Some(json!({"kty": "EC"}))).await;
+    assert_eq!(created.0, StatusCode::OK);
+    assert_eq!(vault.call_as(Method::GET, &key_url("other"), Some(&token), None).await.0, StatusCode::OK);
     assert_eq!(admin.call(Method::DELETE, &format!("{vaults}/other"), None).await.0, StatusCode::OK);
     let done = vault.emulator.advance_clock(8 * 86_400).await.unwrap();
     assert_eq!(done.purged_vaults, 1);
@@ -319,5 +324,11 @@ async fn deleted_vaults_keep_their_keys_until_recovered_or_purged() {
         admin.call(Method::PUT, &format!("{vaults}/other"), Some(create(false))).await.0,
         StatusCode::CREATED,
         "the name is free again"
+    );
+    let (status, body) = vault.call_as(Method::GET, &key_url("other"), Some(&token), None).await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (StatusCode::NOT_FOUND, Some("KeyNotFound")),
+        "a vault made under a purged vault's name has none of its keys: {body}"
     );
 }
