@@ -67,6 +67,9 @@ pub mod faults;
 mod files;
 #[cfg(feature = "fixture")]
 pub mod fixture;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod keys;
 pub mod metrics;
 pub mod provision;

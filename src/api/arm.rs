@@ -104,6 +104,19 @@ impl IntoResponse for ArmError {
     }
 }
 
+/// Query parameters as `T`; one that does not fit is a Resource Manager `BadRequest`.
+struct ArmQuery<T>(T);
+
+impl<T: serde::de::DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for ArmQuery<T> {
+    type Rejection = ArmError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, _state: &S) -> Result<Self, ArmError> {
+        super::extract::parse_query(parts)
+            .map(Self)
+            .map_err(|message| ArmError::new(StatusCode::BAD_REQUEST, "BadRequest", message))
+    }
+}
+
 impl From<VaultError> for ArmError {
     fn from(err: VaultError) -> Self {
         match err {
@@ -676,8 +689,21 @@ async fn delete_identity(
         .delete_user_assigned(&name)
         .await
         .map_err(|message| ArmError::new(StatusCode::CONFLICT, "Conflict", message))?;
-    // Identities declared in the config file are not the management API's to delete.
-    Ok(if removed { StatusCode::OK } else { StatusCode::NO_CONTENT })
+    if removed {
+        return Ok(StatusCode::OK);
+    }
+    // Built-in identities and those the config file declares are not the management API's to
+    // delete: saying 204 (nothing there) while the identity stays would be a lie.
+    if state.identities.by_name(&name).is_some() {
+        return Err(ArmError::new(
+            StatusCode::CONFLICT,
+            "Conflict",
+            format!(
+                "The identity '{name}' is declared by the emulator (built in, or in its config file) and cannot be deleted through the management API."
+            ),
+        ));
+    }
+    Ok(StatusCode::NO_CONTENT)
 }
 
 async fn list_identities(
@@ -843,7 +869,7 @@ fn filter_value(filter: Option<&str>, field: &str) -> Option<String> {
 async fn list_assignments(
     State(state): State<AppState>,
     Path(params): Path<Params>,
-    axum::extract::Query(query): axum::extract::Query<FilterQuery>,
+    ArmQuery(query): ArmQuery<FilterQuery>,
 ) -> ArmResult<Json<Value>> {
     let (vault, scope, _) = assignment_scope(&state, &params)?;
     let principal = filter_value(query.filter.as_deref(), "principalId");
@@ -881,7 +907,7 @@ fn definition_body(state: &AppState, role: &RoleDefinition) -> Value {
 async fn list_definitions(
     State(state): State<AppState>,
     Path(params): Path<Params>,
-    axum::extract::Query(query): axum::extract::Query<FilterQuery>,
+    ArmQuery(query): ArmQuery<FilterQuery>,
 ) -> ArmResult<Json<Value>> {
     check_subscription(&state, param(&params, "subscription"))?;
     let name = filter_value(query.filter.as_deref(), "roleName");

@@ -11,7 +11,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::errors::{ApiError, ApiResult};
-use super::extract::KvJson;
+use super::extract::{KvJson, KvQuery};
 use crate::clock::parse_iso8601_duration;
 use crate::keys::service::DueWork;
 use crate::vault::Authorization;
@@ -236,7 +236,7 @@ fn default_resource() -> String {
 /// --identity NAME` prints, for curl users.
 async fn identity_token(
     State(state): State<AppState>,
-    axum::extract::Query(query): axum::extract::Query<IdentityTokenQuery>,
+    KvQuery(query): KvQuery<IdentityTokenQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let identity = state
         .identities
@@ -274,7 +274,7 @@ fn default_audience() -> String {
 async fn federated_token(
     State(state): State<AppState>,
     headers: axum::http::HeaderMap,
-    axum::extract::Query(query): axum::extract::Query<FederatedTokenQuery>,
+    KvQuery(query): KvQuery<FederatedTokenQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
     let signer = state
         .federation

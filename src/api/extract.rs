@@ -43,6 +43,24 @@ fn url_decode_pairs(query: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(query).unwrap_or_default()
 }
 
+/// The query string deserialized into `T`, or what is wrong with it.
+pub fn parse_query<T: DeserializeOwned>(parts: &Parts) -> Result<T, String> {
+    serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
+        .map_err(|e| format!("The query string is not valid for this request: {e}."))
+}
+
+/// Query parameters as `T`; one that does not fit is a Key Vault `BadParameter`, not axum's
+/// plain-text rejection.
+pub struct KvQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for KvQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parse_query(parts).map(Self).map_err(ApiError::bad_parameter)
+    }
+}
+
 /// The request's `api-version`, checked against the supported list.
 #[derive(Clone, Debug)]
 pub struct ApiVersion(pub String);

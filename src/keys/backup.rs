@@ -91,8 +91,13 @@ impl KeyBackup {
             release_policy: self.release_policy.clone(),
         };
         let plaintext = serde_json::to_vec(&contents).map_err(|e| Error::Internal(format!("backup encoding: {e}")))?;
+        Self::seal_plaintext(&plaintext, master, tenant)
+    }
+
+    /// The blob around a backup's JSON: the magic, then the JSON sealed for `tenant`.
+    pub(crate) fn seal_plaintext(plaintext: &[u8], master: &MasterKey, tenant: uuid::Uuid) -> Result<Vec<u8>, Error> {
         let mut blob = MAGIC.to_vec();
-        blob.extend(master.seal(&associated_data(tenant), &plaintext)?);
+        blob.extend(master.seal(&associated_data(tenant), plaintext)?);
         Ok(blob)
     }
 

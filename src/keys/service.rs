@@ -319,6 +319,12 @@ fn generate_material(plan: GenerationPlan) -> Result<NewMaterial> {
 const OCT_KEY_SIZES: [u32; 3] = [128, 192, 256];
 
 /// The material of an imported JWK and the key type it becomes (`Hsm` asks for the -HSM type).
+/// The public key an import of `jwk` would store (the fuzz targets check import with it).
+#[cfg(feature = "fuzzing")]
+pub(crate) fn imported_public_key(jwk: &PrivateJwk, hsm: bool) -> Result<PublicKey> {
+    imported_material(jwk, hsm).map(|(_, material)| material.public)
+}
+
 fn imported_material(jwk: &PrivateJwk, hsm: bool) -> Result<(KeyType, NewMaterial)> {
     let pick = |soft: KeyType, hard: KeyType| if hsm { hard } else { soft };
     match jwk {
@@ -404,8 +410,8 @@ impl KeyService {
         &self.rsa_keys
     }
 
-    /// New key material: from the RSA pool when it has a key of the size, else generated on
-    /// the blocking pool.
+    /// New key material: from the RSA pool when it has a key of the size, else generated (RSA on
+    /// the blocking pool).
     async fn new_material(&self, request: CreateKeyRequest) -> Result<NewMaterial> {
         let validated = validate_generation(&request)?;
         if let GenerationPlan::Rsa(bits) = validated
@@ -416,7 +422,11 @@ impl KeyService {
                 public: PublicKey::Rsa { n: material.n, e: material.e },
             });
         }
-        run_blocking("key generation", move || generate_material(validated)).await
+        match validated {
+            GenerationPlan::Rsa(_) => run_blocking("key generation", move || generate_material(validated)).await,
+            // EC and oct keys take microseconds: the blocking pool's thread hop would cost more.
+            GenerationPlan::Ec(_) | GenerationPlan::Oct(_) => generate_material(validated),
+        }
     }
 
     /// Creates a key, or a new current version of an existing one.

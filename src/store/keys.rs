@@ -121,12 +121,16 @@ pub async fn insert_version(
     .await?;
     sqlx::query(
         "INSERT INTO key_versions (vault, name, version, seq, kty, public_jwk, sealed_private_key, key_ops, enabled, nbf, exp, exportable, created, updated, tags)
-         VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM key_versions WHERE vault = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         VALUES (?, ?, ?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM key_versions WHERE vault = ? AND name = ?), ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(vault)
     .bind(key.name.as_str())
     .bind(key.version.as_str())
+    // `seq` orders the versions of one key (the listing pages by it). Taken per key, the MAX is
+    // one step down the (vault, name, seq) index; taken over the whole vault it was a scan of
+    // every version in the vault, so each create got slower as the vault grew.
     .bind(vault)
+    .bind(key.name.as_str())
     .bind(key.key_type.as_str())
     .bind(public_jwk_json(&key.public)?)
     .bind(sealed_private_key)

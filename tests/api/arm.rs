@@ -257,6 +257,17 @@ async fn user_assigned_identities_and_role_assignments() {
     assert_eq!(admin.call(Method::DELETE, &format!("{identities}/cmk-identity"), None).await.0, StatusCode::OK);
     let (status, _) = admin.call(Method::GET, &format!("{identities}/cmk-identity"), None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        admin.call(Method::DELETE, &format!("{identities}/cmk-identity"), None).await.0,
+        StatusCode::NO_CONTENT,
+        "deleting what is not there"
+    );
+    // The built-in identity stays, and the answer says so rather than 204.
+    let built_in =
+        "/resourceGroups/keyvault-emulator/providers/Microsoft.ManagedIdentity/userAssignedIdentities/default";
+    let (status, body) = admin.call(Method::DELETE, built_in, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("Conflict")), "{body}");
+    assert_eq!(admin.call(Method::GET, built_in, None).await.0, StatusCode::OK);
 }
 
 #[tokio::test]

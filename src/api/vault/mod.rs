@@ -92,7 +92,10 @@ async fn only_restore_is_posted(req: Request, next: Next) -> Response {
     if path.strip_prefix("/keys/").is_some_and(|name| name.eq_ignore_ascii_case("restore")) {
         return next.run(req).await;
     }
-    ApiError::MethodNotAllowed { message: messages::method_not_allowed("POST", path) }.into_response()
+    let mut response =
+        ApiError::MethodNotAllowed { message: messages::method_not_allowed("POST", path) }.into_response();
+    response.headers_mut().insert(header::ALLOW, axum::http::HeaderValue::from_static("GET,HEAD,PATCH,DELETE,PUT"));
+    response
 }
 
 /// A vault endpoint: its requests are authorized for `operation` (the authorization table
