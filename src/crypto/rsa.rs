@@ -129,8 +129,20 @@ pub fn complete_from_d(n: &[u8], e: &[u8], d: &[u8]) -> CryptoResult<RsaKeyMater
     }
     let (n_int, e_int, d_int) = (BigUint::from_bytes_be(n), BigUint::from_bytes_be(e), BigUint::from_bytes_be(d));
     let one = BigUint::from(1u8);
+    // Both exponents of a real key are below n; bounding them bounds the work below, which a
+    // request could otherwise make arbitrarily large with a long `d`.
+    if e_int <= one || e_int >= n_int || d_int <= one || d_int >= n_int {
+        return Err(inconsistent());
+    }
     let k = &d_int * &e_int - &one;
-    if n_int <= one || k.bit(0) {
+    if k.bit(0) {
+        return Err(inconsistent());
+    }
+    // For a real key e·d ≡ 1 (mod λ(n)), so g^(e·d−1) ≡ 1 (mod n) for any g coprime to n: one
+    // exponentiation refuses members that do not belong together, before the factoring loop
+    // below spends up to a hundred of them.
+    let witness = BigUint::from_bytes_be(&super::random_bytes(n.len())?) % &n_int;
+    if witness > one && witness.modpow(&k, &n_int) != one {
         return Err(inconsistent());
     }
     let odd_part_shift = k.trailing_zeros().ok_or_else(inconsistent)?;
@@ -364,6 +376,14 @@ mod tests {
         let mut wrong_d = d.clone();
         *wrong_d.last_mut().unwrap() ^= 2;
         assert!(matches!(complete_from_d(&key.n, &key.e, &wrong_d), Err(CryptoError::InvalidInput(_))));
+
+        // Found by `cargo fuzz` (jwk_import): a `d` far longer than n made the factoring loop's
+        // exponentiations, and so one import request, take many seconds. Exponents that are not
+        // below n cannot belong to the key and are refused before any exponentiation.
+        for huge in [vec![0xffu8; 64 * 1024], vec![0x7f; 4096]] {
+            assert!(matches!(complete_from_d(&key.n, &key.e, &huge), Err(CryptoError::InvalidInput(_))));
+            assert!(matches!(complete_from_d(&key.n, &huge, &d), Err(CryptoError::InvalidInput(_))));
+        }
     }
     use std::sync::OnceLock;
 

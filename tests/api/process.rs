@@ -100,3 +100,86 @@ fn listening_on_every_address_prints_loopback_urls_and_a_warning() {
     assert!(!exports.iter().any(|l| l.contains("0.0.0.0")), "{exports:?}");
     assert!(banner.iter().any(|l| l.starts_with("Warning: listening on 0.0.0.0")));
 }
+
+/// The value of `export NAME=…` in the banner.
+fn exported(banner: &[String], name: &str) -> String {
+    let prefix = format!("export {name}=");
+    banner.iter().find_map(|l| l.strip_prefix(&prefix)).unwrap_or_else(|| panic!("no {name} in {banner:?}")).to_owned()
+}
+
+/// An HTTPS client for the vault the banner names, trusting only the emulator's CA, and a
+/// managed-identity token for it.
+async fn vault_client(banner: &[String]) -> (reqwest::Client, String, String) {
+    let vault_url = exported(banner, "AZURE_KEYVAULT_URL");
+    let ca = std::fs::read(exported(banner, "REQUESTS_CA_BUNDLE")).unwrap();
+    let port: u16 = vault_url.rsplit(':').next().unwrap().parse().unwrap();
+    let client = reqwest::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&ca).unwrap())
+        .resolve("default.vault.localhost", std::net::SocketAddr::from(([127, 0, 0, 1], port)))
+        .build()
+        .unwrap();
+    let token: serde_json::Value = client
+        .get(exported(banner, "IDENTITY_ENDPOINT"))
+        .query(&[("resource", "https://vault.azure.net"), ("api-version", "2019-08-01")])
+        .header("X-IDENTITY-HEADER", exported(banner, "IDENTITY_HEADER"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    (client, vault_url, token["access_token"].as_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn sigterm_lets_an_in_flight_request_finish_and_keeps_its_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let data_dir = dir.path().to_str().unwrap();
+    // An RSA-4096 create with the key pool off takes long enough (key generation) to still be
+    // running when the signal arrives; when it was not, try again.
+    let mut attempts = 0;
+    let (kid, banner) = loop {
+        attempts += 1;
+        assert!(attempts <= 5, "the create never outlasted the signal");
+        let (child, banner) = start_binary(&["--data-dir", data_dir]);
+        let (client, vault_url, token) = vault_client(&banner).await;
+        let name = format!("in-flight-{attempts}");
+        let create = tokio::spawn(
+            client
+                .post(format!("{vault_url}/keys/{name}/create?api-version=7.6"))
+                .bearer_auth(&token)
+                .json(&serde_json::json!({"kty": "RSA", "key_size": 4096}))
+                .send(),
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let in_flight = !create.is_finished();
+        assert!(Command::new("kill").args(["-TERM", &child.id().to_string()]).status().unwrap().success());
+        let response = create.await.unwrap().expect("the in-flight request gets its answer");
+        assert_eq!(response.status(), 200, "the in-flight create completes");
+        let body: serde_json::Value = response.json().await.unwrap();
+        let output = tokio::task::spawn_blocking(move || child.wait_with_output().unwrap()).await.unwrap();
+        assert!(output.status.success(), "exit status {:?}: not a graceful shutdown", output.status);
+        if in_flight {
+            break (body["key"]["kid"].as_str().unwrap().to_owned(), banner);
+        }
+    };
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with("-wal") || name.ends_with("-shm"))
+        .collect();
+    assert!(leftovers.is_empty(), "the database was not closed: {leftovers:?}");
+    drop(banner);
+
+    // The write acknowledged during shutdown is there after a restart.
+    let (mut child, banner) = start_binary(&["--data-dir", data_dir]);
+    let (client, vault_url, token) = vault_client(&banner).await;
+    let path = kid.split_once("/keys/").unwrap().1;
+    let response =
+        client.get(format!("{vault_url}/keys/{path}?api-version=7.6")).bearer_auth(&token).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["key"]["kid"].as_str().unwrap().rsplit('/').next(), kid.rsplit('/').next());
+    child.kill().unwrap();
+    let _ = child.wait();
+}
