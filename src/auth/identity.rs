@@ -243,6 +243,9 @@ pub struct Identities {
     current: Arc<RwLock<Arc<IdentityDirectory>>>,
     /// Location and tags of identities the management API made, by lower-cased name.
     arm: Arc<RwLock<std::collections::HashMap<String, StoredIdentity>>>,
+    /// Lower-cased names of the built-in and config-file identities: the management API may
+    /// update their location and tags but not delete them.
+    declared: Arc<std::collections::HashSet<String>>,
     pool: Pool,
 }
 
@@ -250,6 +253,7 @@ impl Identities {
     /// The directory, plus the user-assigned identities the management API stored before; a
     /// stored one whose name a declared identity now has is left out.
     pub async fn load(pool: Pool, mut directory: IdentityDirectory) -> Result<Self, sqlx::Error> {
+        let declared = directory.all().iter().map(|i| i.name.to_ascii_lowercase()).collect();
         let mut conn = pool.acquire().await?;
         let mut arm = std::collections::HashMap::new();
         for stored in store::identities::list(&mut conn).await? {
@@ -262,7 +266,12 @@ impl Identities {
             }
         }
         drop(conn);
-        Ok(Self { current: Arc::new(RwLock::new(Arc::new(directory))), arm: Arc::new(RwLock::new(arm)), pool })
+        Ok(Self {
+            current: Arc::new(RwLock::new(Arc::new(directory))),
+            arm: Arc::new(RwLock::new(arm)),
+            declared: Arc::new(declared),
+            pool,
+        })
     }
 
     /// What the management API stored about an identity it made (location, tags).
@@ -335,6 +344,11 @@ impl Identities {
 
     /// Deletes a user-assigned identity made through the management API; `false` if none.
     pub async fn delete_user_assigned(&self, name: &str) -> Result<bool, String> {
+        if self.declared.contains(&name.to_ascii_lowercase()) {
+            return Err(format!(
+                "The identity '{name}' is declared by the emulator (built in, or in its config file) and cannot be deleted through the management API."
+            ));
+        }
         let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
         let removed = store::identities::delete(&mut conn, name).await.map_err(|e| e.to_string())?;
         drop(conn);

@@ -268,6 +268,12 @@ async fn user_assigned_identities_and_role_assignments() {
     let (status, body) = admin.call(Method::DELETE, built_in, None).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("Conflict")), "{body}");
     assert_eq!(admin.call(Method::GET, built_in, None).await.0, StatusCode::OK);
+    // Also after a PUT stored its location and tags (schemathesis found a 200 then).
+    let (status, body) = admin.call(Method::PUT, built_in, Some(json!({"location": "westeurope"}))).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = admin.call(Method::DELETE, built_in, None).await;
+    assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::CONFLICT, Some("Conflict")), "{body}");
+    assert_eq!(admin.call(Method::GET, built_in, None).await.0, StatusCode::OK);
 }
 
 #[tokio::test]
