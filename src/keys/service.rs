@@ -318,13 +318,13 @@ fn generate_material(plan: GenerationPlan) -> Result<NewMaterial> {
 /// AES key sizes an `oct` key may have (contract §8).
 const OCT_KEY_SIZES: [u32; 3] = [128, 192, 256];
 
-/// The material of an imported JWK and the key type it becomes (`Hsm` asks for the -HSM type).
 /// The public key an import of `jwk` would store (the fuzz targets check import with it).
 #[cfg(feature = "fuzzing")]
 pub(crate) fn imported_public_key(jwk: &PrivateJwk, hsm: bool) -> Result<PublicKey> {
     imported_material(jwk, hsm).map(|(_, material)| material.public)
 }
 
+/// The material of an imported JWK and the key type it becomes (`Hsm` asks for the -HSM type).
 fn imported_material(jwk: &PrivateJwk, hsm: bool) -> Result<(KeyType, NewMaterial)> {
     let pick = |soft: KeyType, hard: KeyType| if hsm { hard } else { soft };
     match jwk {
