@@ -21,13 +21,15 @@ use crate::keys::service::{CreateKeyRequest, ImportKeyRequest, UpdateKeyRequest,
 pub const TENANT: Uuid = Uuid::from_u128(0x7e6a_71f0_2c3b_4d5e_8f90_a1b2_c3d4_e5f6);
 
 /// A fixed RSA-2048 signing key for the token target (PKCS#8 DER, test-only), so that the
-/// committed seed tokens verify and the fuzzer can mutate valid tokens, not just noise.
-pub const TOKEN_KEY_PKCS8: &[u8] = include_bytes!("../fuzz/token-key.pk8");
+/// committed seed tokens verify and the fuzzer can mutate valid tokens, not just noise. Read at
+/// run time rather than compiled in: only the fuzz targets and the corpus replay need it.
+pub const TOKEN_KEY_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fuzz/token-key.pk8");
 
 fn issuer() -> &'static TokenIssuer {
     static ISSUER: OnceLock<TokenIssuer> = OnceLock::new();
     ISSUER.get_or_init(|| {
-        let material = rsa::material_from_pkcs8(TOKEN_KEY_PKCS8).expect("the committed token key parses");
+        let pkcs8 = std::fs::read(TOKEN_KEY_PATH).unwrap_or_else(|e| panic!("{TOKEN_KEY_PATH}: {e}"));
+        let material = rsa::material_from_pkcs8(&pkcs8).expect("the committed token key parses");
         TokenIssuer::from_material(&material).expect("a token issuer from the committed key")
     })
 }
