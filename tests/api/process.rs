@@ -72,6 +72,16 @@ fn start_binary(args: &[&str]) -> (std::process::Child, Vec<String>) {
     panic!("the emulator exited ({status:?}) before ready: {banner:?}");
 }
 
+/// No `-wal` or `-shm` file left in `data_dir`: the store was closed, nothing needs recovery.
+fn assert_database_closed(data_dir: &std::path::Path) {
+    let leftovers: Vec<_> = std::fs::read_dir(data_dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|name| name.ends_with("-wal") || name.ends_with("-shm"))
+        .collect();
+    assert!(leftovers.is_empty(), "the database was not closed: {leftovers:?}");
+}
+
 #[test]
 fn sigterm_right_after_ready_shuts_down_cleanly_leaving_no_wal() {
     for _ in 0..5 {
@@ -81,12 +91,7 @@ fn sigterm_right_after_ready_shuts_down_cleanly_leaving_no_wal() {
         assert!(killed.success());
         let output = child.wait_with_output().unwrap();
         assert!(output.status.success(), "exit status {:?}: not a graceful shutdown", output.status);
-        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-            .unwrap()
-            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-            .filter(|name| name.ends_with("-wal") || name.ends_with("-shm"))
-            .collect();
-        assert!(leftovers.is_empty(), "the database was not closed: {leftovers:?}");
+        assert_database_closed(dir.path());
     }
 }
 
@@ -163,12 +168,7 @@ async fn sigterm_lets_an_in_flight_request_finish_and_keeps_its_write() {
             break (body["key"]["kid"].as_str().unwrap().to_owned(), banner);
         }
     };
-    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|name| name.ends_with("-wal") || name.ends_with("-shm"))
-        .collect();
-    assert!(leftovers.is_empty(), "the database was not closed: {leftovers:?}");
+    assert_database_closed(dir.path());
     drop(banner);
 
     // The write acknowledged during shutdown is there after a restart.

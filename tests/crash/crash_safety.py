@@ -1032,17 +1032,18 @@ def main():
         enable_all(emulator, workers, stats)
         verify_all(emulator, workers, stats, "final (all enabled)", final=True)
         lifetime_log_problems("final")
-        code = emulator.stop()
-        stats.check()
-        if code != 0:
-            stats.fail(f"final: graceful stop (SIGTERM) exited with {code}")
+
+        def graceful_stop(label):
+            code = emulator.stop()
+            stats.check()
+            if code != 0:
+                stats.fail(f"{label}: graceful stop (SIGTERM) exited with {code}")
+
+        graceful_stop("final")
         start("start after graceful stop")
         verify_all(emulator, workers, stats, "after graceful stop", final=True)
         lifetime_log_problems("after graceful stop")
-        code = emulator.stop()
-        stats.check()
-        if code != 0:
-            stats.fail(f"end: graceful stop (SIGTERM) exited with {code}")
+        graceful_stop("end")
         if args.inject_fault and not injected:
             stats.fail(f"--inject-fault {args.inject_fault}: no kill left a candidate to damage (try more --kills)")
     except HarnessError as err:

@@ -195,7 +195,6 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     let Some(vault) = vault else {
         return ApiError::VaultNotFound { message: messages::vault_not_found(host) }.into_response();
     };
-    let challenge = challenge(&authority, domain, &vault.tenant_id);
     let header_value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     match state.validator.validate_header(header_value, vault.tenant_id) {
         Ok(principal) => {
@@ -208,7 +207,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         }
         Err(err) => {
             tracing::debug!(error = %err, "rejected bearer token");
-            ApiError::unauthorized(&err, challenge).into_response()
+            ApiError::unauthorized(&err, challenge(&authority, domain, &vault.tenant_id)).into_response()
         }
     }
 }
