@@ -150,6 +150,12 @@ pub struct ServeArgs {
     /// assignments, and seed keys (see the README).
     #[arg(long, env = "KVEMU_CONFIG")]
     pub config: Option<PathBuf>,
+
+    /// Also accept a data-plane api-version dated after every version this emulator knows, and
+    /// serve it as the newest known one (warning once per version): for SDKs newer than the
+    /// emulator. Off by default, as strict as Azure.
+    #[arg(long, env = "KVEMU_LENIENT_API_VERSION")]
+    pub lenient_api_version: bool,
 }
 
 /// A certificate name: an IP address, or a DNS name of letters, digits, '-' and '.'.
@@ -193,6 +199,7 @@ pub struct Config {
     pub vaults: Vec<VaultSettings>,
     pub key_pool: KeyPoolSpec,
     pub config_file: Option<ConfigFile>,
+    pub lenient_api_version: bool,
 }
 
 impl Config {
@@ -213,6 +220,7 @@ impl Config {
             vaults: Vec::new(),
             key_pool: KeyPoolSpec::parse(DEFAULT_KEY_POOL).unwrap_or_default(),
             config_file: None,
+            lenient_api_version: false,
         }
     }
 
@@ -265,6 +273,7 @@ impl TryFrom<ServeArgs> for Config {
             vaults: args.vaults,
             key_pool: args.key_pool,
             config_file,
+            lenient_api_version: args.lenient_api_version,
         })
     }
 }

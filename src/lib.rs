@@ -58,6 +58,7 @@
 //! ```
 
 pub mod api;
+pub mod api_version;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -122,6 +122,7 @@ async fn seed_key(keys: &KeyService, vault: &Vault, seed: &SeedKey) -> Result<()
                 key_size: *size,
                 public_exponent: None,
                 curve,
+                ml_dsa: None,
                 key_ops,
                 attributes: AttributeChanges::default(),
                 tags: None,

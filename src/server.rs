@@ -229,6 +229,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         settings: settings.clone(),
         metrics: Arc::default(),
         faults: Arc::default(),
+        api_versions: Arc::new(crate::api_version::Policy::new(config.lenient_api_version)),
     });
 
     let https_listener = bind(SocketAddr::new(config.bind, config.https_port))?;

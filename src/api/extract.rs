@@ -10,29 +10,11 @@ use serde::de::DeserializeOwned;
 
 use super::errors::ApiError;
 use super::messages;
+use crate::api_version::{DataPlaneVersion, Feature, Policy};
 use crate::auth::Principal;
 use crate::auth::decision::{Denial, Target, decide};
 use crate::auth::table::Operation;
 use crate::vault::Vault;
-
-/// api-versions the real service answers (contract §1), including the previews SDK betas send.
-pub const SUPPORTED_API_VERSIONS: &[&str] = &[
-    "7.0",
-    "7.1",
-    "7.2",
-    "7.3",
-    "7.4",
-    "7.5",
-    "7.6",
-    "2025-07-01",
-    "7.3-preview",
-    "7.4-preview.1",
-    "7.5-preview.1",
-    "7.6-preview.1",
-    "7.6-preview.2",
-    "2025-06-01-preview",
-    "2026-01-01-preview",
-];
 
 fn query_map(parts: &Parts) -> HashMap<String, String> {
     parts.uri.query().map(|q| url_decode_pairs(q).into_iter().collect::<HashMap<String, String>>()).unwrap_or_default()
@@ -61,21 +43,49 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for KvQuery<T> {
     }
 }
 
-/// The request's `api-version`, checked against the supported list.
+/// The request's `api-version`, checked against the version table (`crate::api_version`): what
+/// the client asked for, and the table entry it is served as (the same one, unless the
+/// emulator is lenient and the client is newer than the table).
 #[derive(Clone, Debug)]
-pub struct ApiVersion(pub String);
+pub struct ApiVersion {
+    pub requested: String,
+    pub served: &'static DataPlaneVersion,
+}
+
+impl ApiVersion {
+    /// Whether this request sees a version-dependent feature.
+    #[must_use]
+    pub fn has(&self, feature: Feature) -> bool {
+        self.served.has(feature)
+    }
+
+    /// Refuses `what` (an operation or a parameter) unless this version has `feature`.
+    pub fn require(&self, feature: Feature, what: &str) -> Result<(), ApiError> {
+        if self.has(feature) {
+            Ok(())
+        } else {
+            Err(ApiError::bad_parameter(messages::not_in_api_version(
+                what,
+                &self.requested,
+                DataPlaneVersion::introducing(feature).name,
+            )))
+        }
+    }
+}
 
 impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = query_map(parts);
-        let version = query.get("api-version").ok_or_else(|| ApiError::bad_parameter(messages::MISSING_API_VERSION))?;
-        if SUPPORTED_API_VERSIONS.contains(&version.as_str()) {
-            Ok(Self(version.clone()))
-        } else {
-            Err(ApiError::bad_parameter(messages::unknown_api_version(version)))
-        }
+        let requested =
+            query.get("api-version").ok_or_else(|| ApiError::bad_parameter(messages::missing_api_version()))?;
+        // The vault layer hands over the configured policy; without one, as strict as Azure.
+        let strict = Policy::default();
+        let policy = parts.extensions.get::<Arc<Policy>>().map_or(&strict, |p| p.as_ref());
+        let served =
+            policy.resolve(requested).map_err(|_| ApiError::bad_parameter(messages::unknown_api_version(requested)))?;
+        Ok(Self { requested: requested.clone(), served })
     }
 }
 

@@ -2,6 +2,8 @@
 //! Tags follow `keys-api-contract.md`: [rec] recorded from the real service, [sdk]/[ext] quoted
 //! by SDK guides or third parties, [unverified] our best guess, kept here so it can change.
 
+use crate::api_version::DataPlaneVersion;
+
 /// Portal/region label the real service appends to vault names in messages.
 pub const REGION: &str = "local";
 
@@ -63,12 +65,31 @@ pub fn invalid_name(name: &str) -> String {
 #[must_use]
 pub fn unknown_api_version(version: &str) -> String {
     format!(
-        "The specified version ({version}) is not recognized. Consider using the latest supported version (2025-07-01)."
+        "The specified version ({version}) is not recognized. Consider using the latest supported version ({}).",
+        DataPlaneVersion::latest_stable().name
     )
 }
 
+/// [unverified] `attributes.external_key` on a vault with no external key manager connection.
+pub const EXTERNAL_KEYS_UNSUPPORTED: &str = "External keys are not supported: this vault has no external key manager (EKM) connection, so 'attributes.external_key' cannot be used.";
+
+/// [unverified] the keys API's JsonWebKey has no member for ML-DSA private material.
+pub const AKP_IMPORT_UNSUPPORTED: &str = "AKP keys cannot be imported: the JSON Web Key has no member for ML-DSA private key material. Create the key in the vault with kty AKP instead.";
+
+/// [unverified] an operation or parameter the request's api-version does not have.
+#[must_use]
+pub fn not_in_api_version(what: &str, version: &str, since: &str) -> String {
+    format!("{what} is not supported in api-version {version}; it is available from api-version {since}.")
+}
+
 /// [unverified] §1: api-version is required on every operation.
-pub const MISSING_API_VERSION: &str = "The 'api-version' query parameter is required for all requests. Consider using the latest supported version (2025-07-01).";
+#[must_use]
+pub fn missing_api_version() -> String {
+    format!(
+        "The 'api-version' query parameter is required for all requests. Consider using the latest supported version ({}).",
+        DataPlaneVersion::latest_stable().name
+    )
+}
 
 /// [rec] §4a; innererror AccessDenied.
 #[must_use]

@@ -86,6 +86,8 @@ pub struct Services {
     pub settings: Arc<Settings>,
     pub metrics: Arc<crate::metrics::Metrics>,
     pub faults: Arc<crate::faults::Faults>,
+    /// How strictly `api-version` is checked (`--lenient-api-version`).
+    pub api_versions: Arc<crate::api_version::Policy>,
 }
 
 impl AppState {
@@ -279,6 +281,8 @@ const OPERATIONS: &[&str] = &[
     "decrypt",
     "wrapkey",
     "unwrapkey",
+    "securewrapkey",
+    "secureunwrapkey",
     "sign",
     "verify",
     "backup",

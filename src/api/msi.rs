@@ -2,6 +2,15 @@
 //! the App Service protocol at `/msi/token` and the IMDS protocol at
 //! `/metadata/identity/oauth2/token`. Both return every field as a string, as the real
 //! endpoints do, because some SDKs deserialize `expires_on` only as a string.
+//!
+//! It also answers the IMDSv2 probe newer Microsoft auth libraries send before the classic IMDS
+//! token request: MSAL .NET's `ImdsV2ManagedIdentitySource.GetCsrMetadataAsync` in probe mode
+//! sends `GET /metadata/identity/getplatformmetadata?cred-api-version=2.0` (plus `client_id`,
+//! `object_id` or `msi_res_id` for a user-assigned identity) with `Metadata: true` and
+//! `x-ms-client-request-id`, and falls back to the classic flow on any answer but a 200 whose
+//! `Server` header names IMDS. Its retry policy retries 408, 410, 429 and 5xx, but not 404, so
+//! the emulator answers 404 at once, as a VM without IMDSv2 does: the IMDSv2 flow itself needs
+//! a certificate-bound (mTLS) token request that SDK clients only make on real Azure VMs.
 
 use crate::api::routes::Routes;
 use std::collections::HashMap;
@@ -20,6 +29,18 @@ pub fn router() -> Routes {
         .route("/msi/token", get(app_service_token))
         .route("/metadata/identity/oauth2/token", get(imds_token))
         .route("/metadata/identity/oauth2/token/", get(imds_token))
+        // MSAL .NET spells the path in lower case; earlier releases wrote `getPlatformMetadata`.
+        .route("/metadata/identity/getplatformmetadata", get(imds_v2_probe))
+        .route("/metadata/identity/getPlatformMetadata", get(imds_v2_probe))
+}
+
+/// The IMDSv2 platform-metadata probe: 404, so the client falls back to the classic protocol.
+async fn imds_v2_probe() -> Response {
+    let body = serde_json::json!({
+        "error": "not_found",
+        "error_description": "IMDSv2 (certificate-bound managed identity) is not available; use /metadata/identity/oauth2/token.",
+    });
+    (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
 
 /// The OAuth-style error both protocols answer with; App Service answers an identity it cannot

@@ -7,6 +7,8 @@ pub mod aes;
 pub mod base64url;
 pub mod der;
 pub mod ec;
+pub mod mldsa;
+pub mod mldsa_variants;
 pub mod rsa;
 pub mod rsa_unhashed;
 pub mod sealing;

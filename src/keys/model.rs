@@ -1,4 +1,6 @@
 //! The key domain: names, versions, types, operations, attributes and one stored key version.
+//! Over 400 lines because every key type (RSA, EC, oct, AKP) has its members here, in one place,
+//! with their stored form; the rules that use them live in the modules beside this one.
 //! Parsing here is validation: a value of these types is always well-formed (parse, don't
 //! validate). Wire shapes live in `api::vault::wire`, not here.
 
@@ -10,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::clock::UnixSeconds;
 use crate::crypto::base64url::Base64Url;
 use crate::crypto::ec::Curve;
+use crate::crypto::mldsa::MlDsa;
 
 use super::Error;
 use super::release::ReleasePolicy;
@@ -76,6 +79,9 @@ pub enum KeyType {
     EcHsm,
     Oct,
     OctHsm,
+    /// Algorithm Key Pair (ML-DSA), api-version 2026-05-01-preview and later.
+    Akp,
+    AkpHsm,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -83,10 +89,12 @@ pub enum KeyFamily {
     Rsa,
     Ec,
     Oct,
+    Akp,
 }
 
 impl KeyType {
-    pub const ALL: [KeyType; 6] = [Self::Ec, Self::EcHsm, Self::Rsa, Self::RsaHsm, Self::Oct, Self::OctHsm];
+    pub const ALL: [KeyType; 8] =
+        [Self::Ec, Self::EcHsm, Self::Rsa, Self::RsaHsm, Self::Oct, Self::OctHsm, Self::Akp, Self::AkpHsm];
 
     #[must_use]
     pub fn as_str(self) -> &'static str {
@@ -97,14 +105,25 @@ impl KeyType {
             Self::EcHsm => "EC-HSM",
             Self::Oct => "oct",
             Self::OctHsm => "oct-HSM",
+            Self::Akp => "AKP",
+            Self::AkpHsm => "AKP-HSM",
         }
     }
 
     pub fn parse(text: &str) -> Result<Self, Error> {
-        Self::ALL
-            .into_iter()
-            .find(|t| t.as_str() == text)
-            .ok_or_else(|| Error::BadParameter(format!("The specified key type (kty) '{text}' is not valid. Valid values: EC, EC-HSM, RSA, RSA-HSM, oct, oct-HSM.")))
+        Self::ALL.into_iter().find(|t| t.as_str() == text).ok_or_else(|| Self::unknown(text, true))
+    }
+
+    /// The refusal of a `kty` the request's api-version does not know; AKP exists only from
+    /// the api-version that added it, and earlier ones refuse it like any unknown type.
+    #[must_use]
+    pub fn unknown(text: &str, akp_known: bool) -> Error {
+        let valid = if akp_known {
+            "AKP, AKP-HSM, EC, EC-HSM, RSA, RSA-HSM, oct, oct-HSM"
+        } else {
+            "EC, EC-HSM, RSA, RSA-HSM, oct, oct-HSM"
+        };
+        Error::BadParameter(format!("The specified key type (kty) '{text}' is not valid. Valid values: {valid}."))
     }
 
     #[must_use]
@@ -113,12 +132,23 @@ impl KeyType {
             Self::Rsa | Self::RsaHsm => KeyFamily::Rsa,
             Self::Ec | Self::EcHsm => KeyFamily::Ec,
             Self::Oct | Self::OctHsm => KeyFamily::Oct,
+            Self::Akp | Self::AkpHsm => KeyFamily::Akp,
+        }
+    }
+
+    /// The type a created key gets: ML-DSA keys exist only in the HSM, so `AKP` is created as
+    /// `AKP-HSM` (the spec's CreateKey-MLDSA example answers a request for AKP with AKP-HSM).
+    #[must_use]
+    pub fn created_as(self) -> Self {
+        match self {
+            Self::Akp => Self::AkpHsm,
+            other => other,
         }
     }
 
     #[must_use]
     pub fn is_hsm(self) -> bool {
-        matches!(self, Self::RsaHsm | Self::EcHsm | Self::OctHsm)
+        matches!(self, Self::RsaHsm | Self::EcHsm | Self::OctHsm | Self::AkpHsm)
     }
 }
 
@@ -173,7 +203,7 @@ impl KeyOperation {
     pub fn supported_by(self, family: KeyFamily) -> bool {
         match family {
             KeyFamily::Rsa | KeyFamily::Oct => true,
-            KeyFamily::Ec => matches!(self, Self::Sign | Self::Verify | Self::Import | Self::Export),
+            KeyFamily::Ec | KeyFamily::Akp => matches!(self, Self::Sign | Self::Verify | Self::Import | Self::Export),
         }
     }
 
@@ -191,7 +221,7 @@ pub fn default_key_ops(family: KeyFamily) -> Vec<KeyOperation> {
     use KeyOperation::{Decrypt, Encrypt, Sign, UnwrapKey, Verify, WrapKey};
     match family {
         KeyFamily::Rsa | KeyFamily::Oct => vec![Encrypt, Decrypt, Sign, Verify, WrapKey, UnwrapKey],
-        KeyFamily::Ec => vec![Sign, Verify],
+        KeyFamily::Ec | KeyFamily::Akp => vec![Sign, Verify],
     }
 }
 
@@ -199,9 +229,23 @@ pub fn default_key_ops(family: KeyFamily) -> Vec<KeyOperation> {
 /// is public, and a JWK shows neither.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PublicKey {
-    Rsa { n: Vec<u8>, e: Vec<u8> },
-    Ec { curve: Curve, x: Vec<u8>, y: Vec<u8> },
-    Symmetric { bits: u32 },
+    Rsa {
+        n: Vec<u8>,
+        e: Vec<u8>,
+    },
+    Ec {
+        curve: Curve,
+        x: Vec<u8>,
+        y: Vec<u8>,
+    },
+    Symmetric {
+        bits: u32,
+    },
+    /// An ML-DSA public key: its parameter set (the JWK's `alg`) and FIPS 204 encoding (`pub`).
+    Akp {
+        algorithm: MlDsa,
+        public: Vec<u8>,
+    },
 }
 
 /// The public members as the store and backups keep them: JWK names and encodings, plus
@@ -220,6 +264,10 @@ pub struct PublicMembers {
     y: Option<Base64Url>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     key_size: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    alg: Option<String>,
+    #[serde(default, rename = "pub", skip_serializing_if = "Option::is_none")]
+    public: Option<Base64Url>,
 }
 
 impl From<&PublicKey> for PublicMembers {
@@ -235,6 +283,11 @@ impl From<&PublicKey> for PublicMembers {
                 ..Self::default()
             },
             PublicKey::Symmetric { bits } => Self { key_size: Some(*bits), ..Self::default() },
+            PublicKey::Akp { algorithm, public } => Self {
+                alg: Some(algorithm.as_str().to_owned()),
+                public: Some(Base64Url(public.clone())),
+                ..Self::default()
+            },
         }
     }
 }
@@ -245,15 +298,52 @@ impl TryFrom<PublicMembers> for PublicKey {
 
     fn try_from(m: PublicMembers) -> Result<Self, String> {
         match m {
-            PublicMembers { n: Some(n), e: Some(e), crv: None, x: None, y: None, key_size: None } => {
-                Ok(Self::Rsa { n: n.0, e: e.0 })
-            }
-            PublicMembers { n: None, e: None, crv: Some(crv), x: Some(x), y: Some(y), key_size: None } => {
+            PublicMembers {
+                n: Some(n),
+                e: Some(e),
+                crv: None,
+                x: None,
+                y: None,
+                key_size: None,
+                alg: None,
+                public: None,
+            } => Ok(Self::Rsa { n: n.0, e: e.0 }),
+            PublicMembers {
+                n: None,
+                e: None,
+                crv: Some(crv),
+                x: Some(x),
+                y: Some(y),
+                key_size: None,
+                alg: None,
+                public: None,
+            } => {
                 let curve = Curve::from_jwk_name(&crv).ok_or_else(|| format!("unknown curve {crv}"))?;
                 Ok(Self::Ec { curve, x: x.0, y: y.0 })
             }
-            PublicMembers { n: None, e: None, crv: None, x: None, y: None, key_size: Some(bits) } => {
-                Ok(Self::Symmetric { bits })
+            PublicMembers {
+                n: None,
+                e: None,
+                crv: None,
+                x: None,
+                y: None,
+                key_size: Some(bits),
+                alg: None,
+                public: None,
+            } => Ok(Self::Symmetric { bits }),
+            PublicMembers {
+                n: None,
+                e: None,
+                crv: None,
+                x: None,
+                y: None,
+                key_size: None,
+                alg: Some(alg),
+                public: Some(public),
+            } => {
+                let algorithm = MlDsa::from_name(&alg).ok_or_else(|| format!("unknown AKP algorithm {alg}"))?;
+                crate::crypto::mldsa::check_public_key(algorithm, &public.0).map_err(|e| e.to_string())?;
+                Ok(Self::Akp { algorithm, public: public.0 })
             }
             other => Err(format!("public key members do not describe one key: {other:?}")),
         }
@@ -266,8 +356,17 @@ impl PublicKey {
     pub fn key_size(&self) -> Option<u32> {
         match self {
             Self::Rsa { n, .. } => u32::try_from(crate::crypto::trim_leading_zeros(n).len() * 8).ok(),
-            Self::Ec { .. } => None,
+            Self::Ec { .. } | Self::Akp { .. } => None,
             Self::Symmetric { bits } => Some(*bits),
+        }
+    }
+
+    /// The ML-DSA parameter set of an AKP key.
+    #[must_use]
+    pub fn ml_dsa(&self) -> Option<MlDsa> {
+        match self {
+            Self::Akp { algorithm, .. } => Some(*algorithm),
+            _ => None,
         }
     }
 

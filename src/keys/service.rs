@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::clock::{Clock, UnixSeconds};
 use crate::crypto::ec::{self, Curve};
+use crate::crypto::mldsa::{self, MlDsa};
 use crate::crypto::sealing::MasterKey;
 use crate::crypto::{aes, rsa, rsa_unhashed};
 use crate::store::{self, Pool};
@@ -43,6 +44,8 @@ pub struct CreateKeyRequest {
     pub key_size: Option<u32>,
     pub public_exponent: Option<u32>,
     pub curve: Option<Curve>,
+    /// The parameter set of an AKP key (its `alg`).
+    pub ml_dsa: Option<MlDsa>,
     pub key_ops: Option<Vec<KeyOperation>>,
     pub attributes: AttributeChanges,
     pub tags: Option<Tags>,
@@ -265,6 +268,7 @@ enum GenerationPlan {
     Rsa(u32),
     Ec(Curve),
     Oct(u32),
+    MlDsa(MlDsa),
 }
 
 fn validate_generation(request: &CreateKeyRequest) -> Result<GenerationPlan> {
@@ -293,6 +297,11 @@ fn validate_generation(request: &CreateKeyRequest) -> Result<GenerationPlan> {
             }
             Ok(GenerationPlan::Oct(bits))
         }
+        KeyFamily::Akp => request.ml_dsa.map(GenerationPlan::MlDsa).ok_or_else(|| {
+            Error::BadParameter(
+                "The 'alg' parameter is required for AKP keys: ML-DSA-44, ML-DSA-65 or ML-DSA-87.".into(),
+            )
+        }),
     }
 }
 
@@ -311,6 +320,13 @@ fn generate_material(plan: GenerationPlan) -> Result<NewMaterial> {
         }
         GenerationPlan::Oct(bits) => {
             Ok(NewMaterial { private: aes::generate(bits)?, public: PublicKey::Symmetric { bits } })
+        }
+        GenerationPlan::MlDsa(algorithm) => {
+            let material = mldsa::generate(algorithm)?;
+            Ok(NewMaterial {
+                private: material.pkcs8_der,
+                public: PublicKey::Akp { algorithm, public: material.public },
+            })
         }
     }
 }
@@ -404,6 +420,11 @@ impl KeyService {
         Ok(committed?)
     }
 
+    /// The emulator clock's now, for the capability modules beside this one.
+    pub(super) fn clock_now(&self) -> UnixSeconds {
+        self.clock.now()
+    }
+
     /// The pre-generated RSA keys (for the benchmark, metrics and tests).
     #[must_use]
     pub fn rsa_key_pool(&self) -> &RsaKeyPool {
@@ -424,8 +445,8 @@ impl KeyService {
         }
         match validated {
             GenerationPlan::Rsa(_) => run_blocking("key generation", move || generate_material(validated)).await,
-            // EC and oct keys take microseconds: the blocking pool's thread hop would cost more.
-            GenerationPlan::Ec(_) | GenerationPlan::Oct(_) => generate_material(validated),
+            // EC, oct and ML-DSA keys take microseconds: the blocking pool's thread hop would cost more.
+            GenerationPlan::Ec(_) | GenerationPlan::Oct(_) | GenerationPlan::MlDsa(_) => generate_material(validated),
         }
     }
 
@@ -434,7 +455,7 @@ impl KeyService {
         let key_ops = checked_key_ops(request.key_ops.clone(), request.key_type, request.tags.as_ref())?;
         let material = self.new_material(request.clone()).await?;
         let version = NewVersion {
-            key_type: request.key_type,
+            key_type: request.key_type.created_as(),
             material,
             key_ops,
             attributes: request.attributes,
@@ -821,6 +842,7 @@ impl KeyService {
             key_size: current.public.key_size(),
             public_exponent: None,
             curve: current.public.curve(),
+            ml_dsa: current.public.ml_dsa(),
             key_ops: None,
             attributes: AttributeChanges::default(),
             tags: None,
@@ -874,7 +896,7 @@ impl KeyService {
 
     /// A version ready for a private-key operation: found, allowed by its lifecycle, accepted
     /// by `fits` (the algorithm against the key), and its material unsealed.
-    async fn unsealed_for<T>(
+    pub(super) async fn unsealed_for<T>(
         &self,
         vault: &Vault,
         name: &KeyName,
@@ -1094,6 +1116,7 @@ mod tests {
             key_size: None,
             public_exponent: None,
             curve: None,
+            ml_dsa: None,
             key_ops: None,
             attributes: AttributeChanges::default(),
             tags: None,

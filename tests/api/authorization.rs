@@ -52,6 +52,8 @@ fn routes(version: &str) -> Vec<(Method, String, &'static str, &'static str)> {
         (Method::POST, "/keys/k1//verify".into(), "verify", "keys/verify/action"),
         (Method::POST, "/keys/k1/wrapkey".into(), "wrapKey", "keys/wrap/action"),
         (Method::POST, format!("/keys/k1/{v}/unwrapkey"), "unwrapKey", "keys/unwrap/action"),
+        (Method::POST, "/keys/k1/securewrapkey".into(), "wrapKey", "keys/wrap/action"),
+        (Method::POST, format!("/keys/k1/{v}/secureunwrapkey"), "unwrapKey", "keys/unwrap/action"),
         (Method::POST, "/keys/k1/release".into(), "release", "keys/release/action"),
         (Method::POST, "/keys/k1/rotate".into(), "rotate", "keys/rotate/action"),
         (Method::GET, "/keys/k1/rotationpolicy".into(), "getrotationpolicy", "keyrotationpolicies/read"),
@@ -93,6 +95,10 @@ fn body_for(path: &str) -> Option<Value> {
         json!({"key": {"kty": "oct", "k": "AAAAAAAAAAAAAAAAAAAAAA"}})
     } else if ["/encrypt", "/wrapkey", "/decrypt", "/unwrapkey"].iter().any(|op| path.ends_with(op)) {
         json!({"alg": "RSA-OAEP", "value": "AAAA"})
+    } else if path.ends_with("/securewrapkey") {
+        json!({"alg": "RSA-OAEP-256"})
+    } else if path.ends_with("/secureunwrapkey") {
+        json!({"alg": "RSA-OAEP-256", "value": "AAAA", "target": "x"})
     } else if path.ends_with("/sign") {
         json!({"alg": "RS256", "value": "AAAA"})
     } else if path.ends_with("/verify") {

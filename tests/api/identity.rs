@@ -80,6 +80,37 @@ async fn imds_protocol_needs_the_metadata_header_and_accepts_a_trailing_slash() 
     }
 }
 
+/// What MSAL .NET sends when it looks for a managed identity with no App Service variables set
+/// (`ImdsV2ManagedIdentitySource.GetCsrMetadataAsync` in probe mode, then the classic source):
+/// the IMDSv2 probe must fail at once with a status its retry policy does not retry (it retries
+/// 408, 410, 429 and 5xx), without a `Server: IMDS...` header, and the classic request must work.
+#[tokio::test]
+async fn msals_imds_v2_probe_gets_a_404_and_the_classic_imds_flow_follows() {
+    let vault = spawn().await;
+    let base = vault.emulator.http_url();
+    let correlation = "5f4d6c1e-2b3a-4c5d-8e9f-0a1b2c3d4e5f";
+    for query in ["cred-api-version=2.0", "cred-api-version=2.0&client_id=00000000-0000-0000-0000-000000000001"] {
+        for path in ["/metadata/identity/getplatformmetadata", "/metadata/identity/getPlatformMetadata"] {
+            let response = reqwest::Client::new()
+                .get(format!("{base}{path}?{query}"))
+                .header("Metadata", "true")
+                .header("x-ms-client-request-id", correlation)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.status(), StatusCode::NOT_FOUND, "{path}?{query}");
+            let server = response.headers().get("server").and_then(|v| v.to_str().ok()).unwrap_or_default();
+            assert!(!server.to_ascii_uppercase().contains("IMDS"), "no IMDSv2 server header: {server}");
+            let body: Value = response.json().await.unwrap();
+            assert_eq!(body["error"], "not_found", "{body}");
+        }
+    }
+    let url = format!("{base}/metadata/identity/oauth2/token?api-version=2019-08-01&resource=https://vault.azure.net");
+    let (status, body) = get(&url, &[("Metadata", "true"), ("x-ms-client-request-id", correlation)]).await;
+    assert_eq!(status, StatusCode::OK, "the classic IMDS flow MSAL falls back to: {body}");
+    assert!(body["access_token"].as_str().is_some_and(|t| t.split('.').count() == 3));
+}
+
 #[tokio::test]
 async fn jwks_health_and_ca_are_served() {
     let vault = spawn().await;

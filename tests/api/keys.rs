@@ -61,7 +61,7 @@ async fn bad_input_gets_key_vault_errors() {
     let (_, json) = raw(r#"{"kty":"RSA"}"#, format!("{base}/keys/k2/create?api-version=1.0")).await;
     assert_eq!(
         json["error"]["message"],
-        "The specified version (1.0) is not recognized. Consider using the latest supported version (2025-07-01)."
+        "The specified version (1.0) is not recognized. Consider using the latest supported version (2026-04-01)."
     );
 }
 

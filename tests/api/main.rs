@@ -1,6 +1,7 @@
 //! Integration tests against a real emulator over HTTPS: one test binary, the files follow the
 //! URL tree. `helpers` starts an emulator per test on free ports.
 
+mod api_versions;
 mod arm;
 mod auth;
 mod authorization;
@@ -16,6 +17,7 @@ mod keys;
 mod limits;
 mod login;
 mod metrics;
+mod ml_dsa;
 mod openapi;
 mod persistence;
 mod process;

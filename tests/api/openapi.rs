@@ -115,3 +115,18 @@ async fn the_openapi_document_and_the_router_agree() {
     assert!(unserved.is_empty(), "in openapi/openapi.yaml but not served: {unserved:#?}");
     assert!(templates.len() > 50);
 }
+
+/// The document's api-version enum (what schemathesis draws from) is the version table, in order.
+#[test]
+fn the_documented_api_versions_are_the_version_table() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.yaml")).unwrap();
+    let doc = YamlLoader::load_from_str(&text).expect("openapi.yaml is YAML").remove(0);
+    let documented: Vec<&str> = doc["components"]["parameters"]["ApiVersion"]["schema"]["enum"]
+        .as_vec()
+        .expect("an api-version enum")
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    let table: Vec<&str> = keyvault_emulator::api_version::DATA_PLANE.iter().map(|v| v.name).collect();
+    assert_eq!(documented, table, "openapi.yaml's ApiVersion enum must list src/api_version.rs's DATA_PLANE");
+}

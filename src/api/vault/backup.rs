@@ -33,7 +33,7 @@ pub async fn backup_key(
 pub async fn restore_key(
     State(state): State<AppState>,
     ctx: VaultRequest,
-    _version: ApiVersion,
+    api_version: ApiVersion,
     KvJson(body): KvJson<BackupBlob>,
 ) -> ApiResult<Json<KeyBundle>> {
     let key = state.keys.restore_key(&ctx.vault, &body.value.0).await.map_err(|err| match err {
@@ -43,5 +43,5 @@ pub async fn restore_key(
         },
         other => other.into(),
     })?;
-    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
+    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin, api_version.served)))
 }

@@ -6,14 +6,14 @@ use axum::extract::State;
 
 use super::wire::{
     GetRandomBytesRequest, KeyOperationResult, KeyOperationsParameters, KeySignParameters, KeyVerifyParameters,
-    KeyVerifyResult, RandomBytes, versioned_id,
+    KeyVerifyResult, RandomBytes, SignatureRequest, versioned_id,
 };
 use crate::api::AppState;
 use crate::api::errors::ApiResult;
 use crate::api::extract::{ApiVersion, KvJson, KvPath, VaultRequest};
 use crate::crypto::base64url::Base64Url;
 use crate::keys::model::{KeyName, KeyOperation};
-use crate::keys::service::{CipherOutput, EncryptionAlgorithm, KeyService, SignatureAlgorithm};
+use crate::keys::service::{CipherOutput, EncryptionAlgorithm, KeyService};
 
 #[derive(Clone, Copy)]
 enum Direction {
@@ -85,50 +85,77 @@ macro_rules! signature_handlers {
         pub async fn $versioned(
             State(state): State<AppState>,
             ctx: VaultRequest,
-            _version: ApiVersion,
+            api_version: ApiVersion,
             KvPath((name, version)): KvPath<(String, String)>,
             KvJson(body): KvJson<$params>,
         ) -> ApiResult<Json<$result>> {
-            $run(state, ctx, &name, &version, body).await
+            $run(state, ctx, &api_version, &name, &version, body).await
         }
 
         pub async fn $latest(
             State(state): State<AppState>,
             ctx: VaultRequest,
-            _version: ApiVersion,
+            api_version: ApiVersion,
             KvPath(name): KvPath<String>,
             KvJson(body): KvJson<$params>,
         ) -> ApiResult<Json<$result>> {
-            $run(state, ctx, &name, "", body).await
+            $run(state, ctx, &api_version, &name, "", body).await
         }
     };
+}
+
+/// The algorithm name metrics count an ML-DSA operation under: the key's parameter set.
+fn ml_dsa_name(key: &crate::keys::model::Key) -> &'static str {
+    key.public.ml_dsa().map_or("ML-DSA", |a| a.as_str())
 }
 
 async fn run_sign(
     state: AppState,
     ctx: VaultRequest,
+    api_version: &ApiVersion,
     name: &str,
     version: &str,
     body: KeySignParameters,
 ) -> ApiResult<Json<KeyOperationResult>> {
     let name = KeyName::parse(name)?;
-    let algorithm = SignatureAlgorithm::parse(&body.alg)?;
-    let (key, signature) = state.keys.sign(&ctx.vault, &name, Some(version), algorithm, &body.value.0).await?;
-    state.metrics.record_crypto(KeyOperation::Sign.as_str(), algorithm.as_str());
+    let (key, signature, algorithm) = match body.into_request(api_version.served)? {
+        SignatureRequest::Digest { alg, digest } => {
+            let (key, signature) = state.keys.sign(&ctx.vault, &name, Some(version), alg, &digest).await?;
+            (key, signature, alg.as_str())
+        }
+        SignatureRequest::MlDsa { alg, input } => {
+            let (key, signature) =
+                state.keys.sign_ml_dsa(&ctx.vault, &name, Some(version), alg.as_deref(), input).await?;
+            let algorithm = ml_dsa_name(&key);
+            (key, signature, algorithm)
+        }
+    };
+    state.metrics.record_crypto(KeyOperation::Sign.as_str(), algorithm);
     Ok(Json(KeyOperationResult::new(versioned_id(&ctx.origin, &key), CipherOutput::value(signature))))
 }
 
 async fn run_verify(
     state: AppState,
     ctx: VaultRequest,
+    api_version: &ApiVersion,
     name: &str,
     version: &str,
     body: KeyVerifyParameters,
 ) -> ApiResult<Json<KeyVerifyResult>> {
     let name = KeyName::parse(name)?;
-    let algorithm = SignatureAlgorithm::parse(&body.alg)?;
-    let value = state.keys.verify(&ctx.vault, &name, Some(version), algorithm, &body.digest.0, &body.value.0).await?;
-    state.metrics.record_crypto(KeyOperation::Verify.as_str(), algorithm.as_str());
+    let (request, signature) = body.into_request(api_version.served)?;
+    let (value, algorithm) = match request {
+        SignatureRequest::Digest { alg, digest } => {
+            let value = state.keys.verify(&ctx.vault, &name, Some(version), alg, &digest, &signature).await?;
+            (value, alg.as_str())
+        }
+        SignatureRequest::MlDsa { alg, input } => {
+            let value =
+                state.keys.verify_ml_dsa(&ctx.vault, &name, Some(version), alg.as_deref(), input, &signature).await?;
+            (value, "ML-DSA")
+        }
+    };
+    state.metrics.record_crypto(KeyOperation::Verify.as_str(), algorithm);
     Ok(Json(KeyVerifyResult { value }))
 }
 

@@ -27,7 +27,7 @@ pub(super) fn next_link(
     marker.map(|m| {
         format!(
             "{origin}{path}?api-version={}&$skiptoken={}&maxresults={}",
-            version.0,
+            version.requested,
             encode_skip_token(&m),
             paging.max_results
         )
@@ -37,64 +37,67 @@ pub(super) fn next_link(
 pub async fn create_key(
     State(state): State<AppState>,
     ctx: VaultRequest,
-    _version: ApiVersion,
+    api_version: ApiVersion,
     KvPath(name): KvPath<String>,
     KvJson(body): KvJson<KeyCreateParameters>,
 ) -> ApiResult<Json<KeyBundle>> {
     let name = KeyName::parse(&name)?;
+    body.check_version(api_version.served)?;
     let key = state.keys.create_key(&ctx.vault, &name, body.try_into()?).await?;
-    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
+    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin, api_version.served)))
 }
 
 pub async fn import_key(
     State(state): State<AppState>,
     ctx: VaultRequest,
-    _version: ApiVersion,
+    api_version: ApiVersion,
     KvPath(name): KvPath<String>,
     KvJson(body): KvJson<KeyImportParameters>,
 ) -> ApiResult<Json<KeyBundle>> {
     let name = KeyName::parse(&name)?;
+    body.check_version(api_version.served)?;
     let key = state.keys.import_key(&ctx.vault, &name, body.try_into()?).await?;
-    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
+    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin, api_version.served)))
 }
 
 pub async fn get_latest_key(
     state: State<AppState>,
     ctx: VaultRequest,
-    version: ApiVersion,
+    api_version: ApiVersion,
     KvPath(name): KvPath<String>,
 ) -> ApiResult<Json<KeyBundle>> {
-    get_key(state, ctx, version, KvPath((name, String::new()))).await
+    get_key(state, ctx, api_version, KvPath((name, String::new()))).await
 }
 
 pub async fn get_key(
     State(state): State<AppState>,
     ctx: VaultRequest,
-    _version: ApiVersion,
+    api_version: ApiVersion,
     KvPath((name, version)): KvPath<(String, String)>,
 ) -> ApiResult<Json<KeyBundle>> {
     let name = KeyName::parse(&name)?;
     let key = state.keys.get_key(&ctx.vault, &name, Some(&version)).await?;
-    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
+    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin, api_version.served)))
 }
 
 pub async fn list_keys(
     State(state): State<AppState>,
     ctx: VaultRequest,
-    version: ApiVersion,
+    api_version: ApiVersion,
     paging: Paging,
 ) -> ApiResult<Json<KeyListResult>> {
     let after = paging.skip_token.as_deref().map(|t| decode_skip_token(t).ok_or_else(bad_skip_token)).transpose()?;
     let page = state.keys.list_keys(&ctx.vault, paging.max_results, after).await?;
-    let value = page.items.iter().map(|k| KeyItem::new(k, &ctx.vault, base_id(&ctx.origin, k))).collect();
-    let next_link = next_link(&ctx.origin, "/keys", &version, &paging, page.next);
+    let value =
+        page.items.iter().map(|k| KeyItem::new(k, &ctx.vault, base_id(&ctx.origin, k), api_version.served)).collect();
+    let next_link = next_link(&ctx.origin, "/keys", &api_version, &paging, page.next);
     Ok(Json(KeyListResult { value, next_link }))
 }
 
 pub async fn list_key_versions(
     State(state): State<AppState>,
     ctx: VaultRequest,
-    version: ApiVersion,
+    api_version: ApiVersion,
     paging: Paging,
     KvPath(name): KvPath<String>,
 ) -> ApiResult<Json<KeyListResult>> {
@@ -105,30 +108,35 @@ pub async fn list_key_versions(
         .map(|t| decode_skip_token(t).and_then(|m| m.parse::<i64>().ok()).ok_or_else(bad_skip_token))
         .transpose()?;
     let page = state.keys.list_versions(&ctx.vault, &name, paging.max_results, after).await?;
-    let value = page.items.iter().map(|k| KeyItem::new(k, &ctx.vault, versioned_id(&ctx.origin, k))).collect();
+    let value = page
+        .items
+        .iter()
+        .map(|k| KeyItem::new(k, &ctx.vault, versioned_id(&ctx.origin, k), api_version.served))
+        .collect();
     let path = format!("/keys/{name}/versions");
-    let next_link = next_link(&ctx.origin, &path, &version, &paging, page.next.map(|seq| seq.to_string()));
+    let next_link = next_link(&ctx.origin, &path, &api_version, &paging, page.next.map(|seq| seq.to_string()));
     Ok(Json(KeyListResult { value, next_link }))
 }
 
 pub async fn update_latest_key(
     state: State<AppState>,
     ctx: VaultRequest,
-    version: ApiVersion,
+    api_version: ApiVersion,
     KvPath(name): KvPath<String>,
     body: KvJson<KeyUpdateParameters>,
 ) -> ApiResult<Json<KeyBundle>> {
-    update_key(state, ctx, version, KvPath((name, String::new())), body).await
+    update_key(state, ctx, api_version, KvPath((name, String::new())), body).await
 }
 
 pub async fn update_key(
     State(state): State<AppState>,
     ctx: VaultRequest,
-    _version: ApiVersion,
+    api_version: ApiVersion,
     KvPath((name, version)): KvPath<(String, String)>,
     KvJson(body): KvJson<KeyUpdateParameters>,
 ) -> ApiResult<Json<KeyBundle>> {
     let name = KeyName::parse(&name)?;
+    body.check_version(api_version.served)?;
     let key = state.keys.update_key(&ctx.vault, &name, Some(&version), body.try_into()?).await?;
-    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
+    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin, api_version.served)))
 }

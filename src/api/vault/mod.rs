@@ -8,6 +8,8 @@ pub mod deleted_keys;
 pub mod keys;
 pub mod release;
 pub mod rotation;
+pub mod secure_wrap;
+pub mod signing;
 pub mod wire;
 
 use crate::api::routes::Routes;
@@ -45,6 +47,8 @@ pub fn router(state: AppState) -> Routes {
         .route("/keys/{name}/decrypt", endpoint(post(crypto::decrypt_latest), Op::Decrypt))
         .route("/keys/{name}/wrapkey", endpoint(post(crypto::wrap_key_latest), Op::WrapKey))
         .route("/keys/{name}/unwrapkey", endpoint(post(crypto::unwrap_key_latest), Op::UnwrapKey))
+        .route("/keys/{name}/securewrapkey", endpoint(post(secure_wrap::secure_wrap_key_latest), Op::WrapKey))
+        .route("/keys/{name}/secureunwrapkey", endpoint(post(secure_wrap::secure_unwrap_key_latest), Op::UnwrapKey))
         .route("/keys/{name}/sign", endpoint(post(crypto::sign_latest), Op::Sign))
         .route("/keys/{name}/verify", endpoint(post(crypto::verify_latest), Op::Verify))
         .route("/keys/{name}/release", endpoint(post(release::release_latest_key), Op::Release))
@@ -57,6 +61,8 @@ pub fn router(state: AppState) -> Routes {
         .route("/keys/{name}/{version}/decrypt", endpoint(post(crypto::decrypt), Op::Decrypt))
         .route("/keys/{name}/{version}/wrapkey", endpoint(post(crypto::wrap_key), Op::WrapKey))
         .route("/keys/{name}/{version}/unwrapkey", endpoint(post(crypto::unwrap_key), Op::UnwrapKey))
+        .route("/keys/{name}/{version}/securewrapkey", endpoint(post(secure_wrap::secure_wrap_key), Op::WrapKey))
+        .route("/keys/{name}/{version}/secureunwrapkey", endpoint(post(secure_wrap::secure_unwrap_key), Op::UnwrapKey))
         .route("/keys/{name}/{version}/sign", endpoint(post(crypto::sign), Op::Sign))
         .route("/keys/{name}/{version}/verify", endpoint(post(crypto::verify), Op::Verify))
         .route("/keys/{name}/{version}/release", endpoint(post(release::release_key), Op::Release))
@@ -200,6 +206,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         Ok(principal) => {
             let origin = format!("https://{authority}");
             req.extensions_mut().insert(VaultRequest { vault, origin, principal });
+            req.extensions_mut().insert(state.api_versions.clone());
             if state.faults.any() {
                 req.extensions_mut().insert(state.faults.clone());
             }

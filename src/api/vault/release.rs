@@ -40,7 +40,7 @@ struct ReleaseRequestEcho<'a> {
 async fn release(
     state: AppState,
     ctx: VaultRequest,
-    api_version: &str,
+    api_version: &ApiVersion,
     name: &str,
     version: Option<&str>,
     body: KeyReleaseParameters,
@@ -60,7 +60,7 @@ async fn release(
         "header": { "kid": released.wrapped_for.kid, "alg": "dir", "enc": wrapping.as_str() },
         "ciphertext": base64url::encode(&released.ciphertext),
     });
-    let mut bundle = KeyBundle::new(&released.key, &ctx.vault, &ctx.origin);
+    let mut bundle = KeyBundle::new(&released.key, &ctx.vault, &ctx.origin, api_version.served);
     bundle.key.key_hsm = Some(base64url::encode(key_hsm.to_string().as_bytes()));
     if let Some(policy) = bundle.release_policy.as_mut() {
         // The vault's release JWS shows the policy without its content type.
@@ -71,7 +71,7 @@ async fn release(
         None => base_id(&ctx.origin, &released.key),
     };
     let payload = serde_json::json!({
-        "request": ReleaseRequestEcho { api_version, enc: wrapping.as_str(), kid: requested_kid, nonce: body.nonce.as_deref() },
+        "request": ReleaseRequestEcho { api_version: &api_version.requested, enc: wrapping.as_str(), kid: requested_kid, nonce: body.nonce.as_deref() },
         "response": { "key": bundle },
     });
     // Signed by the attestation authority's key, published at /attestation/certs.
@@ -88,7 +88,7 @@ pub async fn release_key(
     KvPath((name, version)): KvPath<(String, String)>,
     KvJson(body): KvJson<KeyReleaseParameters>,
 ) -> ApiResult<Json<KeyReleaseResult>> {
-    release(state, ctx, &api_version.0, &name, Some(&version), body).await
+    release(state, ctx, &api_version, &name, Some(&version), body).await
 }
 
 pub async fn release_latest_key(
@@ -98,7 +98,7 @@ pub async fn release_latest_key(
     KvPath(name): KvPath<String>,
     KvJson(body): KvJson<KeyReleaseParameters>,
 ) -> ApiResult<Json<KeyReleaseResult>> {
-    release(state, ctx, &api_version.0, &name, None, body).await
+    release(state, ctx, &api_version, &name, None, body).await
 }
 
 /// A software vault has no HSM to attest keys: the key comes back without `attestation`, as
@@ -106,28 +106,29 @@ pub async fn release_latest_key(
 async fn attestation_of(
     state: AppState,
     ctx: VaultRequest,
+    api_version: &ApiVersion,
     name: &str,
     version: Option<&str>,
 ) -> ApiResult<Json<KeyBundle>> {
     let name = KeyName::parse(name)?;
     let key = state.keys.get_key(&ctx.vault, &name, version).await?;
-    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
+    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin, api_version.served)))
 }
 
 pub async fn get_key_attestation(
     State(state): State<AppState>,
     ctx: VaultRequest,
-    _version: ApiVersion,
+    api_version: ApiVersion,
     KvPath((name, version)): KvPath<(String, String)>,
 ) -> ApiResult<Json<KeyBundle>> {
-    attestation_of(state, ctx, &name, Some(&version)).await
+    attestation_of(state, ctx, &api_version, &name, Some(&version)).await
 }
 
 pub async fn get_latest_key_attestation(
     State(state): State<AppState>,
     ctx: VaultRequest,
-    _version: ApiVersion,
+    api_version: ApiVersion,
     KvPath(name): KvPath<String>,
 ) -> ApiResult<Json<KeyBundle>> {
-    attestation_of(state, ctx, &name, None).await
+    attestation_of(state, ctx, &api_version, &name, None).await
 }

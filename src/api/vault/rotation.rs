@@ -27,11 +27,11 @@ fn wire(ctx: &VaultRequest, name: &str, policy: RotationPolicy) -> Json<KeyRotat
 pub async fn rotate_key(
     State(state): State<AppState>,
     ctx: VaultRequest,
-    _version: ApiVersion,
+    api_version: ApiVersion,
     KvPath(name): KvPath<String>,
 ) -> ApiResult<Json<KeyBundle>> {
     let key = state.keys.rotate_key(&ctx.vault, &KeyName::parse(&name)?).await?;
-    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin)))
+    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin, api_version.served)))
 }
 
 pub async fn get_rotation_policy(

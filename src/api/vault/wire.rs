@@ -1,10 +1,14 @@
 //! Wire shapes of the keys API (contract §5.1, §8) and their mapping from domain types.
 //! snake_case JWK members, camelCase elsewhere, absent fields omitted, `nextLink` null at the end.
+//! Over 400 lines: every key body of the contract with its mapping, so the wire reads in one
+//! place; sign and verify are in `signing.rs`, secure wrap in `secure_wrap.rs`.
 
 use serde::{Deserialize, Serialize};
 
+use crate::api_version::{DataPlaneVersion, Feature};
 use crate::crypto::base64url::{self, Base64Url};
 use crate::crypto::ec::Curve;
+use crate::crypto::mldsa::MlDsa;
 use crate::keys::model::{DeletedKey, Key, KeyFamily, KeyOperation, KeyType, PublicKey, Tags};
 use crate::keys::release::ReleasePolicy;
 use crate::keys::service::{
@@ -13,6 +17,8 @@ use crate::keys::service::{
 use crate::keys::{Error, Result};
 use crate::vault::Vault;
 
+pub use super::signing::{KeySignParameters, KeyVerifyParameters, SignatureRequest};
+
 /// Writable attributes as clients send them; read-only members they echo back are ignored.
 #[derive(Debug, Default, Deserialize)]
 pub struct AttributesInput {
@@ -20,6 +26,19 @@ pub struct AttributesInput {
     pub nbf: Option<i64>,
     pub exp: Option<i64>,
     pub exportable: Option<bool>,
+    /// `external_key` (2026-01-01-preview and later): a key held in an external key manager.
+    pub external_key: Option<serde_json::Value>,
+}
+
+impl AttributesInput {
+    /// External keys live in an external HSM reached through a managed HSM's EKM connection;
+    /// the emulator has none, and answers as a vault without that capability.
+    fn check_version(&self, version: &DataPlaneVersion) -> Result<()> {
+        if self.external_key.is_some() && version.has(Feature::SecureWrapAndKeySize) {
+            return Err(Error::BadParameter(crate::api::messages::EXTERNAL_KEYS_UNSUPPORTED.into()));
+        }
+        Ok(())
+    }
 }
 
 impl From<AttributesInput> for AttributeChanges {
@@ -38,6 +57,28 @@ pub struct KeyCreateParameters {
     pub tags: Option<Tags>,
     pub crv: Option<String>,
     pub release_policy: Option<KeyReleasePolicyInput>,
+    /// The parameter set of an AKP key (2026-05-01-preview and later).
+    pub alg: Option<String>,
+}
+
+impl KeyCreateParameters {
+    /// Refuses what `version` does not have: AKP key types before the version that added them
+    /// (as an unknown `kty`), and external keys.
+    pub fn check_version(&self, version: &DataPlaneVersion) -> Result<()> {
+        let akp_known = version.has(Feature::MlDsaKeys);
+        if !akp_known && KeyType::parse(&self.kty).is_ok_and(|t| t.family() == KeyFamily::Akp) {
+            return Err(KeyType::unknown(&self.kty, false));
+        }
+        self.attributes.as_ref().map_or(Ok(()), |a| a.check_version(version))
+    }
+}
+
+fn parse_ml_dsa(alg: &str) -> Result<MlDsa> {
+    MlDsa::from_name(alg).ok_or_else(|| {
+        Error::BadParameter(format!(
+            "The algorithm '{alg}' is not valid for an AKP key. Valid values: ML-DSA-44, ML-DSA-65, ML-DSA-87."
+        ))
+    })
 }
 
 fn parse_curve(crv: &str) -> Result<Curve> {
@@ -97,12 +138,17 @@ impl TryFrom<KeyCreateParameters> for CreateKeyRequest {
     fn try_from(p: KeyCreateParameters) -> Result<Self> {
         let key_type = KeyType::parse(&p.kty)?;
         let curve = p.crv.as_deref().map(parse_curve).transpose()?;
+        let ml_dsa = match key_type.family() {
+            KeyFamily::Akp => p.alg.as_deref().map(parse_ml_dsa).transpose()?,
+            _ => None,
+        };
         let attributes = p.attributes.unwrap_or_default();
         Ok(Self {
             key_type,
             key_size: p.key_size,
             public_exponent: p.public_exponent,
             curve,
+            ml_dsa,
             key_ops: parse_key_ops(p.key_ops)?,
             attributes: attributes.into(),
             tags: p.tags,
@@ -140,6 +186,17 @@ pub struct KeyImportParameters {
     pub attributes: Option<AttributesInput>,
     pub tags: Option<Tags>,
     pub release_policy: Option<KeyReleasePolicyInput>,
+}
+
+impl KeyImportParameters {
+    /// As [`KeyCreateParameters::check_version`].
+    pub fn check_version(&self, version: &DataPlaneVersion) -> Result<()> {
+        if !version.has(Feature::MlDsaKeys) && KeyType::parse(&self.key.kty).is_ok_and(|t| t.family() == KeyFamily::Akp)
+        {
+            return Err(KeyType::unknown(&self.key.kty, false));
+        }
+        self.attributes.as_ref().map_or(Ok(()), |a| a.check_version(version))
+    }
 }
 
 fn required(member: Option<Base64Url>, name: &str, kty: &str) -> Result<Vec<u8>> {
@@ -196,6 +253,9 @@ impl TryFrom<KeyImportParameters> for ImportKeyRequest {
                 }
             }
             KeyFamily::Oct => PrivateJwk::Oct { k: required(jwk.k, "k", kty)? },
+            KeyFamily::Akp => {
+                return Err(Error::BadParameter(crate::api::messages::AKP_IMPORT_UNSUPPORTED.into()));
+            }
         };
         Ok(Self {
             material,
@@ -214,6 +274,13 @@ pub struct KeyUpdateParameters {
     pub attributes: Option<AttributesInput>,
     pub tags: Option<Tags>,
     pub release_policy: Option<KeyReleasePolicyInput>,
+}
+
+impl KeyUpdateParameters {
+    /// As [`KeyCreateParameters::check_version`]: no external keys.
+    pub fn check_version(&self, version: &DataPlaneVersion) -> Result<()> {
+        self.attributes.as_ref().map_or(Ok(()), |a| a.check_version(version))
+    }
 }
 
 impl TryFrom<KeyUpdateParameters> for UpdateKeyRequest {
@@ -244,6 +311,12 @@ pub struct JsonWebKey {
     pub x: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub y: Option<String>,
+    /// An AKP key's parameter set (2026-05-01-preview and later).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub alg: Option<&'static str>,
+    /// An AKP key's public key (2026-05-01-preview and later).
+    #[serde(rename = "pub", skip_serializing_if = "Option::is_none")]
+    pub public: Option<String>,
     /// Only in a release: the key wrapped for the caller.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub key_hsm: Option<String>,
@@ -263,10 +336,13 @@ pub struct KeyAttributesOut {
     pub recoverable_days: u32,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub exportable: Option<bool>,
+    /// A symmetric key's size (2026-01-01-preview and later).
+    #[serde(rename = "key_size", skip_serializing_if = "Option::is_none")]
+    pub key_size: Option<u32>,
 }
 
 impl KeyAttributesOut {
-    fn new(key: &Key, vault: &Vault) -> Self {
+    fn new(key: &Key, vault: &Vault, version: &DataPlaneVersion) -> Self {
         let a = &key.attributes;
         Self {
             enabled: a.enabled,
@@ -277,6 +353,10 @@ impl KeyAttributesOut {
             recovery_level: vault.recovery_level(),
             recoverable_days: vault.recoverable_days(),
             exportable: a.exportable,
+            key_size: match key.public {
+                PublicKey::Symmetric { bits } if version.has(Feature::SecureWrapAndKeySize) => Some(bits),
+                _ => None,
+            },
         }
     }
 }
@@ -305,7 +385,7 @@ pub struct KeyBundle {
 
 impl KeyBundle {
     #[must_use]
-    pub fn new(key: &Key, vault: &Vault, origin: &str) -> Self {
+    pub fn new(key: &Key, vault: &Vault, origin: &str, version: &DataPlaneVersion) -> Self {
         let mut jwk = JsonWebKey {
             kid: versioned_id(origin, key),
             kty: key.key_type.as_str(),
@@ -315,6 +395,8 @@ impl KeyBundle {
             crv: None,
             x: None,
             y: None,
+            alg: None,
+            public: None,
             key_hsm: None,
         };
         match &key.public {
@@ -329,10 +411,17 @@ impl KeyBundle {
             }
             // An oct key's JWK carries no material at all (contract §5.2 item 3).
             PublicKey::Symmetric { .. } => {}
+            // Clients of versions before AKP keys see the key without its members.
+            PublicKey::Akp { algorithm, public } => {
+                if version.has(Feature::MlDsaKeys) {
+                    jwk.alg = Some(algorithm.as_str());
+                    jwk.public = Some(base64url::encode(public));
+                }
+            }
         }
         Self {
             key: jwk,
-            attributes: KeyAttributesOut::new(key, vault),
+            attributes: KeyAttributesOut::new(key, vault, version),
             tags: key.tags.clone(),
             release_policy: key.release_policy.as_ref().map(KeyReleasePolicyOut::new),
         }
@@ -349,8 +438,8 @@ pub struct KeyItem {
 
 impl KeyItem {
     #[must_use]
-    pub fn new(key: &Key, vault: &Vault, kid: String) -> Self {
-        Self { kid, attributes: KeyAttributesOut::new(key, vault), tags: key.tags.clone() }
+    pub fn new(key: &Key, vault: &Vault, kid: String, version: &DataPlaneVersion) -> Self {
+        Self { kid, attributes: KeyAttributesOut::new(key, vault, version), tags: key.tags.clone() }
     }
 }
 
@@ -380,9 +469,9 @@ pub struct DeletedKeyBundle {
 
 impl DeletedKeyBundle {
     #[must_use]
-    pub fn new(deleted: &DeletedKey, vault: &Vault, origin: &str) -> Self {
+    pub fn new(deleted: &DeletedKey, vault: &Vault, origin: &str, version: &DataPlaneVersion) -> Self {
         Self {
-            bundle: KeyBundle::new(&deleted.key, vault, origin),
+            bundle: KeyBundle::new(&deleted.key, vault, origin, version),
             recovery_id: recovery_id(origin, &deleted.key),
             deleted_date: deleted.deleted_date,
             scheduled_purge_date: deleted.scheduled_purge_date,
@@ -402,9 +491,9 @@ pub struct DeletedKeyItem {
 
 impl DeletedKeyItem {
     #[must_use]
-    pub fn new(deleted: &DeletedKey, vault: &Vault, origin: &str) -> Self {
+    pub fn new(deleted: &DeletedKey, vault: &Vault, origin: &str, version: &DataPlaneVersion) -> Self {
         Self {
-            item: KeyItem::new(&deleted.key, vault, base_id(origin, &deleted.key)),
+            item: KeyItem::new(&deleted.key, vault, base_id(origin, &deleted.key), version),
             recovery_id: recovery_id(origin, &deleted.key),
             deleted_date: deleted.deleted_date,
             scheduled_purge_date: deleted.scheduled_purge_date,
@@ -432,19 +521,6 @@ impl From<KeyOperationsParameters> for CipherInput {
     fn from(p: KeyOperationsParameters) -> Self {
         Self { value: p.value.0, iv: p.iv.map(|v| v.0), aad: p.aad.map(|v| v.0), tag: p.tag.map(|v| v.0) }
     }
-}
-
-#[derive(Debug, Deserialize)]
-pub struct KeySignParameters {
-    pub alg: String,
-    pub value: Base64Url,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct KeyVerifyParameters {
-    pub alg: String,
-    pub digest: Base64Url,
-    pub value: Base64Url,
 }
 
 #[derive(Debug, Serialize)]
@@ -506,6 +582,10 @@ mod tests {
     use crate::keys::model::{KeyAttributes, KeyFamily, KeyName, KeyVersion, default_key_ops};
     use uuid::Uuid;
 
+    fn latest() -> &'static DataPlaneVersion {
+        DataPlaneVersion::latest()
+    }
+
     fn vault() -> Vault {
         Vault {
             name: crate::vault::VaultName::parse("default").unwrap(),
@@ -540,7 +620,8 @@ mod tests {
             release_policy: None,
         };
         let json =
-            serde_json::to_value(KeyBundle::new(&key, &vault(), "https://default.vault.localhost:8443")).unwrap();
+            serde_json::to_value(KeyBundle::new(&key, &vault(), "https://default.vault.localhost:8443", latest()))
+                .unwrap();
         assert_eq!(
             json,
             serde_json::json!({
