@@ -22,5 +22,6 @@ mod process;
 mod release;
 mod rotation;
 mod sdk;
+mod security;
 mod signatures;
 mod symmetric;
