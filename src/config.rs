@@ -8,6 +8,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use uuid::Uuid;
 
 use crate::config_file::ConfigFile;
+use crate::connections::DEFAULT_MAX_CONNECTIONS;
 use crate::keys::pool::{DEFAULT_KEY_POOL, KeyPoolSpec};
 use crate::vault::VaultSettings;
 
@@ -86,6 +87,9 @@ pub struct ClientArgs {
     /// Its plain-HTTP port.
     #[arg(long, env = "KVEMU_HTTP_PORT", default_value_t = DEFAULT_HTTP_PORT)]
     pub http_port: u16,
+    /// The admin token it was started with, if any.
+    #[arg(long, env = "KVEMU_ADMIN_TOKEN", hide_env_values = true)]
+    pub admin_token: Option<String>,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
@@ -156,6 +160,33 @@ pub struct ServeArgs {
     /// emulator. Off by default, as strict as Azure.
     #[arg(long, env = "KVEMU_LENIENT_API_VERSION")]
     pub lenient_api_version: bool,
+    /// A secret (16 or more of A-Z a-z 0-9 - . _ ~) that every plain-HTTP route except
+    /// /_emulator/health and /_emulator/ca.pem then requires: the emulator controls and the
+    /// token endpoints. Send it as `Authorization: Bearer TOKEN`, or as the first path segment
+    /// (IDENTITY_ENDPOINT=http://host:8080/TOKEN/msi/token). Set it when binding off loopback.
+    #[arg(long, env = "KVEMU_ADMIN_TOKEN", value_parser = parse_admin_token, hide_env_values = true)]
+    pub admin_token: Option<String>,
+    /// Open connections allowed across both ports; one more is closed at once.
+    #[arg(long, env = "KVEMU_MAX_CONNECTIONS", default_value_t = DEFAULT_MAX_CONNECTIONS,
+          value_parser = clap::value_parser!(usize))]
+    pub max_connections: usize,
+    /// MiB of request bodies all requests together may hold in memory; beyond it a request is
+    /// answered 503 with Retry-After.
+    #[arg(long, env = "KVEMU_MAX_BODY_BUFFER_MIB", default_value_t = DEFAULT_BODY_BUFFER_MIB)]
+    pub max_body_buffer_mib: usize,
+}
+
+/// Default of `--max-body-buffer-mib`.
+pub const DEFAULT_BODY_BUFFER_MIB: usize = crate::api::body::DEFAULT_BODY_BUDGET_BYTES / (1024 * 1024);
+
+/// An admin token: long enough not to be guessed, and usable as a URL path segment.
+fn parse_admin_token(value: &str) -> Result<String, String> {
+    let ok = value.len() >= 16 && value.bytes().all(|b| b.is_ascii_alphanumeric() || b"-._~".contains(&b));
+    if ok {
+        Ok(value.to_owned())
+    } else {
+        Err("the admin token must be 16 or more of the characters A-Z a-z 0-9 - . _ ~".to_owned())
+    }
 }
 
 /// A certificate name: an IP address, or a DNS name of letters, digits, '-' and '.'.
@@ -200,6 +231,11 @@ pub struct Config {
     pub key_pool: KeyPoolSpec,
     pub config_file: Option<ConfigFile>,
     pub lenient_api_version: bool,
+    /// Required on the plain-HTTP port when set (see `--admin-token`).
+    pub admin_token: Option<String>,
+    pub max_connections: usize,
+    /// Bytes of request bodies all requests together may hold.
+    pub max_body_buffer_bytes: usize,
 }
 
 impl Config {
@@ -221,6 +257,9 @@ impl Config {
             key_pool: KeyPoolSpec::parse(DEFAULT_KEY_POOL).unwrap_or_default(),
             config_file: None,
             lenient_api_version: false,
+            admin_token: None,
+            max_connections: DEFAULT_MAX_CONNECTIONS,
+            max_body_buffer_bytes: crate::api::body::DEFAULT_BODY_BUDGET_BYTES,
         }
     }
 
@@ -274,6 +313,9 @@ impl TryFrom<ServeArgs> for Config {
             key_pool: args.key_pool,
             config_file,
             lenient_api_version: args.lenient_api_version,
+            admin_token: args.admin_token,
+            max_connections: args.max_connections.max(1),
+            max_body_buffer_bytes: args.max_body_buffer_mib.max(1).saturating_mul(1024 * 1024),
         })
     }
 }
@@ -334,6 +376,27 @@ mod tests {
         assert_eq!(cli.serve.tls_sans, ["kvemu", "10.0.0.5"]);
         assert!(Cli::try_parse_from(["keyvault-emulator", "--tls-san", "bad name"]).is_err());
         assert!(Cli::try_parse_from(["keyvault-emulator", "--tls-san", "*.x"]).is_err());
+    }
+
+    #[test]
+    fn admin_token_and_limits() {
+        let config = Config::try_from(Cli::try_parse_from(["keyvault-emulator"]).unwrap().serve).unwrap();
+        assert_eq!((config.admin_token, config.max_connections, config.max_body_buffer_bytes), (None, 1024, 64 << 20));
+        let cli = Cli::try_parse_from([
+            "keyvault-emulator",
+            "--admin-token",
+            "0123456789abcdef-_",
+            "--max-connections",
+            "10",
+            "--max-body-buffer-mib",
+            "8",
+        ])
+        .unwrap();
+        let config = Config::try_from(cli.serve).unwrap();
+        assert_eq!(config.admin_token.as_deref(), Some("0123456789abcdef-_"));
+        assert_eq!((config.max_connections, config.max_body_buffer_bytes), (10, 8 << 20));
+        assert!(Cli::try_parse_from(["keyvault-emulator", "--admin-token", "short"]).is_err());
+        assert!(Cli::try_parse_from(["keyvault-emulator", "--admin-token", "0123456789abcdef/x"]).is_err());
     }
 
     #[test]

@@ -63,9 +63,10 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod config_file;
+pub mod connections;
 pub mod crypto;
 pub mod faults;
-mod files;
+pub mod files;
 #[cfg(feature = "fixture")]
 pub mod fixture;
 #[cfg(feature = "fuzzing")]

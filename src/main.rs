@@ -56,6 +56,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         }
     };
     init_logging(config.log_format);
+    let admin_token_required = config.admin_token.is_some();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(err) => {
@@ -74,7 +75,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         // Before the banner: a supervisor that stops the emulator as soon as it reads `ready`
         // must get a graceful shutdown, not the default action of the signal.
         let stop = stop_signal();
-        print_banner(&emulator);
+        print_banner(&emulator, admin_token_required);
         stop.await;
         tracing::info!("shutting down");
         emulator.shutdown().await;
@@ -83,7 +84,7 @@ fn serve(args: ServeArgs) -> ExitCode {
 }
 
 /// What a user needs to connect, in a fixed order, ending with the line `ready`.
-fn print_banner(emulator: &Emulator) {
+fn print_banner(emulator: &Emulator, admin_token_required: bool) {
     let port = emulator.https_port();
     let vaults = emulator.vaults();
     let mut out = String::new();
@@ -135,16 +136,46 @@ fn print_banner(emulator: &Emulator) {
     for (name, value) in emulator.client_environment() {
         out.push_str(&format!("export {name}={value}\n"));
     }
+    if admin_token_required {
+        out.push_str(
+            "The HTTP port requires the admin token (all but /_emulator/health and /_emulator/ca.pem): send\n  \
+             Authorization: Bearer <admin token>, or prefix the path: IDENTITY_ENDPOINT=http://HOST:PORT/<admin token>/msi/token\n",
+        );
+    }
     if !emulator.bind_addr().is_loopback() {
-        out.push_str(&format!(
-            "Warning: listening on {}: anyone who can reach the HTTP port can get tokens for the default identity.\n",
-            emulator.bind_addr()
-        ));
+        out.push_str(&off_loopback_warning(emulator, admin_token_required));
     }
     out.push_str("ready\n");
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(out.as_bytes());
     let _ = stdout.flush();
+}
+
+/// What anyone who can reach the ports can do when they are not bound to loopback.
+fn off_loopback_warning(emulator: &Emulator, admin_token_required: bool) -> String {
+    let mut out =
+        format!("Warning: listening on {}, not loopback. Anyone who can reach the ports can:\n", emulator.bind_addr());
+    if admin_token_required {
+        out.push_str(&format!(
+            "  - HTTP port {}: only /_emulator/health and /_emulator/ca.pem without the admin token;\n    \
+             with it, everything below.\n",
+            emulator.http_port()
+        ));
+    } else {
+        out.push_str(&format!(
+            "  - HTTP port {}: mint tokens for every identity, the admin service principal and subscription owner\n    \
+             included (/msi/token, IMDS, /_emulator/token); move the emulator clock, which purges soft-deleted\n    \
+             keys for good; rewrite any vault's access policies and role assignments; inject faults.\n    \
+             Start with --admin-token (KVEMU_ADMIN_TOKEN) to require a secret for all of that.\n",
+            emulator.http_port()
+        ));
+    }
+    out.push_str(&format!(
+        "  - HTTPS port {}: get owner tokens from the login endpoint with the admin service principal's\n    \
+         published secret, and with them use every vault and the management API.\n",
+        emulator.https_port()
+    ));
+    out
 }
 
 /// Installs the SIGINT and SIGTERM handlers now and returns a future that ends at the first
@@ -214,8 +245,12 @@ fn healthcheck(client: &ClientArgs) -> ExitCode {
 /// Prints the `access_token` (or `token`) the emulator's http port answers `path_and_query` with.
 fn token(client: &ClientArgs, path_and_query: &str) -> ExitCode {
     let addr = SocketAddr::new(client.connect, client.http_port);
-    let header = [("X-IDENTITY-HEADER", keyvault_emulator::DEFAULT_IDENTITY_HEADER)];
-    match http_get(addr, path_and_query, &header) {
+    let bearer = client.admin_token.as_ref().map(|token| format!("Bearer {token}"));
+    // The identity header selects the default identity on /msi/token; `Metadata: true` is what
+    // the /_emulator token routes ask for.
+    let mut headers = vec![("X-IDENTITY-HEADER", keyvault_emulator::DEFAULT_IDENTITY_HEADER), ("Metadata", "true")];
+    headers.extend(bearer.as_deref().map(|b| ("Authorization", b)));
+    match http_get(addr, path_and_query, &headers) {
         Ok((200, body)) => {
             let token = serde_json::from_str::<serde_json::Value>(body.trim()).ok().and_then(|v| {
                 v.get("access_token").or_else(|| v.get("token")).and_then(|t| t.as_str()).map(str::to_owned)
@@ -243,7 +278,7 @@ fn token(client: &ClientArgs, path_and_query: &str) -> ExitCode {
 }
 
 fn print_ca(data_dir: &std::path::Path) -> ExitCode {
-    if let Err(err) = std::fs::create_dir_all(data_dir) {
+    if let Err(err) = keyvault_emulator::files::prepare_private_dir(data_dir) {
         eprintln!("error: {}: {err}", data_dir.display());
         return ExitCode::FAILURE;
     }

@@ -11,12 +11,16 @@ use axum::ServiceExt as _;
 use tokio::task::JoinHandle;
 use tower::ServiceBuilder;
 
+use crate::api::body::BodyLimits;
+use crate::api::front_door::{FrontDoor, Port};
+use crate::api::host::HostPolicy;
 use crate::api::{self, AppState, Services, Settings};
 use crate::auth::identity::IdentityDirectory;
 use crate::auth::issuer::TokenIssuer;
 use crate::auth::validate::TokenValidator;
 use crate::clock::Clock;
 use crate::config::{Config, Storage};
+use crate::connections::CappedAcceptor;
 use crate::crypto::sealing::MasterKey;
 use crate::keys::KeyService;
 use crate::keys::pool::RsaKeyPool;
@@ -157,7 +161,14 @@ impl std::fmt::Debug for RunningEmulator {
 pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     let data_dir = match &config.storage {
         Storage::Directory(dir) => {
-            std::fs::create_dir_all(dir).map_err(|e| data_dir_error(dir, e))?;
+            let loose = files::prepare_private_dir(dir).map_err(|e| data_dir_error(dir, e))?;
+            for finding in loose {
+                tracing::warn!(
+                    "data directory: {finding}; other local users may read it (chmod 700 the directory, 600 its files)"
+                );
+            }
+            let db = dir.join(store::DB_FILE);
+            files::create_private_file(&db).map_err(|e| data_dir_error(&db, e))?;
             Some(dir.as_path())
         }
         Storage::InMemory => None,
@@ -241,14 +252,24 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         .local_addr()
         .map_err(|source| StartError::Bind { addr: SocketAddr::new(config.bind, config.http_port), source })?;
 
-    let https_service =
-        ServiceBuilder::new().map_request(api::normalize_path).service(api::https_router(state.clone()));
+    let hosts = HostPolicy::new(&config.domain, &config.tls_sans);
+    let bodies = Arc::new(BodyLimits::new(config.max_body_buffer_bytes, api::body::BODY_READ_TIMEOUT));
+    let front_door = |port| {
+        let door =
+            FrontDoor { port, hosts: hosts.clone(), admin_token: config.admin_token.clone(), bodies: bodies.clone() };
+        axum::middleware::from_fn_with_state(Arc::new(door), api::front_door::front_door)
+    };
+    let connections = CappedAcceptor::new(Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))));
+
+    let https_service = ServiceBuilder::new()
+        .map_request(api::with_axum_body)
+        .layer(front_door(Port::Https))
+        .map_request(api::normalize_path)
+        .service(api::https_router(state.clone()));
     let handle = axum_server::Handle::new();
-    // TCP_NODELAY: a response written in more than one segment (TLS records, a 401 before the
-    // body is read) would otherwise wait for the client's delayed ACK, 40 ms on Linux.
     let mut https_server = axum_server::from_tcp_rustls(https_listener, rustls_config)
         .map_err(|source| StartError::Bind { addr: https_addr, source })?
-        .map(|tls| tls.acceptor(axum_server::accept::NoDelayAcceptor))
+        .map(|tls| tls.acceptor(connections.clone()))
         .handle(handle.clone());
     limit_connections(https_server.http_builder());
     let https_task = tokio::spawn(async move {
@@ -259,12 +280,15 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
 
     let mut http_server = axum_server::from_tcp(http_listener)
         .map_err(|source| StartError::Bind { addr: http_addr, source })?
-        .acceptor(axum_server::accept::NoDelayAcceptor)
+        .acceptor(connections)
         .handle(handle.clone());
     limit_connections(http_server.http_builder());
-    let http_router = api::http_router(state.clone());
+    let http_service = ServiceBuilder::new()
+        .map_request(api::with_axum_body)
+        .layer(front_door(Port::Http))
+        .service(api::http_router(state.clone()));
     let http_task = tokio::spawn(async move {
-        if let Err(err) = http_server.serve(http_router.into_make_service()).await {
+        if let Err(err) = http_server.serve(http_service.into_make_service()).await {
             tracing::error!(error = %err, "HTTP listener stopped");
         }
     });

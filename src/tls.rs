@@ -81,7 +81,7 @@ impl LocalCa {
         let ca = Self::create()?;
         // The key first: a CA certificate on disk without its key could never issue a leaf.
         files::write_private(&key_path, ca.key.serialize_pem().as_bytes()).map_err(|e| io_error(&key_path, e))?;
-        files::write_atomically(&cert_path, ca.cert_pem.as_bytes()).map_err(|e| io_error(&cert_path, e))?;
+        files::write_private(&cert_path, ca.cert_pem.as_bytes()).map_err(|e| io_error(&cert_path, e))?;
         Ok(ca)
     }
 

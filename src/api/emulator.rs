@@ -1,17 +1,25 @@
 //! Emulator controls on the plain-HTTP port, reachable before anyone trusts the CA:
-//! health, the CA certificate, and the emulator clock. Anyone who can reach this port can move
-//! time; keep it on loopback or a private network.
+//! health, the CA certificate, the emulator clock, faults, authorization and tokens.
+//!
+//! No web page may use them (DESIGN.md, Security model). The front door refuses foreign Hosts
+//! and Origins; here, what changes state takes only `Content-Type: application/json` (a web page
+//! cannot send that cross-site without a CORS preflight, which is never granted), and the token
+//! routes take only requests with `Metadata: true`, a header no simple cross-site request and
+//! no naive server-side fetch (SSRF) carries, as IMDS does. Off loopback, `--admin-token`.
 
 use crate::api::routes::Routes;
 use axum::Json;
+use axum::extract::Request;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::Deserialize;
 
 use super::errors::{ApiError, ApiResult};
 use super::extract::{KvJson, KvQuery};
+use super::messages;
 use crate::clock::parse_iso8601_duration;
 use crate::keys::service::DueWork;
 use crate::vault::Authorization;
@@ -29,6 +37,34 @@ pub fn router() -> Routes {
         .route("/_emulator/federated-token", get(federated_token))
         .route("/_emulator/vaults/{vault}/authorization", get(get_authorization).put(set_authorization))
         .route("/_emulator/faults", get(list_faults).post(add_fault).delete(clear_faults))
+        .map_router(|router| router.route_layer(middleware::from_fn(json_for_changes)))
+}
+
+/// State-changing controls (POST, PUT, PATCH) take JSON only; see the module header.
+async fn json_for_changes(req: Request, next: Next) -> Response {
+    let changes = [Method::POST, Method::PUT, Method::PATCH].contains(req.method());
+    if changes && !is_json(req.headers()) {
+        return ApiError::UnsupportedMediaType { message: messages::JSON_CONTENT_TYPE_REQUIRED.to_owned() }
+            .into_response();
+    }
+    next.run(req).await
+}
+
+fn is_json(headers: &HeaderMap) -> bool {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// The token routes answer only requests carrying `Metadata: true`.
+fn require_metadata_header(headers: &HeaderMap) -> ApiResult<()> {
+    if headers.get("metadata").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true")) {
+        Ok(())
+    } else {
+        Err(ApiError::bad_parameter(messages::METADATA_HEADER_REQUIRED))
+    }
 }
 
 /// `GET /metrics`: the Prometheus text exposition.
@@ -162,8 +198,7 @@ async fn get_authorization(
     Ok(Json(Authorization::of(&vault)))
 }
 
-/// Replaces a vault's authorization; the next request is decided by it. Anyone who can reach
-/// this port can change who may use the vaults, as with the clock.
+/// Replaces a vault's authorization; the next request is decided by it.
 async fn set_authorization(
     State(state): State<AppState>,
     axum::extract::Path(vault): axum::extract::Path<String>,
@@ -236,8 +271,10 @@ fn default_resource() -> String {
 /// --identity NAME` prints, for curl users.
 async fn identity_token(
     State(state): State<AppState>,
+    headers: HeaderMap,
     KvQuery(query): KvQuery<IdentityTokenQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    require_metadata_header(&headers)?;
     let identity = state
         .identities
         .by_name(&query.identity)
@@ -273,9 +310,10 @@ fn default_audience() -> String {
 /// for a service principal whose federated credential names that issuer and subject.
 async fn federated_token(
     State(state): State<AppState>,
-    headers: axum::http::HeaderMap,
+    headers: HeaderMap,
     KvQuery(query): KvQuery<FederatedTokenQuery>,
 ) -> ApiResult<Json<serde_json::Value>> {
+    require_metadata_header(&headers)?;
     let signer = state
         .federation
         .get()

@@ -46,6 +46,22 @@ pub enum ApiError {
     PayloadTooLarge {
         message: String,
     },
+    /// 408: the body did not arrive in time; the connection is closed.
+    RequestTimeout {
+        message: String,
+    },
+    /// 415: a state-changing emulator control sent without `Content-Type: application/json`.
+    UnsupportedMediaType {
+        message: String,
+    },
+    /// 421: a Host the emulator does not serve (a DNS-rebinding name, say).
+    MisdirectedRequest {
+        message: String,
+    },
+    /// 503: the bytes all requests may buffer together are taken; retry shortly.
+    Overloaded {
+        message: String,
+    },
     /// A failure asked for through `/_emulator/faults`.
     Injected {
         response: crate::faults::FaultResponse,
@@ -91,6 +107,10 @@ impl ApiError {
             Self::BadParameter { .. } => StatusCode::BAD_REQUEST,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::UnsupportedMediaType { .. } => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::MisdirectedRequest { .. } => StatusCode::MISDIRECTED_REQUEST,
+            Self::Overloaded { .. } => StatusCode::SERVICE_UNAVAILABLE,
             Self::Injected { response, .. } => {
                 StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
             }
@@ -111,6 +131,10 @@ impl ApiError {
             Self::BadParameter { .. } => "BadParameter",
             Self::Conflict { .. } => "Conflict",
             Self::PayloadTooLarge { .. } => "RequestBodyTooLarge",
+            Self::RequestTimeout { .. } => "RequestTimeout",
+            Self::UnsupportedMediaType { .. } => "UnsupportedMediaType",
+            Self::MisdirectedRequest { .. } => "MisdirectedRequest",
+            Self::Overloaded { .. } => "ServiceUnavailable",
             Self::Injected { response, .. } => match response.status {
                 429 => "Throttled",
                 503 => "ServiceUnavailable",
@@ -142,6 +166,10 @@ impl ApiError {
             | Self::Conflict { message, .. }
             | Self::BadParameter { message }
             | Self::PayloadTooLarge { message }
+            | Self::RequestTimeout { message }
+            | Self::UnsupportedMediaType { message }
+            | Self::MisdirectedRequest { message }
+            | Self::Overloaded { message }
             | Self::Injected { message, .. } => message,
             Self::ServiceUnavailable => messages::SERVICE_UNAVAILABLE,
             Self::Internal { .. } => messages::INTERNAL,
@@ -201,7 +229,7 @@ impl IntoResponse for ApiError {
         {
             response.headers_mut().insert(header::RETRY_AFTER, value);
         }
-        if matches!(self, Self::ServiceUnavailable) {
+        if matches!(self, Self::ServiceUnavailable | Self::Overloaded { .. }) {
             response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         if let Self::Unauthorized { challenge, .. } = &self
@@ -296,6 +324,11 @@ mod tests {
             (ApiError::MethodNotAllowed { message: "m".into() }, 405, "MethodNotAllowed", None),
             (ApiError::bad_parameter("m"), 400, "BadParameter", None),
             (ApiError::ServiceUnavailable, 503, "ServiceUnavailable", None),
+            (ApiError::Overloaded { message: "m".into() }, 503, "ServiceUnavailable", None),
+            (ApiError::RequestTimeout { message: "m".into() }, 408, "RequestTimeout", None),
+            (ApiError::UnsupportedMediaType { message: "m".into() }, 415, "UnsupportedMediaType", None),
+            (ApiError::MisdirectedRequest { message: "m".into() }, 421, "MisdirectedRequest", None),
+            (ApiError::PayloadTooLarge { message: "m".into() }, 413, "RequestBodyTooLarge", None),
             (
                 ApiError::Conflict { message: "m".into(), inner: Some("ObjectIsDeletedButRecoverable") },
                 409,

@@ -4,9 +4,12 @@
 
 pub mod arm;
 pub mod attestation;
+pub mod body;
 pub mod emulator;
 pub mod errors;
 pub mod extract;
+pub mod front_door;
+pub mod host;
 pub mod login;
 pub mod messages;
 pub mod msi;
@@ -20,7 +23,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderValue, Method, Uri, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use uuid::Uuid;
 
 use crate::auth::identity::Identities;
@@ -117,40 +120,7 @@ pub fn http_routes() -> routes::Routes {
     routes::Routes::new().merge(msi::router()).merge(emulator::router())
 }
 
-/// The largest request body read (Key Vault's own requests are a few KiB; a backup blob of a
-/// key with many versions stays well below).
-pub const MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// How much of an oversized body is read (and dropped) so that the client, still sending,
-/// receives the 413 rather than a reset connection; past it the connection is closed.
-const MAX_DRAINED_BYTES: usize = 16 * MAX_BODY_BYTES;
-
-/// Reads every request body in full, before authentication and the handlers: an answer sent
-/// while the client is still sending (a 401 challenge, a 404, a 413) would otherwise go down
-/// with the connection the server closes on the unread rest, and the client would see a reset
-/// instead of the answer. Bodies over [`MAX_BODY_BYTES`] are a 413.
-async fn read_body_first(req: Request, next: Next) -> Response {
-    use http_body_util::BodyExt as _;
-    let (parts, mut body) = req.into_parts();
-    let mut buffered = Vec::new();
-    let mut total = 0usize;
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else {
-            return ApiError::bad_parameter("The request body could not be read.").into_response();
-        };
-        let Ok(chunk) = frame.into_data() else { continue };
-        total = total.saturating_add(chunk.len());
-        if total <= MAX_BODY_BYTES {
-            buffered.extend_from_slice(&chunk);
-        } else if total > MAX_DRAINED_BYTES {
-            break;
-        }
-    }
-    if total > MAX_BODY_BYTES {
-        return ApiError::PayloadTooLarge { message: messages::body_too_large(MAX_BODY_BYTES) }.into_response();
-    }
-    next.run(Request::from_parts(parts, axum::body::Body::from(buffered))).await
-}
+pub use body::MAX_BODY_BYTES;
 
 /// Everything served over HTTPS, with the Key Vault response headers.
 pub fn https_router(state: AppState) -> Router {
@@ -162,15 +132,15 @@ pub fn http_router(state: AppState) -> Router {
     serve(http_routes(), state)
 }
 
-/// What both listeners do around their routes: the fallbacks, the internal-error log, reading
-/// the body first, and the request log and metrics.
+/// What both listeners do around their routes: the fallbacks, the internal-error log, and the
+/// request log and metrics. The Host, Origin, admin-token and body checks come before routing,
+/// in [`front_door::front_door`].
 fn serve(routes: routes::Routes, state: AppState) -> Router {
     routes
         .into_router()
         .fallback(route_not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(errors::log_internal_errors))
-        .layer(middleware::from_fn(read_body_first))
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .with_state(state)
 }
@@ -324,6 +294,15 @@ fn canonical_path(path: &str) -> Option<String> {
         canonical.push('/');
     }
     (canonical != path).then_some(canonical)
+}
+
+/// The listener's request with axum's body type, which the front-door middleware takes.
+pub fn with_axum_body<B>(req: axum::http::Request<B>) -> Request
+where
+    B: http_body::Body<Data = axum::body::Bytes> + Send + 'static,
+    B::Error: Into<axum::BoxError>,
+{
+    req.map(axum::body::Body::new)
 }
 
 /// Rewrites the request path to its canonical form before routing.

@@ -19,6 +19,9 @@ pub type Pool = SqlitePool;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
+/// The database file in a data directory.
+pub const DB_FILE: &str = "keyvault.sqlite3";
+
 /// Opens (creating if needed) the database in `data_dir`, or a private in-memory one.
 ///
 /// File databases run WAL with `synchronous=FULL`: every acknowledged commit is fsynced, so it
@@ -28,7 +31,7 @@ pub async fn open(data_dir: Option<&Path>) -> Result<Pool, sqlx::Error> {
     let pool = match data_dir {
         Some(dir) => {
             let options = with_common_pragmas(SqliteConnectOptions::new())
-                .filename(dir.join("keyvault.sqlite3"))
+                .filename(dir.join(DB_FILE))
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Full);

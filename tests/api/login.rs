@@ -181,6 +181,7 @@ async fn federated(vault: &TestVault, issuer: &str, subject: &str) -> String {
     let body: Value = reqwest::Client::new()
         .get(url)
         .query(&[("issuer", issuer), ("subject", subject)])
+        .header("Metadata", "true")
         .send()
         .await
         .unwrap()

@@ -24,5 +24,6 @@ mod process;
 mod release;
 mod rotation;
 mod sdk;
+mod security;
 mod signatures;
 mod symmetric;

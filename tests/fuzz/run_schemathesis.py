@@ -483,7 +483,11 @@ def main() -> int:
         for index, fuzz_pass in enumerate(passes):
             vault_token = token(emu, f"{emu.http_url}/msi/token?api-version=2019-08-01&resource=https://vault.azure.net",
                                 {"X-IDENTITY-HEADER": "x"})
-            mgmt_token = token(emu, f"{emu.http_url}/_emulator/token?identity=admin&resource=https://management.azure.com")
+            mgmt_token = token(
+                emu,
+                f"{emu.http_url}/_emulator/token?identity=admin&resource=https://management.azure.com",
+                headers={"Metadata": "true"},
+            )
             seeded = seed(Client(emu, vault_token, mgmt_token))
             view, notes = fuzz_view(spec, emu)
             if index == 0:

@@ -93,6 +93,8 @@ class Controls:
             url += "?" + urllib.parse.urlencode(query)
         data = json.dumps(body).encode() if body is not None else None
         request = urllib.request.Request(url, data=data, method=method)
+        # The token routes answer only requests that carry it; the other controls ignore it.
+        request.add_header("Metadata", "true")
         if data is not None:
             request.add_header("Content-Type", "application/json")
         with urllib.request.urlopen(request, timeout=30) as response:

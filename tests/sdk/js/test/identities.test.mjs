@@ -59,7 +59,8 @@ const vaultUrl = (vault) => defaultVaultUrl.replace("://default.", `://${vault}.
 async function control(method, pathAndQuery, body) {
   const response = await fetch(`${httpUrl}${pathAndQuery}`, {
     method,
-    headers: body === undefined ? {} : { "content-type": "application/json" },
+    // `Metadata: true`: the token routes answer only requests that carry it; the others ignore it.
+    headers: body === undefined ? { metadata: "true" } : { metadata: "true", "content-type": "application/json" },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await response.text();

@@ -1,0 +1,212 @@
+//! Which Host names the emulator answers to (DESIGN.md, Security model). A DNS-rebinding page
+//! reaches a loopback port under a name its attacker controls, so every request is refused
+//! unless its authority is well formed and names something the emulator serves: an IP address
+//! (rebinding needs a DNS name), `localhost` and any `*.localhost` name (RFC 6761: they never
+//! leave the machine), the vault domain and its managed-HSM sibling with their subdomains, and
+//! the names the emulator was configured with (`--tls-san`, such as a compose service name).
+
+use std::net::IpAddr;
+
+use axum::http::{HeaderMap, Uri, header};
+
+/// Why a request's authority was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum HostProblem {
+    /// No `:authority` and no Host header (RFC 9112 §3.2: a 400).
+    Missing,
+    /// A Host that is not `host[:port]`: a path, userinfo, an invalid port, stray characters.
+    Malformed(String),
+    /// A well-formed name the emulator does not serve.
+    NotServed(String),
+}
+
+/// The names the emulator serves.
+#[derive(Clone, Debug)]
+pub struct HostPolicy {
+    /// Name suffixes served with all their subdomains (the vault domain, the managed-HSM domain).
+    domains: Vec<String>,
+    /// Exact names (configured certificate names).
+    names: Vec<String>,
+}
+
+impl HostPolicy {
+    /// `domain` is the vault domain (`vault.localhost`); its managed-HSM sibling
+    /// (`managedhsm.localhost`) is served too. `names` are extra configured names.
+    #[must_use]
+    pub fn new(domain: &str, names: &[String]) -> Self {
+        let domain = domain.trim_end_matches('.').to_ascii_lowercase();
+        let mut domains = vec![domain.clone()];
+        if let Some(parent) = domain.strip_prefix("vault.") {
+            domains.push(format!("managedhsm.{parent}"));
+        }
+        let names = names.iter().map(|n| n.trim_end_matches('.').to_ascii_lowercase()).collect();
+        Self { domains, names }
+    }
+
+    /// Checks the authority a request addressed (the request line's, else the Host header).
+    pub fn check(&self, uri: &Uri, headers: &HeaderMap) -> Result<(), HostProblem> {
+        let mut seen = false;
+        if let Some(authority) = uri.authority() {
+            seen = true;
+            self.check_authority(authority.as_str())?;
+        }
+        let mut hosts = headers.get_all(header::HOST).iter();
+        if let Some(host) = hosts.next() {
+            seen = true;
+            if hosts.next().is_some() {
+                return Err(HostProblem::Malformed("more than one Host header".into()));
+            }
+            let host = host.to_str().map_err(|_| HostProblem::Malformed("a Host header that is not text".into()))?;
+            self.check_authority(host)?;
+        }
+        if seen { Ok(()) } else { Err(HostProblem::Missing) }
+    }
+
+    fn check_authority(&self, authority: &str) -> Result<(), HostProblem> {
+        let host = parse_authority(authority)?;
+        if self.serves(&host) { Ok(()) } else { Err(HostProblem::NotServed(host)) }
+    }
+
+    fn serves(&self, host: &str) -> bool {
+        let under =
+            |suffix: &str| host == suffix || host.strip_suffix(suffix).is_some_and(|prefix| prefix.ends_with('.'));
+        host.parse::<IpAddr>().is_ok()
+            || under("localhost")
+            || self.domains.iter().any(|domain| under(domain))
+            || self.names.iter().any(|name| name == host)
+    }
+}
+
+/// The lower-cased host of a `host[:port]` authority (an IPv6 literal without its brackets),
+/// or what is wrong with it.
+fn parse_authority(authority: &str) -> Result<String, HostProblem> {
+    let malformed = |why: &str| HostProblem::Malformed(format!("'{authority}' {why}"));
+    if authority.is_empty() {
+        return Err(malformed("is empty"));
+    }
+    if authority.contains('@') {
+        return Err(malformed("carries userinfo"));
+    }
+    if authority.contains(['/', '?', '#', '\\']) {
+        return Err(malformed("carries a path"));
+    }
+    let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
+        let (literal, after) = rest.split_once(']').ok_or_else(|| malformed("has an unclosed IPv6 literal"))?;
+        if literal.parse::<std::net::Ipv6Addr>().is_err() {
+            return Err(malformed("is not a valid IPv6 literal"));
+        }
+        let port = match after {
+            "" => None,
+            _ => Some(after.strip_prefix(':').ok_or_else(|| malformed("has characters after the IPv6 literal"))?),
+        };
+        (literal, port)
+    } else {
+        match authority.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if let Some(port) = port
+        && !(port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0))
+    {
+        return Err(malformed("has an invalid port"));
+    }
+    let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
+    let label_ok = |label: &str| {
+        !label.is_empty()
+            && label.len() <= 63
+            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    };
+    if !authority.starts_with('[') && (host.len() > 253 || !host.split('.').all(label_ok)) {
+        return Err(malformed("is not a host name"));
+    }
+    Ok(host)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(host: &str) -> Result<(), HostProblem> {
+        let policy = HostPolicy::new("vault.localhost", &["kvemu".to_owned()]);
+        let mut headers = HeaderMap::new();
+        headers.insert(header::HOST, host.parse().unwrap());
+        policy.check(&Uri::from_static("/"), &headers)
+    }
+
+    #[test]
+    fn served_names_pass() {
+        for host in [
+            "localhost",
+            "localhost:8443",
+            "LOCALHOST.",
+            "127.0.0.1:8080",
+            "10.1.2.3",
+            "[::1]:8443",
+            "[::1]",
+            "default.vault.localhost:8443",
+            "cmk.vault.localhost.",
+            "vault.localhost",
+            "hsm1.managedhsm.localhost:8443",
+            "anything.localhost",
+            "kvemu:8080",
+            "KVEMU",
+        ] {
+            assert_eq!(check(host), Ok(()), "{host}");
+        }
+    }
+
+    #[test]
+    fn foreign_names_are_not_served() {
+        for host in ["rebind.evil.example:8080", "evil.example", "localhost.evil.example", "kvemu.evil", "notlocalhost"]
+        {
+            assert!(matches!(check(host), Err(HostProblem::NotServed(_))), "{host}");
+        }
+    }
+
+    #[test]
+    fn malformed_authorities_are_refused() {
+        for host in [
+            "default.vault.localhost:8443/x",
+            "user@localhost",
+            "localhost:",
+            "localhost:0",
+            "localhost:65536",
+            "localhost:84a3",
+            "localhost:8443:1",
+            "[::1",
+            "[::1]x",
+            "[zz]",
+            "local host",
+            "a..b",
+            "",
+        ] {
+            if let Ok(value) = host.parse::<axum::http::HeaderValue>() {
+                let policy = HostPolicy::new("vault.localhost", &[]);
+                let mut headers = HeaderMap::new();
+                headers.insert(header::HOST, value);
+                let result = policy.check(&Uri::from_static("/"), &headers);
+                assert!(matches!(result, Err(HostProblem::Malformed(_))), "{host}: {result:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn no_host_at_all_is_missing_and_an_authority_in_the_request_line_counts() {
+        let policy = HostPolicy::new("vault.localhost", &[]);
+        assert_eq!(policy.check(&Uri::from_static("/"), &HeaderMap::new()), Err(HostProblem::Missing));
+        assert_eq!(policy.check(&Uri::from_static("https://localhost:8443/keys"), &HeaderMap::new()), Ok(()));
+        assert!(matches!(
+            policy.check(&Uri::from_static("http://evil.example/"), &HeaderMap::new()),
+            Err(HostProblem::NotServed(_))
+        ));
+    }
+
+    #[test]
+    fn a_configured_domain_serves_its_hsm_sibling() {
+        let policy = HostPolicy::new("vault.corp.test", &[]);
+        assert!(policy.serves("a.vault.corp.test"));
+        assert!(policy.serves("a.managedhsm.corp.test"));
+        assert!(!policy.serves("corp.test"));
+    }
+}
