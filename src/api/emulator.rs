@@ -14,7 +14,7 @@ use super::errors::{ApiError, ApiResult};
 use super::extract::{KvJson, KvQuery};
 use crate::clock::parse_iso8601_duration;
 use crate::keys::service::DueWork;
-use crate::vault::Authorization;
+use crate::vaults::Authorization;
 
 use super::AppState;
 

@@ -13,7 +13,7 @@ use super::messages;
 use crate::auth::Principal;
 use crate::auth::decision::{Denial, Target, decide};
 use crate::auth::table::Operation;
-use crate::vault::Vault;
+use crate::vaults::Vault;
 
 /// api-versions the real service answers (contract §1), including the previews SDK betas send.
 pub const SUPPORTED_API_VERSIONS: &[&str] = &[

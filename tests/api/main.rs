@@ -2,6 +2,9 @@
 //! URL tree. `helpers` starts an emulator per test on free ports.
 
 mod arm;
+mod arm_concurrency;
+mod arm_identities;
+mod arm_roles;
 mod auth;
 mod authorization;
 mod backup;
