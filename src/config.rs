@@ -10,7 +10,7 @@ use uuid::Uuid;
 use crate::config_file::ConfigFile;
 use crate::connections::DEFAULT_MAX_CONNECTIONS;
 use crate::keys::pool::{DEFAULT_KEY_POOL, KeyPoolSpec};
-use crate::vault::VaultSettings;
+use crate::vaults::VaultSettings;
 
 /// The tenant every vault and identity belongs to unless configured otherwise. Put the same
 /// value in `AZURE_TENANT_ID` for credentials that need one.

@@ -35,7 +35,7 @@ use uuid::Uuid;
 use crate::auth::identity::{DEFAULT_FEDERATED_AUDIENCE, FederatedCredential, Identity, derived_id};
 use crate::auth::rbac::{AssignmentScope, RoleDefinition};
 use crate::keys::model::KeyType;
-use crate::vault::VaultName;
+use crate::vaults::VaultName;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -343,13 +343,9 @@ impl ConfigFile {
                 Ok,
             )?;
             if let Some(days) = &raw_vault.retention_days
-                && !(7..=90).contains(days.get_ref())
+                && let Err(rule) = crate::vaults::check_retention(*days.get_ref())
             {
-                return source.error(
-                    days.span(),
-                    "retention_days",
-                    "softDeleteRetentionInDays must be between 7 and 90",
-                );
+                return source.error(days.span(), "retention_days", rule);
             }
             let mut access_policies = Vec::new();
             for policy in &raw_vault.access_policy {

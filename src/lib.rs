@@ -73,12 +73,13 @@ pub mod fixture;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod keys;
+pub mod management;
 pub mod metrics;
 pub mod provision;
 pub mod server;
 pub mod store;
 pub mod tls;
-pub mod vault;
+pub mod vaults;
 
 pub use config::Config;
 pub use server::StartError;
@@ -128,7 +129,7 @@ impl Emulator {
 
     /// Every vault this emulator serves, `default` included.
     #[must_use]
-    pub fn vaults(&self) -> Vec<std::sync::Arc<vault::Vault>> {
+    pub fn vaults(&self) -> Vec<std::sync::Arc<vaults::Vault>> {
         self.inner.state().vaults.all()
     }
 
@@ -205,7 +206,7 @@ impl Emulator {
     pub fn client_environment(&self) -> Vec<(&'static str, String)> {
         let ca = self.ca_path().display().to_string();
         vec![
-            ("AZURE_KEYVAULT_URL", self.vault_url(vault::DEFAULT_VAULT)),
+            ("AZURE_KEYVAULT_URL", self.vault_url(vaults::DEFAULT_VAULT)),
             ("IDENTITY_ENDPOINT", self.identity_endpoint()),
             ("IDENTITY_HEADER", DEFAULT_IDENTITY_HEADER.to_owned()),
             ("AZURE_POD_IDENTITY_AUTHORITY_HOST", self.http_url()),

@@ -11,7 +11,7 @@ use crate::config_file::{ConfigFile, SeedKey, SeedMaterial, VaultDeclaration};
 use crate::keys::KeyService;
 use crate::keys::model::{KeyName, KeyOperation};
 use crate::keys::service::{AttributeChanges, CreateKeyRequest, ImportKeyRequest, PrivateJwk};
-use crate::vault::{Authorization, Vault, VaultRegistry, VaultSettings};
+use crate::vaults::{Authorization, Vault, VaultRegistry, VaultSettings};
 
 /// The policies every vault gets unless its declaration opts out: the default managed identity
 /// and the default admin service principal hold every key permission.

@@ -26,7 +26,7 @@ use crate::keys::KeyService;
 use crate::keys::pool::RsaKeyPool;
 use crate::keys::version_cache::VersionCache;
 use crate::tls::{self, LocalCa};
-use crate::vault::{DEFAULT_VAULT, VaultError, VaultName, VaultRegistry};
+use crate::vaults::{DEFAULT_VAULT, VaultError, VaultName, VaultRegistry};
 use crate::{files, provision, store};
 
 const MASTER_KEY_FILE: &str = "master.key";
@@ -44,7 +44,7 @@ pub enum StartError {
     #[error("token issuer: {0}")]
     Issuer(#[from] crate::auth::issuer::IssuerError),
     #[error("vault: {0}")]
-    Vault(#[from] crate::vault::VaultError),
+    Vault(#[from] crate::vaults::VaultError),
     #[error("crypto: {0}")]
     Crypto(#[from] crate::crypto::CryptoError),
     #[error("purging deleted keys past their date: {0}")]

@@ -22,7 +22,7 @@ use super::extract::{KvJson, KvQuery};
 use super::messages;
 use crate::clock::parse_iso8601_duration;
 use crate::keys::service::DueWork;
-use crate::vault::Authorization;
+use crate::vaults::Authorization;
 
 use super::AppState;
 

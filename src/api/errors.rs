@@ -248,14 +248,7 @@ const AUTHORIZATION_DENIALS: [&str; 2] = ["AccessDenied", "ForbiddenByRbac"];
 #[derive(Clone, Copy, Debug)]
 pub struct AuthorizationDenied(pub &'static str);
 
-/// SQLITE_BUSY, SQLITE_LOCKED or no free connection: worth a retry, not a 500.
-fn is_busy(err: &sqlx::Error) -> bool {
-    match err {
-        sqlx::Error::PoolTimedOut => true,
-        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("5" | "6" | "261" | "517")),
-        _ => false,
-    }
-}
+use crate::store::is_busy;
 
 impl From<keys::Error> for ApiError {
     fn from(err: keys::Error) -> Self {

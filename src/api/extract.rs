@@ -14,7 +14,7 @@ use crate::api_version::{DataPlaneVersion, Feature, Policy};
 use crate::auth::Principal;
 use crate::auth::decision::{Denial, Target, decide};
 use crate::auth::table::Operation;
-use crate::vault::Vault;
+use crate::vaults::Vault;
 
 fn query_map(parts: &Parts) -> HashMap<String, String> {
     parts.uri.query().map(|q| url_decode_pairs(q).into_iter().collect::<HashMap<String, String>>()).unwrap_or_default()

@@ -31,7 +31,7 @@ use crate::auth::issuer::{LazySigner, TokenIssuer};
 use crate::auth::validate::TokenValidator;
 use crate::clock::Clock;
 use crate::keys::KeyService;
-use crate::vault::VaultRegistry;
+use crate::vaults::VaultRegistry;
 use errors::ApiError;
 
 /// Facts about this running emulator that handlers need.

@@ -5,7 +5,7 @@ use super::Principal;
 use super::policy;
 use super::rbac;
 use super::table::Operation;
-use crate::vault::Vault;
+use crate::vaults::Vault;
 
 /// Why a request was refused.
 #[derive(Clone, Debug, PartialEq, Eq)]

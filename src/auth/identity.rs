@@ -2,6 +2,9 @@
 //! the service principals the Entra-like token endpoint serves. IDs derive deterministically
 //! (UUIDv5) from the tenant and the identity's name unless given, so the same configuration
 //! yields the same object ids on every machine.
+//!
+//! Over 400 lines: the identity model, the directory and its run-time registry (`Identities`,
+//! whose management writes share one lock and transaction) belong together; a quarter is tests.
 
 use std::sync::{Arc, RwLock};
 
@@ -89,6 +92,42 @@ impl Identity {
                 default_subscription(tenant_id)
             ),
         }
+    }
+
+    /// A user-assigned identity made through the management API. In the emulator's own
+    /// resource group its ids derive from the name, as a config-file identity's do; elsewhere
+    /// from group and name, so one name in two groups is two identities, as in Azure.
+    #[must_use]
+    pub fn user_assigned_by_arm(tenant_id: Uuid, name: &str, group: &str) -> Self {
+        let mut identity = Self::user_assigned_in(tenant_id, name, group);
+        if !group.eq_ignore_ascii_case(DEFAULT_RESOURCE_GROUP) {
+            let seed = format!("{}/{name}", group.to_ascii_lowercase());
+            identity.client_id = derived_id(tenant_id, &seed, "client");
+            identity.object_id = derived_id(tenant_id, &seed, "object");
+        }
+        identity
+    }
+
+    /// The identity a stored row describes.
+    #[must_use]
+    pub fn from_stored(stored: &StoredIdentity) -> Self {
+        let mut identity = Self::user_assigned_in(stored.tenant_id, &stored.name, &stored.resource_group);
+        if let Some((client_id, object_id)) = stored.ids {
+            identity.client_id = client_id;
+            identity.object_id = object_id;
+        }
+        identity
+    }
+
+    /// Whether this is the user-assigned identity `name` in resource group `group`.
+    #[must_use]
+    pub fn is_user_assigned(&self, group: &str, name: &str) -> bool {
+        self.kind == IdentityKind::UserAssigned
+            && self.name.eq_ignore_ascii_case(name)
+            && self
+                .resource_id
+                .to_ascii_lowercase()
+                .contains(&format!("/resourcegroups/{}/", group.to_ascii_lowercase()))
     }
 
     /// A system-assigned identity of the resource `resource` (`Microsoft.Storage/storageAccounts/st1`,
@@ -183,10 +222,24 @@ impl IdentityDirectory {
         Ok(())
     }
 
-    /// Removes identity `name`; `false` when there was none.
-    pub fn remove(&mut self, name: &str) -> bool {
+    /// Adds a user-assigned identity made through the management API: its name need only be
+    /// unique in its resource group (its resource id), its ids everywhere.
+    pub fn add_user_assigned(&mut self, identity: Identity) -> Result<(), String> {
+        if let Some(clash) = self.identities.iter().find(|i| {
+            i.resource_id.eq_ignore_ascii_case(&identity.resource_id)
+                || i.client_id == identity.client_id
+                || i.object_id == identity.object_id
+        }) {
+            return Err(format!("identity '{}' clashes with identity '{}'", identity.resource_id, clash.name));
+        }
+        self.identities.push(identity);
+        Ok(())
+    }
+
+    /// Removes the identity with ARM id `resource_id`; `false` when there was none.
+    pub fn remove(&mut self, resource_id: &str) -> bool {
         let before = self.identities.len();
-        self.identities.retain(|i| !i.name.eq_ignore_ascii_case(name) || i.name == DEFAULT_IDENTITY);
+        self.identities.retain(|i| !i.resource_id.eq_ignore_ascii_case(resource_id) || i.name == DEFAULT_IDENTITY);
         self.identities.len() != before
     }
 
@@ -241,11 +294,14 @@ impl IdentityDirectory {
 #[derive(Clone)]
 pub struct Identities {
     current: Arc<RwLock<Arc<IdentityDirectory>>>,
-    /// Location and tags of identities the management API made, by lower-cased name.
+    /// Location and tags of identities the management API made, by lower-cased resource id.
     arm: Arc<RwLock<std::collections::HashMap<String, StoredIdentity>>>,
-    /// Lower-cased names of the built-in and config-file identities: the management API may
-    /// update their location and tags but not delete them.
+    /// Lower-cased resource ids of the built-in and config-file identities: the management API
+    /// may update their location and tags but not delete them.
     declared: Arc<std::collections::HashSet<String>>,
+    /// Held across each write's check, transaction and directory update, so the in-memory
+    /// directory changes in commit order and a check never races another writer.
+    writes: Arc<tokio::sync::Mutex<()>>,
     pool: Pool,
 }
 
@@ -253,14 +309,24 @@ impl Identities {
     /// The directory, plus the user-assigned identities the management API stored before; a
     /// stored one whose name a declared identity now has is left out.
     pub async fn load(pool: Pool, mut directory: IdentityDirectory) -> Result<Self, sqlx::Error> {
-        let declared = directory.all().iter().map(|i| i.name.to_ascii_lowercase()).collect();
+        let declared = directory
+            .all()
+            .iter()
+            .filter(|i| !i.resource_id.is_empty())
+            .map(|i| i.resource_id.to_ascii_lowercase())
+            .collect();
         let mut conn = pool.acquire().await?;
         let mut arm = std::collections::HashMap::new();
         for stored in store::identities::list(&mut conn).await? {
-            let identity = Identity::user_assigned_in(stored.tenant_id, &stored.name, &stored.resource_group);
-            match directory.add(identity) {
+            let identity = Identity::from_stored(&stored);
+            let key = identity.resource_id.to_ascii_lowercase();
+            match directory.add_user_assigned(identity) {
                 Ok(()) => {
-                    arm.insert(stored.name.to_ascii_lowercase(), stored);
+                    arm.insert(key, stored);
+                }
+                // The declared identity with this resource id keeps the metadata a PUT stored.
+                Err(_) if declared_contains(&directory, &key) => {
+                    arm.insert(key, stored);
                 }
                 Err(clash) => tracing::warn!(%clash, "a stored user-assigned identity is shadowed by a declared one"),
             }
@@ -270,14 +336,25 @@ impl Identities {
             current: Arc::new(RwLock::new(Arc::new(directory))),
             arm: Arc::new(RwLock::new(arm)),
             declared: Arc::new(declared),
+            writes: Arc::default(),
             pool,
         })
     }
 
-    /// What the management API stored about an identity it made (location, tags).
+    /// What the management API stored about an identity (location, tags).
     #[must_use]
-    pub fn arm_metadata(&self, name: &str) -> Option<StoredIdentity> {
-        self.arm.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&name.to_ascii_lowercase()).cloned()
+    pub fn arm_metadata(&self, identity: &Identity) -> Option<StoredIdentity> {
+        self.arm
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(&identity.resource_id.to_ascii_lowercase())
+            .cloned()
+    }
+
+    /// The user-assigned identity `name` in resource group `group`.
+    #[must_use]
+    pub fn user_assigned(&self, group: &str, name: &str) -> Option<Identity> {
+        self.current().all().iter().find(|i| i.is_user_assigned(group, name)).cloned()
     }
 
     #[must_use]
@@ -317,51 +394,79 @@ impl Identities {
         self.current().service_principal(tenant, client_id).cloned()
     }
 
-    /// Creates (or updates) a user-assigned identity and stores it.
-    pub async fn put_user_assigned(&self, stored: StoredIdentity) -> Result<Identity, String> {
-        let identity = Identity::user_assigned_in(stored.tenant_id, &stored.name, &stored.resource_group);
-        if let Some(existing) = self.by_name(&stored.name)
-            && (existing.kind != IdentityKind::UserAssigned || existing.resource_id != identity.resource_id)
+    /// Creates (or updates the location and tags of) user-assigned identity `name` in
+    /// `group`, in one transaction checked under the write lock. Returns the identity and
+    /// whether it was created.
+    pub async fn put_user_assigned(&self, mut stored: StoredIdentity) -> Result<(Identity, bool), IdentityWriteError> {
+        let _serialised = self.writes.lock().await;
+        let existing = self.user_assigned(&stored.resource_group, &stored.name);
+        let identity = match &existing {
+            Some(existing) => existing.clone(),
+            None => Identity::user_assigned_by_arm(stored.tenant_id, &stored.name, &stored.resource_group),
+        };
+        stored.ids = Some((identity.client_id, identity.object_id));
+        let mut next = (*self.current()).clone();
+        if existing.is_none() {
+            next.add_user_assigned(identity.clone()).map_err(|_| IdentityWriteError::NameTaken(stored.name.clone()))?;
+        }
+        let mut tx = store::begin_write(&self.pool).await?;
+        if existing.is_some()
+            && let Some(row) = store::identities::get(&mut tx, &stored.resource_group, &stored.name).await?
         {
-            return Err(format!("the name '{}' belongs to another identity", stored.name));
+            // A row made before ids were stored keeps its derivation.
+            stored.ids = row.ids.or(stored.ids);
         }
-        let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
-        store::identities::upsert(&mut conn, &stored, crate::clock::wall_now()).await.map_err(|e| e.to_string())?;
-        drop(conn);
-        let mut guard = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if guard.by_name(&identity.name).is_none() {
-            let mut next = (**guard).clone();
-            next.add(identity.clone())?;
-            *guard = Arc::new(next);
-        }
-        drop(guard);
+        store::identities::upsert(&mut tx, &stored, crate::clock::wall_now()).await?;
+        tx.commit().await?;
+        *self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(next);
         self.arm
             .write()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(stored.name.to_ascii_lowercase(), stored);
-        Ok(identity)
+            .insert(identity.resource_id.to_ascii_lowercase(), stored);
+        Ok((identity, existing.is_none()))
     }
 
-    /// Deletes a user-assigned identity made through the management API; `false` if none.
-    pub async fn delete_user_assigned(&self, name: &str) -> Result<bool, String> {
-        if self.declared.contains(&name.to_ascii_lowercase()) {
-            return Err(format!(
-                "The identity '{name}' is declared by the emulator (built in, or in its config file) and cannot be deleted through the management API."
-            ));
+    /// Deletes user-assigned identity `name` in `group` made through the management API;
+    /// `false` if there was none.
+    pub async fn delete_user_assigned(&self, group: &str, name: &str) -> Result<bool, IdentityWriteError> {
+        let _serialised = self.writes.lock().await;
+        let Some(identity) = self.user_assigned(group, name) else { return Ok(false) };
+        let key = identity.resource_id.to_ascii_lowercase();
+        if self.declared.contains(&key) {
+            return Err(IdentityWriteError::Declared(name.to_owned()));
         }
-        let mut conn = self.pool.acquire().await.map_err(|e| e.to_string())?;
-        let removed = store::identities::delete(&mut conn, name).await.map_err(|e| e.to_string())?;
-        drop(conn);
-        if removed {
-            let mut guard = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
-            let mut next = (**guard).clone();
-            next.remove(name);
-            *guard = Arc::new(next);
-            drop(guard);
-            self.arm.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&name.to_ascii_lowercase());
-        }
+        let mut tx = store::begin_write(&self.pool).await?;
+        let removed = store::identities::delete(&mut tx, group, name).await?;
+        tx.commit().await?;
+        let mut guard = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut next = (**guard).clone();
+        next.remove(&identity.resource_id);
+        *guard = Arc::new(next);
+        drop(guard);
+        self.arm.write().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&key);
         Ok(removed)
     }
+
+    /// Whether `identity` is a built-in or config-file identity.
+    #[must_use]
+    pub fn is_declared(&self, identity: &Identity) -> bool {
+        self.declared.contains(&identity.resource_id.to_ascii_lowercase())
+    }
+}
+
+fn declared_contains(directory: &IdentityDirectory, resource_id: &str) -> bool {
+    directory.all().iter().any(|i| i.resource_id.eq_ignore_ascii_case(resource_id))
+}
+
+/// Why a management write to the identities was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum IdentityWriteError {
+    #[error("the name '{0}' belongs to another identity")]
+    NameTaken(String),
+    #[error("identity '{0}' is declared by the emulator (built in, or in its config file)")]
+    Declared(String),
+    #[error("store: {0}")]
+    Store(#[from] sqlx::Error),
 }
 
 #[cfg(test)]

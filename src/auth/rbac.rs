@@ -15,7 +15,21 @@ pub struct RoleDefinition {
     pub name: &'static str,
     pub data_actions: &'static [&'static str],
     pub not_data_actions: &'static [&'static str],
+    /// Management-plane (Resource Manager) actions.
+    pub actions: &'static [&'static str],
+    pub not_actions: &'static [&'static str],
 }
+
+/// What the Key Vault reading roles may do on the management plane.
+const VAULT_READER_ACTIONS: &[&str] = &[
+    "Microsoft.Authorization/*/read",
+    "Microsoft.Resources/subscriptions/resourceGroups/read",
+    "Microsoft.KeyVault/checkNameAvailability/read",
+    "Microsoft.KeyVault/deletedVaults/read",
+    "Microsoft.KeyVault/locations/*/read",
+    "Microsoft.KeyVault/vaults/*/read",
+    "Microsoft.KeyVault/operations/read",
+];
 
 /// The built-in Key Vault roles (contract §4b); the last two manage vaults and grant no data
 /// actions at all.
@@ -25,12 +39,16 @@ pub const BUILT_IN_ROLES: &[RoleDefinition] = &[
         name: "Key Vault Administrator",
         data_actions: &["Microsoft.KeyVault/vaults/*"],
         not_data_actions: &[],
+        actions: VAULT_READER_ACTIONS,
+        not_actions: &[],
     },
     RoleDefinition {
         id: uuid::uuid!("14b46e9e-c2b7-41b4-b07b-48a6ebf60603"),
         name: "Key Vault Crypto Officer",
         data_actions: &["Microsoft.KeyVault/vaults/keys/*", "Microsoft.KeyVault/vaults/keyrotationpolicies/*"],
         not_data_actions: &[],
+        actions: VAULT_READER_ACTIONS,
+        not_actions: &[],
     },
     RoleDefinition {
         id: uuid::uuid!("12338af0-0e69-4776-bea7-57ae8d297424"),
@@ -47,6 +65,8 @@ pub const BUILT_IN_ROLES: &[RoleDefinition] = &[
             "Microsoft.KeyVault/vaults/keys/verify/action",
         ],
         not_data_actions: &[],
+        actions: &[],
+        not_actions: &[],
     },
     RoleDefinition {
         id: uuid::uuid!("e147488a-f6f5-4113-8e2d-b22465e65bf6"),
@@ -57,30 +77,50 @@ pub const BUILT_IN_ROLES: &[RoleDefinition] = &[
             "Microsoft.KeyVault/vaults/keys/unwrap/action",
         ],
         not_data_actions: &[],
+        actions: &[],
+        not_actions: &[],
     },
     RoleDefinition {
         id: uuid::uuid!("08bbd89e-9f13-488c-ac41-acfcb10c90ab"),
         name: "Key Vault Crypto Service Release User",
         data_actions: &["Microsoft.KeyVault/vaults/keys/release/action"],
         not_data_actions: &[],
+        actions: &[],
+        not_actions: &[],
     },
     RoleDefinition {
         id: uuid::uuid!("21090545-7ca7-4776-b22c-e363652d74d2"),
         name: "Key Vault Reader",
         data_actions: &["Microsoft.KeyVault/vaults/*/read", "Microsoft.KeyVault/vaults/secrets/readMetadata/action"],
         not_data_actions: &[],
+        actions: VAULT_READER_ACTIONS,
+        not_actions: &[],
     },
     RoleDefinition {
         id: uuid::uuid!("f25e0fa2-a7c8-4377-a976-54943a77a395"),
         name: "Key Vault Contributor",
         data_actions: &[],
         not_data_actions: &[],
+        actions: &[
+            "Microsoft.Authorization/*/read",
+            "Microsoft.KeyVault/*",
+            "Microsoft.Resources/subscriptions/resourceGroups/read",
+        ],
+        not_actions: &["Microsoft.KeyVault/locations/deletedVaults/purge/action", "Microsoft.KeyVault/managedHsms/*"],
     },
     RoleDefinition {
         id: uuid::uuid!("8b54135c-b56d-4d72-a534-26097cfdc8d8"),
         name: "Key Vault Data Access Administrator",
         data_actions: &[],
         not_data_actions: &[],
+        actions: &[
+            "Microsoft.Authorization/roleAssignments/write",
+            "Microsoft.Authorization/roleAssignments/delete",
+            "Microsoft.Authorization/*/read",
+            "Microsoft.Resources/subscriptions/resourceGroups/read",
+            "Microsoft.KeyVault/vaults/*/read",
+        ],
+        not_actions: &[],
     },
 ];
 
@@ -97,6 +137,13 @@ impl RoleDefinition {
     fn grants(&self, action: &str) -> bool {
         self.data_actions.iter().any(|pattern| action_matches(pattern, action))
             && !self.not_data_actions.iter().any(|pattern| action_matches(pattern, action))
+    }
+
+    /// Whether the role allows management-plane `action`.
+    #[must_use]
+    pub fn allows(&self, action: &str) -> bool {
+        self.actions.iter().any(|pattern| action_matches(pattern, action))
+            && !self.not_actions.iter().any(|pattern| action_matches(pattern, action))
     }
 }
 
@@ -116,12 +163,15 @@ pub fn action_matches(pattern: &str, action: &str) -> bool {
     matches(pattern.as_bytes(), action.as_bytes())
 }
 
-/// Where an assignment applies within a vault: the whole vault, or one key.
+/// Where an assignment applies within a vault: the whole vault, or one key. `Inherited` is an
+/// assignment at a subscription or resource group (its ARM scope) that covers the vault: the
+/// registry adds those to each cached vault, and they are never stored with it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", tag = "kind", content = "key")]
 pub enum AssignmentScope {
     Vault,
     Key(String),
+    Inherited(String),
 }
 
 impl AssignmentScope {
@@ -139,7 +189,7 @@ impl AssignmentScope {
 
     fn covers(&self, key: Option<&str>) -> bool {
         match (self, key) {
-            (Self::Vault, _) => true,
+            (Self::Vault | Self::Inherited(_), _) => true,
             (Self::Key(scoped), Some(key)) => scoped.eq_ignore_ascii_case(key),
             // A key-scoped assignment never grants vault-level operations such as listing.
             (Self::Key(_), None) => false,
@@ -181,6 +231,29 @@ pub fn authorize(
         .ok_or(RbacDenied { data_action: action })
 }
 
+/// A role a caller holds on the management plane, at an ARM scope (a resource id such as
+/// `/subscriptions/{s}/resourceGroups/{g}/providers/Microsoft.KeyVault/vaults/{v}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScopedRole {
+    pub scope: String,
+    pub role: &'static RoleDefinition,
+}
+
+/// Whether ARM scope `outer` is `inner` or contains it (case-insensitive, on path segments).
+#[must_use]
+pub fn scope_covers(outer: &str, inner: &str) -> bool {
+    let outer = outer.trim_end_matches('/');
+    inner.len() >= outer.len()
+        && inner.as_bytes()[..outer.len()].eq_ignore_ascii_case(outer.as_bytes())
+        && matches!(inner.as_bytes().get(outer.len()), None | Some(b'/'))
+}
+
+/// Does any of `roles` allow management `action` on the resource at `scope`?
+#[must_use]
+pub fn allows_action(roles: &[ScopedRole], action: &str, scope: &str) -> bool {
+    roles.iter().any(|r| scope_covers(&r.scope, scope) && r.role.allows(action))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -201,6 +274,27 @@ mod tests {
             role_definition_id: RoleDefinition::find(role).unwrap().id,
             scope,
         }
+    }
+
+    #[test]
+    fn management_actions_need_a_role_at_a_covering_scope() {
+        let vault = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.KeyVault/vaults/cmk";
+        let contributor =
+            ScopedRole { scope: vault.into(), role: RoleDefinition::find("Key Vault Contributor").unwrap() };
+        let roles = [contributor];
+        let lower = vault.to_ascii_lowercase();
+        assert!(allows_action(&roles, "Microsoft.KeyVault/vaults/write", &lower));
+        assert!(allows_action(
+            &roles,
+            "Microsoft.KeyVault/vaults/accessPolicies/write",
+            &format!("{lower}/accesspolicies/add")
+        ));
+        assert!(!allows_action(&roles, "Microsoft.KeyVault/vaults/write", &format!("{lower}2")), "another vault");
+        assert!(!allows_action(&roles, "Microsoft.KeyVault/vaults/write", "/subscriptions/s/resourcegroups/rg"));
+        assert!(!allows_action(&roles, "Microsoft.KeyVault/locations/deletedVaults/purge/action", &lower));
+        let user = [ScopedRole { scope: vault.into(), role: RoleDefinition::find("Key Vault Crypto User").unwrap() }];
+        assert!(!allows_action(&user, "Microsoft.KeyVault/vaults/read", &lower), "a data role manages nothing");
+        assert!(scope_covers("/subscriptions/s/", "/subscriptions/s/resourcegroups/x"));
     }
 
     #[test]

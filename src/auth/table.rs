@@ -1,5 +1,6 @@
 //! Every vault data-plane operation with the access-policy permission and the RBAC data action
-//! it needs (contract §5 table). Authorization reads this table and nothing else.
+//! it needs (contract §5 table), and every management-plane operation with the Resource
+//! Manager action it needs. Authorization reads these tables and nothing else.
 
 /// A vault operation, named after its REST operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -87,9 +88,117 @@ impl Operation {
     }
 }
 
+/// A management-plane operation: a verb on a Resource Manager resource type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ManagementOperation {
+    ListSubscriptions,
+    ReadSubscription,
+    ReadResourceGroup,
+    WriteResourceGroup,
+    ReadVault,
+    WriteVault,
+    DeleteVault,
+    WriteAccessPolicy,
+    ReadDeletedVault,
+    PurgeDeletedVault,
+    ReadIdentity,
+    WriteIdentity,
+    DeleteIdentity,
+    ReadRoleAssignment,
+    WriteRoleAssignment,
+    DeleteRoleAssignment,
+    ReadRoleDefinition,
+}
+
+/// Who may call a management operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ManagementAccess {
+    /// Every authenticated caller; the answer shows only what the caller holds a role in (ARM
+    /// lists the subscriptions a caller can see, possibly none, rather than refusing).
+    AnyCaller,
+    /// Callers holding a role whose actions include this one at a scope covering the request.
+    Action(&'static str),
+}
+
+/// One row per management operation: (operation, access).
+pub const MANAGEMENT_TABLE: &[(ManagementOperation, ManagementAccess)] = &[
+    (ManagementOperation::ListSubscriptions, ManagementAccess::AnyCaller),
+    (ManagementOperation::ReadSubscription, ManagementAccess::AnyCaller),
+    (
+        ManagementOperation::ReadResourceGroup,
+        ManagementAccess::Action("Microsoft.Resources/subscriptions/resourceGroups/read"),
+    ),
+    (
+        ManagementOperation::WriteResourceGroup,
+        ManagementAccess::Action("Microsoft.Resources/subscriptions/resourceGroups/write"),
+    ),
+    (ManagementOperation::ReadVault, ManagementAccess::Action("Microsoft.KeyVault/vaults/read")),
+    (ManagementOperation::WriteVault, ManagementAccess::Action("Microsoft.KeyVault/vaults/write")),
+    (ManagementOperation::DeleteVault, ManagementAccess::Action("Microsoft.KeyVault/vaults/delete")),
+    (
+        ManagementOperation::WriteAccessPolicy,
+        ManagementAccess::Action("Microsoft.KeyVault/vaults/accessPolicies/write"),
+    ),
+    (
+        ManagementOperation::ReadDeletedVault,
+        ManagementAccess::Action("Microsoft.KeyVault/locations/deletedVaults/read"),
+    ),
+    (
+        ManagementOperation::PurgeDeletedVault,
+        ManagementAccess::Action("Microsoft.KeyVault/locations/deletedVaults/purge/action"),
+    ),
+    (
+        ManagementOperation::ReadIdentity,
+        ManagementAccess::Action("Microsoft.ManagedIdentity/userAssignedIdentities/read"),
+    ),
+    (
+        ManagementOperation::WriteIdentity,
+        ManagementAccess::Action("Microsoft.ManagedIdentity/userAssignedIdentities/write"),
+    ),
+    (
+        ManagementOperation::DeleteIdentity,
+        ManagementAccess::Action("Microsoft.ManagedIdentity/userAssignedIdentities/delete"),
+    ),
+    (ManagementOperation::ReadRoleAssignment, ManagementAccess::Action("Microsoft.Authorization/roleAssignments/read")),
+    (
+        ManagementOperation::WriteRoleAssignment,
+        ManagementAccess::Action("Microsoft.Authorization/roleAssignments/write"),
+    ),
+    (
+        ManagementOperation::DeleteRoleAssignment,
+        ManagementAccess::Action("Microsoft.Authorization/roleAssignments/delete"),
+    ),
+    (ManagementOperation::ReadRoleDefinition, ManagementAccess::Action("Microsoft.Authorization/roleDefinitions/read")),
+];
+
+impl ManagementOperation {
+    /// Who may call the operation.
+    #[must_use]
+    pub fn access(self) -> ManagementAccess {
+        MANAGEMENT_TABLE
+            .iter()
+            .find(|(op, _)| *op == self)
+            .map(|(_, access)| *access)
+            .unwrap_or_else(|| panic!("operation {self:?} is missing from the management table"))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_management_operation_has_exactly_one_row() {
+        for (op, _) in MANAGEMENT_TABLE {
+            assert_eq!(MANAGEMENT_TABLE.iter().filter(|(o, _)| o == op).count(), 1, "{op:?}");
+        }
+        assert_eq!(MANAGEMENT_TABLE.len(), 17);
+        assert_eq!(ManagementOperation::ListSubscriptions.access(), ManagementAccess::AnyCaller);
+        assert_eq!(
+            ManagementOperation::WriteAccessPolicy.access(),
+            ManagementAccess::Action("Microsoft.KeyVault/vaults/accessPolicies/write")
+        );
+    }
 
     #[test]
     fn every_operation_has_exactly_one_row() {

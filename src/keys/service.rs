@@ -9,7 +9,7 @@ use crate::crypto::mldsa::{self, MlDsa};
 use crate::crypto::sealing::MasterKey;
 use crate::crypto::{aes, rsa, rsa_unhashed};
 use crate::store::{self, Pool};
-use crate::vault::Vault;
+use crate::vaults::Vault;
 
 use super::algorithms::{CipherScheme, SignatureScheme, cipher_scheme, signature_scheme};
 pub use super::algorithms::{EncryptionAlgorithm, SignatureAlgorithm};
@@ -1085,13 +1085,13 @@ impl KeyService {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::vault::VaultName;
+    use crate::vaults::VaultName;
 
     async fn service() -> (KeyService, Vault) {
         let pool = store::open(None).await.unwrap();
         let clock = Clock::new();
         let versions = Arc::new(VersionCache::default());
-        let registry = crate::vault::VaultRegistry::load(pool.clone(), clock.clone(), versions.clone()).await.unwrap();
+        let registry = crate::vaults::VaultRegistry::load(pool.clone(), clock.clone(), versions.clone()).await.unwrap();
         let vault = registry
             .create(Vault {
                 name: VaultName::parse("default").unwrap(),
@@ -1101,7 +1101,7 @@ mod tests {
                 access_policies: vec![],
                 rbac_authorization: false,
                 role_assignments: vec![],
-                arm: crate::vault::ArmInfo::default(),
+                arm: crate::vaults::ArmInfo::default(),
                 deletion: None,
             })
             .await

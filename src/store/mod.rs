@@ -5,6 +5,7 @@
 
 pub mod identities;
 pub mod keys;
+pub mod role_assignments;
 pub mod signing_keys;
 pub mod vaults;
 
@@ -72,3 +73,14 @@ pub async fn begin_write(pool: &Pool) -> Result<sqlx::Transaction<'static, sqlx:
 }
 
 pub type Conn = SqliteConnection;
+
+/// SQLITE_BUSY (and its extended codes), SQLITE_LOCKED, or no free connection in time: another
+/// writer held the store past the busy timeout. Worth a retry (503 on both planes), not a 500.
+#[must_use]
+pub fn is_busy(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::PoolTimedOut => true,
+        sqlx::Error::Database(db) => matches!(db.code().as_deref(), Some("5" | "6" | "261" | "517" | "773")),
+        _ => false,
+    }
+}

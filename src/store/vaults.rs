@@ -6,10 +6,15 @@ use uuid::Uuid;
 use crate::auth::policy::AccessPolicy;
 use crate::auth::rbac::RoleAssignment;
 use crate::clock::UnixSeconds;
-use crate::vault::{ArmInfo, Vault, VaultDeletion, VaultName};
+use crate::vaults::{ArmInfo, Vault, VaultDeletion, VaultName};
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, sqlx::Error> {
     serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+/// The vault's own assignments as stored; inherited ones live in `scoped_role_assignments`.
+fn own_assignments(vault: &Vault) -> Result<String, sqlx::Error> {
+    json(&vault.own_role_assignments().collect::<Vec<_>>())
 }
 
 pub async fn insert(conn: &mut SqliteConnection, vault: &Vault, now: UnixSeconds) -> Result<(), sqlx::Error> {
@@ -23,7 +28,7 @@ pub async fn insert(conn: &mut SqliteConnection, vault: &Vault, now: UnixSeconds
     .bind(vault.purge_protection)
     .bind(json(&vault.access_policies)?)
     .bind(vault.rbac_authorization)
-    .bind(json(&vault.role_assignments)?)
+    .bind(own_assignments(vault)?)
     .bind(json(&vault.arm)?)
     .bind(now)
     .execute(conn)
@@ -41,7 +46,7 @@ pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sq
         .bind(vault.purge_protection)
         .bind(json(&vault.access_policies)?)
         .bind(vault.rbac_authorization)
-        .bind(json(&vault.role_assignments)?)
+        .bind(own_assignments(vault)?)
         .bind(json(&vault.arm)?)
         .bind(vault.deletion.map(|d| d.deleted_date))
         .bind(vault.deletion.map(|d| d.scheduled_purge_date))
@@ -51,14 +56,21 @@ pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sq
     Ok(())
 }
 
+const COLUMNS: &str = "name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments, arm, deleted_date, scheduled_purge_date";
+
 pub async fn list(conn: &mut SqliteConnection) -> Result<Vec<Vault>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments, arm,
-         deleted_date, scheduled_purge_date FROM vaults ORDER BY name",
-    )
-    .fetch_all(conn)
-    .await?;
+    let rows =
+        sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM vaults ORDER BY name"))).fetch_all(conn).await?;
     rows.iter().map(vault_from_row).collect()
+}
+
+/// Vault `name` (lower-case), active or soft-deleted.
+pub async fn get(conn: &mut SqliteConnection, name: &str) -> Result<Option<Vault>, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!("SELECT {COLUMNS} FROM vaults WHERE name = ?")))
+        .bind(name)
+        .fetch_optional(conn)
+        .await?;
+    row.as_ref().map(vault_from_row).transpose()
 }
 
 fn vault_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Vault, sqlx::Error> {

@@ -3,7 +3,7 @@
 
 use keyvault_emulator::Config;
 use keyvault_emulator::crypto::base64url;
-use keyvault_emulator::vault::VaultSettings;
+use keyvault_emulator::vaults::VaultSettings;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

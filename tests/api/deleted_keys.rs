@@ -1,7 +1,7 @@
 //! Soft-delete, recovery, purge and purge protection on the movable clock (contract §6).
 
 use keyvault_emulator::Config;
-use keyvault_emulator::vault::VaultSettings;
+use keyvault_emulator::vaults::VaultSettings;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 

@@ -3,6 +3,9 @@
 
 mod api_versions;
 mod arm;
+mod arm_concurrency;
+mod arm_identities;
+mod arm_roles;
 mod auth;
 mod authorization;
 mod backup;

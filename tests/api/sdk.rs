@@ -122,7 +122,7 @@ async fn sdk_reports_a_missing_key_as_404() {
 #[tokio::test]
 async fn sdk_soft_delete_recover_and_purge_protection() {
     use keyvault_emulator::Config;
-    use keyvault_emulator::vault::VaultSettings;
+    use keyvault_emulator::vaults::VaultSettings;
 
     let mut config = Config::in_memory();
     config.vaults.push(VaultSettings::parse("protected:retention-days=7:purge-protection").unwrap());

@@ -25,7 +25,7 @@ use super::extract::VaultRequest;
 use super::messages;
 use crate::auth::decision::Target;
 use crate::auth::table::Operation;
-use crate::vault::DEFAULT_VAULT;
+use crate::vaults::DEFAULT_VAULT;
 use axum::extract::FromRequestParts;
 
 pub fn router(state: AppState) -> Routes {

@@ -15,7 +15,7 @@ use crate::keys::service::{
     AttributeChanges, CipherInput, CipherOutput, CreateKeyRequest, ImportKeyRequest, PrivateJwk, UpdateKeyRequest,
 };
 use crate::keys::{Error, Result};
-use crate::vault::Vault;
+use crate::vaults::Vault;
 
 pub use super::signing::{KeySignParameters, KeyVerifyParameters, SignatureRequest};
 
@@ -588,14 +588,14 @@ mod tests {
 
     fn vault() -> Vault {
         Vault {
-            name: crate::vault::VaultName::parse("default").unwrap(),
+            name: crate::vaults::VaultName::parse("default").unwrap(),
             tenant_id: Uuid::nil(),
             soft_delete_retention_days: 7,
             purge_protection: false,
             access_policies: vec![],
             rbac_authorization: false,
             role_assignments: vec![],
-            arm: crate::vault::ArmInfo::default(),
+            arm: crate::vaults::ArmInfo::default(),
             deletion: None,
         }
     }

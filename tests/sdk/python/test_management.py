@@ -399,12 +399,6 @@ def test_user_assigned_identities_listed_by_subscription(arm, flow):
     assert [i.principal_id for i in listed] == [flow.identity.principal_id]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="server bug: a user-assigned identity's name is unique emulator-wide: a PUT of the same name "
-    "in another resource group (or a config identity's name, e.g. 'app') is a 409 Conflict; ARM scopes "
-    "the name to its resource group",
-)
 def test_user_assigned_identity_names_are_per_resource_group(arm, flow):
     flow.needs("identity")
     other_group = _unique("other-rg")

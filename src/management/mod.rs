@@ -1,0 +1,13 @@
+//! Resource Manager semantics with no HTTP in them: vaults, access policies, role assignments
+//! and user-assigned identities. Each write reads what it changes inside its one transaction
+//! (see `vaults::VaultRegistry::transact`), so concurrent provisioning loses nothing.
+//! `api/arm` translates between the wire and these functions; [`ManagementError`] names each
+//! refusal, and `api/arm` maps it to a status and an ARM code.
+
+pub mod access_policies;
+mod error;
+pub mod identities;
+pub mod role_assignments;
+pub mod vaults;
+
+pub use error::ManagementError;
