@@ -28,6 +28,9 @@ export KVEMU_IMAGE="$IMAGE"
 # The Testcontainers libraries start a "reaper" container from Docker Hub unless told not to;
 # every container here is removed by its test.
 export TESTCONTAINERS_RYUK_DISABLED=true
+# The engine runs on this machine, which testcontainers-python takes for a container of its own
+# (CI machines have /.dockerenv) and would then reach through the bridge's gateway.
+export TESTCONTAINERS_CONNECTION_MODE=docker_host
 
 say() { echo "docker-suite: $*"; }
 timings=()
