@@ -3,6 +3,7 @@
 // host ports (the key id and the challenge follow the mapped port). `*.vault.localhost` is mapped
 // to 127.0.0.1 by tests/sdk/js/resolve-localhost.mjs (node --import) where the resolver does not.
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { request } from "node:https";
 import { after, before, test } from "node:test";
@@ -21,8 +22,10 @@ after(async () => {
 });
 
 test("ports are random and on loopback", () => {
-  assert.ok(kv.httpsPort() > 0 && kv.httpPort() > 0);
   assert.notEqual(kv.httpsPort(), 8443);
+  const bindings = execFileSync("docker", ["port", kv.getId()], { encoding: "utf8" }).trim().split("\n");
+  assert.equal(bindings.length, 2, bindings.join("; "));
+  for (const line of bindings) assert.match(line, /-> 127\.0\.0\.1:\d+$/);
 });
 
 test("CMK wrap/unwrap with the admin credential; the key id names the mapped port", async () => {
