@@ -8,6 +8,9 @@
 #   SDK_TESTS=compose tests/sdk/run.sh  # docker/docker-compose.yml's client scripts, without Docker
 #   SDK_TESTS=crash tests/sdk/run.sh    # tests/crash/crash_safety.py, 10 SIGKILLs (python3 only, no venv)
 #   SDK_TESTS=fuzz tests/sdk/run.sh     # tests/fuzz/run_schemathesis.sh: short schemathesis run, no 5xx/panic
+#   SDK_TESTS=docker tests/sdk/run.sh   # tests/docker/run.sh: the image built and run on a container engine
+#                                       # (started as root if none runs), compose v1 and v2, the
+#                                       # Testcontainers modules of clients/; skipped without engine or root
 #
 # Idempotent: the Python venv (tests/sdk/python/.venv) is reinstalled only when
 # requirements.txt changes, and `npm ci` runs only when node_modules is missing or
@@ -32,7 +35,7 @@ export KVEMU_VAULTS="${KVEMU_VAULTS:-protected:retention-days=7:purge-protection
 # The identities and vaults of the identity scenarios (storage, app; vaults cmk and cmkrbac).
 export KVEMU_CONFIG="${KVEMU_CONFIG:-$SDK_DIR/kvemu.toml}"
 
-SUITES="${SDK_TESTS:-python js examples compose crash fuzz}"
+SUITES="${SDK_TESTS:-python js examples compose crash fuzz docker}"
 
 hash_of() { sha256sum "$@" | sha256sum | cut -d' ' -f1; }
 
@@ -187,8 +190,16 @@ for suite in $SUITES; do
         results+=("fuzz: FAILED"); status=1
       fi
       ;;
+    docker)
+      echo "run.sh: === container image, compose v1 and v2, Testcontainers modules (tests/docker/run.sh) ==="
+      if "$REPO_ROOT/tests/docker/run.sh"; then
+        results+=("docker: passed")
+      else
+        results+=("docker: FAILED"); status=1
+      fi
+      ;;
     *)
-      echo "run.sh: unknown suite '$suite' in SDK_TESTS (expected: python, js, examples, compose, crash, fuzz)" >&2
+      echo "run.sh: unknown suite '$suite' in SDK_TESTS (expected: python, js, examples, compose, crash, fuzz, docker)" >&2
       exit 2
       ;;
   esac

