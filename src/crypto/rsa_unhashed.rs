@@ -2,8 +2,8 @@
 //!
 //! aws-lc-rs only signs with a named hash, so this one operation calls AWS-LC's own
 //! `RSA_sign_raw`/`RSA_verify_raw` (the same library, the same blinded constant-time private-key
-//! code) through `aws-lc-sys`. It is the only unsafe code in the crate; each call owns what it
-//! allocates through the guards below, and no pointer outlives them.
+//! code) through `aws-lc-sys`. With `mldsa_variants`, the only unsafe code in the crate; each
+//! call owns what it allocates through the guards below, and no pointer outlives them.
 #![allow(unsafe_code)]
 
 use std::ptr;

@@ -131,3 +131,36 @@ async fn older_api_versions_know_no_akp_keys() {
     let (status, body) = vault.call(Method::PUT, &format!("/keys/imported?{PREVIEW}"), Some(import)).await;
     assert_eq!((status, error_codes(&body).0.as_str()), (StatusCode::BAD_REQUEST, "BadParameter"), "{body}");
 }
+
+#[tokio::test]
+async fn an_exportable_ml_dsa_key_is_released_under_its_policy() {
+    let vault = spawn().await;
+    let authority = format!("{}/attestation", vault.vault_url());
+    let document = json!({"anyOf": [{"authority": authority, "allOf": [{"claim": "sdk-test", "equals": "true"}]}], "version": "1.0.0"});
+    let policy = json!({"data": b64(document.to_string().as_bytes())});
+    let (status, body) = post(
+        &vault,
+        "/keys/pq/create",
+        PREVIEW,
+        json!({"kty": "AKP", "alg": "ML-DSA-65", "attributes": {"exportable": true}}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "an exportable key needs a release policy, as any key: {body}");
+    let body = json!({"kty": "AKP", "alg": "ML-DSA-44", "attributes": {"exportable": true}, "release_policy": policy});
+    let created = ok(&vault, "/keys/pq/create", body).await;
+    let (status, minted) = vault.call(Method::GET, "/attestation/generate-test-token", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let released = ok(&vault, "/keys/pq/release", json!({"target": minted["token"]})).await;
+    let payload: Value = serde_json::from_slice(
+        &base64url::decode(released["value"].as_str().unwrap().split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let key = &payload["response"]["key"]["key"];
+    assert_eq!(
+        (&key["kid"], &key["alg"], &key["pub"]),
+        (&created["key"]["kid"], &created["key"]["alg"], &created["key"]["pub"])
+    );
+    assert!(key["key_hsm"].as_str().is_some_and(|k| !k.is_empty()), "{payload}");
+    let (status, _) = post(&vault, "/keys/pq/release", PREVIEW, json!({"target": "not.a.token"})).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
