@@ -5,7 +5,7 @@
 
 use crate::crypto::mldsa::{self, MlDsa};
 use crate::crypto::mldsa_variants;
-use crate::vault::Vault;
+use crate::vaults::Vault;
 
 use super::lifecycle::check_operation;
 use super::model::{Key, KeyName, KeyOperation, PublicKey};

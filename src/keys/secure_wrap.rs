@@ -13,7 +13,7 @@ use super::cipher::CipherInput;
 use super::model::{Key, KeyName, KeyOperation};
 use super::service::KeyService;
 use super::{Error, Result};
-use crate::vault::Vault;
+use crate::vaults::Vault;
 
 /// The size of the key a secure wrap creates.
 pub const SECURE_WRAP_KEY_BYTES: usize = 32;
