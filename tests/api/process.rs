@@ -104,6 +104,21 @@ fn listening_on_every_address_prints_loopback_urls_and_a_warning() {
     assert!(exports.iter().any(|l| l.starts_with("export IDENTITY_ENDPOINT=http://127.0.0.1:")), "{exports:?}");
     assert!(!exports.iter().any(|l| l.contains("0.0.0.0")), "{exports:?}");
     assert!(banner.iter().any(|l| l.starts_with("Warning: listening on 0.0.0.0")));
+    // Honest about what the ports allow (issue 15), and about the remedy.
+    let text = banner.join("\n");
+    for claim in ["mint tokens for every identity", "move the emulator clock", "rewrite any vault's", "--admin-token"] {
+        assert!(text.contains(claim), "{claim} in {text}");
+    }
+}
+
+#[test]
+fn with_an_admin_token_the_banner_says_how_to_send_it() {
+    let (mut child, banner) = start_binary(&["--in-memory", "--admin-token", "banner-test-token-0123456789"]);
+    child.kill().unwrap();
+    let _ = child.wait();
+    let text = banner.join("\n");
+    assert!(text.contains("The HTTP port requires the admin token"), "{text}");
+    assert!(!text.contains("banner-test-token-0123456789"), "the banner never prints the secret");
 }
 
 /// The value of `export NAME=…` in the banner.
