@@ -71,6 +71,7 @@ pub mod fixture;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod keys;
+pub mod management;
 pub mod metrics;
 pub mod provision;
 pub mod server;

@@ -147,7 +147,7 @@ impl From<VaultError> for ArmError {
 
 type ArmResult<T> = Result<T, ArmError>;
 
-async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let tenant = state.settings.tenant_id;
     let value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let principal = match state.validator.validate_management_header(value, tenant) {

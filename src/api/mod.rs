@@ -3,10 +3,13 @@
 //! service → map to wire. No SQL, crypto or lifecycle rules live here.
 
 pub mod arm;
+pub mod arm_resources;
 pub mod attestation;
+pub mod cloud_metadata;
 pub mod emulator;
 pub mod errors;
 pub mod extract;
+pub mod graph;
 pub mod login;
 pub mod messages;
 pub mod msi;
@@ -107,6 +110,9 @@ pub fn https_routes(state: &AppState) -> routes::Routes {
         .merge(login::router())
         .merge(attestation::router())
         .merge(arm::router(state.clone()))
+        .merge(arm_resources::router(state.clone()))
+        .merge(cloud_metadata::router())
+        .merge(graph::router(state.clone()))
 }
 
 /// The routes served over plain HTTP: managed identity and the emulator's own controls.
@@ -271,6 +277,9 @@ const ARM_WORDS: &[&str] = &[
     "deletedvaults",
     "locations",
     "purge",
+    "resources",
+    "managedhsms",
+    "deletedmanagedhsms",
 ];
 const OPERATIONS: &[&str] = &[
     "create",

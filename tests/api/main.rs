@@ -4,6 +4,7 @@
 mod arm;
 mod auth;
 mod authorization;
+mod az_endpoints;
 mod backup;
 mod concurrency;
 mod deleted_keys;
