@@ -95,15 +95,21 @@ async fn jwks(State(state): State<AppState>, Path(tenant): Path<String>) -> Resp
     }
 }
 
+/// Entra's multi-tenant authorities. MSAL reads their metadata, for example when `az logout`
+/// builds its public client for `organizations`; Entra names the issuer `{tenantid}` there.
+const MULTI_TENANT_ALIASES: [&str; 3] = ["common", "organizations", "consumers"];
+
 async fn openid_configuration(
     State(state): State<AppState>,
     Origin(origin): Origin,
     Path(tenant): Path<String>,
 ) -> Response {
-    if known_tenant(&state, &tenant).is_none() {
+    let alias = MULTI_TENANT_ALIASES.iter().any(|a| a.eq_ignore_ascii_case(&tenant));
+    if !alias && known_tenant(&state, &tenant).is_none() {
         return unknown_tenant(&tenant).into_response();
     }
     let base = format!("{origin}/{tenant}");
+    let issuer = if alias { format!("{origin}/{{tenantid}}/v2.0") } else { format!("{base}/v2.0") };
     Json(json!({
         "token_endpoint": format!("{base}/oauth2/v2.0/token"),
         "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
@@ -113,7 +119,7 @@ async fn openid_configuration(
         "id_token_signing_alg_values_supported": ["RS256"],
         "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
         "scopes_supported": ["openid", "profile", "email", "offline_access"],
-        "issuer": format!("{base}/v2.0"),
+        "issuer": issuer,
         "request_uri_parameter_supported": false,
         "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
         "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),

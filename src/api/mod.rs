@@ -5,10 +5,12 @@
 pub mod arm;
 pub mod attestation;
 pub mod body;
+pub mod cloud_metadata;
 pub mod emulator;
 pub mod errors;
 pub mod extract;
 pub mod front_door;
+pub mod graph;
 pub mod host;
 pub mod login;
 pub mod messages;
@@ -112,6 +114,8 @@ pub fn https_routes(state: &AppState) -> routes::Routes {
         .merge(login::router())
         .merge(attestation::router())
         .merge(arm::router(state.clone()))
+        .merge(cloud_metadata::router())
+        .merge(graph::router(state.clone()))
 }
 
 /// The routes served over plain HTTP: managed identity and the emulator's own controls.
@@ -243,6 +247,9 @@ const ARM_WORDS: &[&str] = &[
     "deletedvaults",
     "locations",
     "purge",
+    "resources",
+    "managedhsms",
+    "deletedmanagedhsms",
 ];
 const OPERATIONS: &[&str] = &[
     "create",

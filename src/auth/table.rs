@@ -108,6 +108,9 @@ pub enum ManagementOperation {
     WriteRoleAssignment,
     DeleteRoleAssignment,
     ReadRoleDefinition,
+    ListResources,
+    ReadManagedHsm,
+    ReadDeletedManagedHsm,
 }
 
 /// Who may call a management operation.
@@ -169,6 +172,12 @@ pub const MANAGEMENT_TABLE: &[(ManagementOperation, ManagementAccess)] = &[
         ManagementAccess::Action("Microsoft.Authorization/roleAssignments/delete"),
     ),
     (ManagementOperation::ReadRoleDefinition, ManagementAccess::Action("Microsoft.Authorization/roleDefinitions/read")),
+    (ManagementOperation::ListResources, ManagementAccess::Action("Microsoft.Resources/subscriptions/resources/read")),
+    (ManagementOperation::ReadManagedHsm, ManagementAccess::Action("Microsoft.KeyVault/managedHSMs/read")),
+    (
+        ManagementOperation::ReadDeletedManagedHsm,
+        ManagementAccess::Action("Microsoft.KeyVault/locations/deletedManagedHSMs/read"),
+    ),
 ];
 
 impl ManagementOperation {

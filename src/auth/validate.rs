@@ -1,6 +1,10 @@
 //! Bearer-token validation for vault requests (contract §3): signature, issuer, audience,
 //! lifetime and tenant, checked against the real wall clock. Each failure says what was wrong;
-//! `api::errors` turns it into a 401 with the challenge.
+//! `api::errors` turns it into a 401 with the challenge. The same checks serve the management
+//! API and the Graph subset, each with its own audience.
+//!
+//! Over 400 lines because its tests (half the file) exercise every claim check on real signed
+//! tokens, and belong beside the one function they test.
 
 use std::sync::Arc;
 
@@ -61,11 +65,27 @@ struct ValidatedClaims {
 
 /// What a token must be for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Audience {
+pub enum Audience<'a> {
     Vault,
     /// Azure Resource Manager: `https://management.azure.com/` or the older
     /// `https://management.core.windows.net/`.
     Management,
+    /// Microsoft Graph: its own resource URI or app id, or the emulator's URL as the client
+    /// addressed it (`own_origin`), which is the Graph resource `az` registers from the
+    /// emulator's cloud metadata.
+    Graph {
+        own_origin: &'a str,
+    },
+}
+
+/// Microsoft Graph's resource URI and first-party app id, both accepted as its audience.
+pub const GRAPH_AUDIENCES: [&str; 2] = ["https://graph.microsoft.com", "00000003-0000-0000-c000-000000000000"];
+
+#[must_use]
+pub fn is_graph_audience(aud: &str, own_origin: &str) -> bool {
+    let aud = aud.strip_suffix('/').unwrap_or(aud);
+    GRAPH_AUDIENCES.iter().any(|g| aud.eq_ignore_ascii_case(g))
+        || aud.eq_ignore_ascii_case(own_origin.strip_suffix('/').unwrap_or(own_origin))
 }
 
 #[must_use]
@@ -135,13 +155,29 @@ impl TokenValidator {
         self.validate_for(token.trim(), tenant, wall_now(), Audience::Management)
     }
 
+    /// Validates a raw `Authorization` header value for the Microsoft Graph subset of `tenant`,
+    /// reached at `own_origin`.
+    pub fn validate_graph_header(
+        &self,
+        authorization: Option<&str>,
+        tenant: Uuid,
+        own_origin: &str,
+    ) -> Result<Principal, TokenError> {
+        let value = authorization.ok_or(TokenError::Missing)?;
+        let (scheme, token) = value.trim().split_once(' ').ok_or(TokenError::Missing)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(TokenError::Missing);
+        }
+        self.validate_for(token.trim(), tenant, wall_now(), Audience::Graph { own_origin })
+    }
+
     /// Validates a token for `audience` in `tenant`.
     pub fn validate_for(
         &self,
         token: &str,
         tenant: Uuid,
         now: UnixSeconds,
-        audience: Audience,
+        audience: Audience<'_>,
     ) -> Result<Principal, TokenError> {
         let fingerprint = verified::fingerprint(token);
         let claims = match self.verified.get(&fingerprint, now) {
@@ -188,7 +224,7 @@ impl TokenValidator {
         claims: &ValidatedClaims,
         tenant: Uuid,
         now: UnixSeconds,
-        audience: Audience,
+        audience: Audience<'_>,
     ) -> Result<Principal, TokenError> {
         let expected_issuers = [v1_issuer(tenant), format!("https://login.microsoftonline.com/{tenant}/v2.0")];
         let iss = claims.iss.as_deref().ok_or(TokenError::MissingClaim("iss"))?;
@@ -204,6 +240,7 @@ impl TokenValidator {
         let accepted = |aud: &str| match audience {
             Audience::Vault => is_vault_audience(aud, &self.domain),
             Audience::Management => is_management_audience(aud),
+            Audience::Graph { own_origin } => is_graph_audience(aud, own_origin),
         };
         if !audiences.iter().any(|a| accepted(a)) {
             return Err(TokenError::InvalidAudience { found: audiences.join(",") });
@@ -297,6 +334,37 @@ mod tests {
         let mut c = claims();
         c.aud = "https://management.azure.com/".into();
         assert!(matches!(check(&c), Err(TokenError::InvalidAudience { .. })));
+    }
+
+    #[test]
+    fn graph_audiences_are_graphs_own_or_the_emulators_url_as_addressed() {
+        let own = "https://localhost:8443";
+        for ok in [
+            "https://graph.microsoft.com/",
+            "https://graph.microsoft.com",
+            GRAPH_AUDIENCES[1],
+            "https://localhost:8443/",
+        ] {
+            assert!(is_graph_audience(ok, own), "{ok}");
+        }
+        for bad in [
+            "https://localhost:9443/",
+            "https://vault.localhost:8443",
+            "https://management.azure.com/",
+            "https://localhost:8443/v1.0",
+        ] {
+            assert!(!is_graph_audience(bad, own), "{bad}");
+        }
+        let mut c = claims();
+        c.aud = "https://localhost:8443/".into();
+        let token = issuer().sign(&c).unwrap().access_token;
+        let graph = Audience::Graph { own_origin: own };
+        assert!(validator().validate_for(&token, tenant(), wall_now(), graph).is_ok());
+        assert!(matches!(
+            validator().validate_for(&token, tenant(), wall_now(), Audience::Management),
+            Err(TokenError::InvalidAudience { .. })
+        ));
+        assert!(matches!(validator().validate(&token, tenant(), wall_now()), Err(TokenError::InvalidAudience { .. })));
     }
 
     #[test]

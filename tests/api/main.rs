@@ -8,6 +8,7 @@ mod arm_identities;
 mod arm_roles;
 mod auth;
 mod authorization;
+mod az_endpoints;
 mod backup;
 mod concurrency;
 mod deleted_keys;

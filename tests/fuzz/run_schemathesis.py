@@ -342,7 +342,7 @@ def extreme_values() -> tuple[list[int], list[str]]:
     return ints, durations
 
 
-def write_config(path: Path, emu: Emulator, vault_token: str, mgmt_token: str, seeded: dict,
+def write_config(path: Path, emu: Emulator, vault_token: str, mgmt_token: str, graph_token: str, seeded: dict,
                  extremes: bool = False) -> None:
     dictionaries = {
         "keyname": list(SEED_KEYS),
@@ -386,6 +386,8 @@ def write_config(path: Path, emu: Emulator, vault_token: str, mgmt_token: str, s
         f"bearer = {toml_string(vault_token)}",
         "[auth.openapi.management]",
         f"bearer = {toml_string(mgmt_token)}",
+        "[auth.openapi.graph]",
+        f"bearer = {toml_string(graph_token)}",
         "[parameters]",
     ]
     for key, (dictionary, probability) in bindings.items():
@@ -488,6 +490,11 @@ def main() -> int:
                 f"{emu.http_url}/_emulator/token?identity=admin&resource=https://management.azure.com",
                 headers={"Metadata": "true"},
             )
+            graph_token = token(
+                emu,
+                f"{emu.http_url}/_emulator/token?identity=admin&resource=https://graph.microsoft.com",
+                headers={"Metadata": "true"},
+            )
             seeded = seed(Client(emu, vault_token, mgmt_token))
             view, notes = fuzz_view(spec, emu)
             if index == 0:
@@ -498,7 +505,7 @@ def main() -> int:
             view_path = pass_dir / "openapi.fuzz.yaml"
             view_path.write_text(yaml.safe_dump(view, sort_keys=False, allow_unicode=True))
             config_path = pass_dir / "schemathesis.toml"
-            write_config(config_path, emu, vault_token, mgmt_token, seeded, extremes=fuzz_pass.get("extremes", False))
+            write_config(config_path, emu, vault_token, mgmt_token, graph_token, seeded, extremes=fuzz_pass.get("extremes", False))
             spec_server, spec_origin = serve_directory(pass_dir)
             command = [
                 str(SCHEMATHESIS), "--config-file", str(config_path), "run", f"{spec_origin}/{view_path.name}",

@@ -11,9 +11,10 @@
 #   SDK_TESTS=docker tests/sdk/run.sh   # tests/docker/run.sh: the image built and run on a container engine
 #                                       # (started as root if none runs), compose v1 and v2, the
 #                                       # Testcontainers modules of clients/; skipped without engine or root
+#   SDK_TESTS=az tests/sdk/run.sh       # the Azure CLI (pinned azure-cli) through the admin flow, tests/sdk/az
 #
-# Idempotent: the Python venv (tests/sdk/python/.venv) is reinstalled only when
-# requirements.txt changes, and `npm ci` runs only when node_modules is missing or
+# Idempotent: the Python venvs (tests/sdk/python/.venv, tests/sdk/az/.venv) are reinstalled only
+# when their requirements.txt changes, and `npm ci` runs only when node_modules is missing or
 # package-lock.json changes (hash stamp files). Works from any directory.
 # Needs: python3 (with venv), node >= 20.6, npm; PyPI and the npm registry for installs.
 set -euo pipefail
@@ -35,7 +36,7 @@ export KVEMU_VAULTS="${KVEMU_VAULTS:-protected:retention-days=7:purge-protection
 # The identities and vaults of the identity scenarios (storage, app; vaults cmk and cmkrbac).
 export KVEMU_CONFIG="${KVEMU_CONFIG:-$SDK_DIR/kvemu.toml}"
 
-SUITES="${SDK_TESTS:-python js examples compose crash fuzz docker}"
+SUITES="${SDK_TESTS:-python js examples compose az crash fuzz docker}"
 
 hash_of() { sha256sum "$@" | sha256sum | cut -d' ' -f1; }
 
@@ -50,6 +51,23 @@ setup_python() {
   if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
     echo "run.sh: installing Python requirements"
     "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$SDK_DIR/python/requirements.txt"
+    echo "$want" >"$stamp"
+  fi
+}
+
+# ---------------------------------------------------------------- Azure CLI
+# azure-cli is large (about 700 MB installed, a few minutes to install): its own venv, so the SDK
+# venv's pins never fight its own, reinstalled only when tests/sdk/az/requirements.txt changes.
+setup_az() {
+  local venv="$SDK_DIR/az/.venv" stamp="$SDK_DIR/az/.venv/.requirements.sha256" want
+  want="$(hash_of "$SDK_DIR/az/requirements.txt")"
+  if [[ ! -x "$venv/bin/python" ]]; then
+    echo "run.sh: creating $venv"
+    python3 -m venv "$venv"
+  fi
+  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    echo "run.sh: installing azure-cli (tests/sdk/az/requirements.txt)"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$SDK_DIR/az/requirements.txt"
     echo "$want" >"$stamp"
   fi
 }
@@ -174,6 +192,15 @@ for suite in $SUITES; do
         results+=("compose: FAILED"); status=1
       fi
       ;;
+    az)
+      setup_az
+      echo "run.sh: === Azure CLI admin flow (tests/sdk/az/admin_flow.py) ==="
+      if "$SDK_DIR/az/.venv/bin/python" "$SDK_DIR/az/admin_flow.py" "$KVEMU_BIN"; then
+        results+=("az: passed")
+      else
+        results+=("az: FAILED"); status=1
+      fi
+      ;;
     crash)
       echo "run.sh: === crash safety (tests/crash/crash_safety.py --kills 10) ==="
       if python3 "$REPO_ROOT/tests/crash/crash_safety.py" "$KVEMU_BIN" --kills 10; then
@@ -199,7 +226,7 @@ for suite in $SUITES; do
       fi
       ;;
     *)
-      echo "run.sh: unknown suite '$suite' in SDK_TESTS (expected: python, js, examples, compose, crash, fuzz, docker)" >&2
+      echo "run.sh: unknown suite '$suite' in SDK_TESTS (expected: python, js, examples, compose, az, crash, fuzz, docker)" >&2
       exit 2
       ;;
   esac

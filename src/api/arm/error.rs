@@ -32,6 +32,8 @@ pub enum ArmError {
         name: String,
     },
     BadRequest(String),
+    /// A `$filter` the listing does not understand.
+    InvalidFilter(String),
     VaultNameNotValid(String),
     VaultAlreadyExists(String),
     /// A soft-deleted vault holds the name.
@@ -61,6 +63,7 @@ impl ArmError {
                 StatusCode::NOT_FOUND
             }
             Self::BadRequest(_)
+            | Self::InvalidFilter(_)
             | Self::VaultNameNotValid(_)
             | Self::InvalidRoleAssignmentId
             | Self::RoleDefinitionDoesNotExist(_)
@@ -83,6 +86,7 @@ impl ArmError {
             Self::SubscriptionNotFound { .. } => "SubscriptionNotFound",
             Self::ResourceNotFound { .. } => "ResourceNotFound",
             Self::BadRequest(_) => "BadRequest",
+            Self::InvalidFilter(_) => "InvalidFilterInQueryString",
             Self::VaultNameNotValid(_) => "VaultNameNotValid",
             Self::VaultAlreadyExists(_) => "VaultAlreadyExists",
             Self::VaultSoftDeleted(_) => "ConflictError",
@@ -100,9 +104,10 @@ impl ArmError {
     #[must_use]
     pub fn message(&self) -> String {
         match self {
-            Self::Unauthenticated { message, .. } | Self::BadRequest(message) | Self::IdentityConflict(message) => {
-                message.clone()
-            }
+            Self::Unauthenticated { message, .. }
+            | Self::BadRequest(message)
+            | Self::InvalidFilter(message)
+            | Self::IdentityConflict(message) => message.clone(),
             Self::AuthorizationFailed { app_id, object_id, action, scope } => format!(
                 "The client '{app_id}' with object id '{object_id}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials."
             ),
@@ -226,6 +231,7 @@ mod tests {
             (ArmError::SubscriptionNotFound { given: "x".into(), expected: id }, 404, "SubscriptionNotFound"),
             (ArmError::vault_not_found("v"), 404, "ResourceNotFound"),
             (ArmError::BadRequest("m".into()), 400, "BadRequest"),
+            (ArmError::InvalidFilter("m".into()), 400, "InvalidFilterInQueryString"),
             (ArmError::VaultNameNotValid("v".into()), 400, "VaultNameNotValid"),
             (ArmError::VaultAlreadyExists("v".into()), 409, "VaultAlreadyExists"),
             (ArmError::VaultSoftDeleted("v".into()), 409, "ConflictError"),

@@ -13,6 +13,7 @@ mod access_policies;
 mod deleted_vaults;
 mod error;
 mod identities;
+mod resources;
 mod role_assignments;
 mod role_definitions;
 mod subscriptions;
@@ -36,6 +37,7 @@ pub fn router(state: AppState) -> Routes {
         .merge(identities::routes())
         .merge(role_assignments::routes())
         .merge(role_definitions::routes())
+        .merge(resources::routes())
         .map_router(|router| router.layer(middleware::from_fn_with_state(state, access::authenticate)))
 }
 
