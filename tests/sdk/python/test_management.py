@@ -292,6 +292,9 @@ def test_create_resource_group_and_vault(arm, flow):
                 enable_soft_delete=True,
                 soft_delete_retention_in_days=7,
                 enable_purge_protection=True,
+                # Since management api-version 2026-02-01 (this SDK sends a later one) a vault
+                # without the flag uses RBAC, as in Azure: access policies need it said.
+                enable_rbac_authorization=False,
                 access_policies=[
                     AccessPolicyEntry(
                         tenant_id=arm.tenant_id,
@@ -700,6 +703,7 @@ def test_purge_without_purge_protection_frees_the_name(arm):
     )
     created = arm.keyvault.vaults.begin_create_or_update(group, name, parameters).result()
     assert not created.properties.enable_purge_protection
+    assert created.properties.enable_rbac_authorization is True, "the 2026-02-01 default: RBAC when unsaid"
     arm.keyvault.vaults.delete(group, name)
     deleted = arm.keyvault.vaults.get_deleted(name, LOCATION)
     assert not deleted.properties.purge_protection_enabled, deleted.as_dict()

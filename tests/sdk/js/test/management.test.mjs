@@ -129,6 +129,9 @@ describe("management SDK (@azure/arm-keyvault): vaults and access policies", () 
         enableSoftDelete: true,
         softDeleteRetentionInDays: 7,
         enablePurgeProtection: true,
+        // Since management api-version 2026-02-01 (which this SDK sends) a vault without the
+        // flag uses RBAC, as in Azure: access policies need it said.
+        enableRbacAuthorization: false,
         accessPolicies: [policy(admin.objectId, ["all"])],
       },
     });
