@@ -146,6 +146,8 @@ pub static MANAGEMENT: &[ManagementVersion] = &[
     management("2024-12-01-preview", Preview, &[]),
     management("2025-05-01", Stable, &[]),
     management("2026-02-01", Stable, &[ManagementFeature::RbacByDefault]),
+    // azure-mgmt-keyvault 14.1.0's default.
+    management("2026-05-15", Stable, &[]),
 ];
 
 impl ManagementVersion {
@@ -168,6 +170,18 @@ impl ManagementVersion {
     #[must_use]
     pub fn has(&self, feature: ManagementFeature) -> bool {
         MANAGEMENT[..=self.order()].iter().any(|v| v.adds.contains(&feature))
+    }
+
+    /// Whether a request under `requested` gets `feature`. The management plane does not refuse
+    /// versions it does not know (tools newer than the table keep working), so an unknown
+    /// well-formed version gets every feature introduced on or before its date.
+    #[must_use]
+    pub fn requested_has(requested: &str, feature: ManagementFeature) -> bool {
+        if let Some(known) = Self::find(requested) {
+            return known.has(feature);
+        }
+        let introduced = MANAGEMENT.iter().find(|v| v.adds.contains(&feature)).and_then(|v| date_of(v.name));
+        matches!((date_of(requested), introduced), (Some(date), Some(since)) if date >= since)
     }
 }
 
@@ -262,6 +276,10 @@ mod tests {
         let m = |name| ManagementVersion::find(name).unwrap();
         assert!(!m("2025-05-01").has(ManagementFeature::RbacByDefault));
         assert!(m("2026-02-01").has(ManagementFeature::RbacByDefault));
+        assert!(ManagementVersion::requested_has("2026-05-15", ManagementFeature::RbacByDefault));
+        assert!(ManagementVersion::requested_has("2026-03-01-preview", ManagementFeature::RbacByDefault));
+        assert!(!ManagementVersion::requested_has("2025-06-01", ManagementFeature::RbacByDefault));
+        assert!(!ManagementVersion::requested_has("not-a-version", ManagementFeature::RbacByDefault));
         assert!(m("2023-07-01").order() < m("2026-02-01").order());
     }
 

@@ -8,22 +8,19 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use super::ManagementError;
+use crate::api_version::{ManagementFeature, ManagementVersion};
 use crate::auth::policy::AccessPolicy;
 use crate::vaults::{
     ArmInfo, DEFAULT_RETENTION_DAYS, Vault, VaultName, VaultRegistry, VaultSettings, check_retention,
     next_purge_protection,
 };
 
-/// The first management api-version whose vaults use RBAC when `enableRbacAuthorization` is
-/// absent (Azure's 2026 "access control default" change). Older versions keep access policies.
-/// One cut-over until the api-version table owns it.
-pub const RBAC_DEFAULT_SINCE: &str = "2026-02-01";
-
-/// Whether a vault created under `api_version` without `enableRbacAuthorization` uses RBAC.
-/// Versions are `YYYY-MM-DD[-preview]`, so they order as text.
+/// Whether a vault created under `api_version` without `enableRbacAuthorization` uses RBAC
+/// (Azure's 2026 "access control default" change; the api-version table says from which version).
+/// Older versions keep access policies.
 #[must_use]
 pub fn rbac_by_default(api_version: &str) -> bool {
-    api_version.get(..10).is_some_and(|date| date >= RBAC_DEFAULT_SINCE)
+    ManagementVersion::requested_has(api_version, ManagementFeature::RbacByDefault)
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

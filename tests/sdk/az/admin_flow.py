@@ -10,11 +10,6 @@ exit code and its output. The only client-side setting is `core.instance_discove
 environment so that nothing leaves the machine. The az process trusts the emulator's CA through
 REQUESTS_CA_BUNDLE, set for it alone; `*.vault.localhost` resolves through the same
 sitecustomize hook the examples use.
-
-Steps in PENDING_ON_ISSUE14_CORE need the management-plane work of issue 14 that is on another
-branch (every authenticated caller may list subscriptions; role-assignment listing at
-subscription scope). They run like every other step: a pending step that fails is reported as
-pending, and one that passes fails the run, so that the list is emptied once that work is merged.
 """
 
 import base64
@@ -29,14 +24,6 @@ import time
 import urllib.request
 
 # Steps that fail on this branch only because the issue-14 management-plane work is elsewhere.
-PENDING_ON_ISSUE14_CORE = {
-    "role assignment list --assignee (subscription scope)",
-    "login --identity (App Service variables)",
-    "account show (the managed identity)",
-    "identity: key encrypt",
-    "identity: key decrypt",
-}
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 SDK_DIR = os.path.dirname(HERE)
 GROUP = "cmk-rg"
@@ -105,7 +92,7 @@ class Flow:
             REQUESTS_CA_BUNDLE=emulator.ca,
             PYTHONPATH=os.path.join(SDK_DIR, "localhost"),
         )
-        self.passed, self.failed, self.pending, self.unexpectedly_passing = [], [], [], []
+        self.passed, self.failed = [], []
 
     def az(self, *args, env=None):
         command = [sys.executable, "-m", "azure.cli", *args]
@@ -132,17 +119,12 @@ class Flow:
             ok, problem = True, None
         except (AssertionError, json.JSONDecodeError, KeyError, IndexError, TypeError) as err:
             ok, problem = False, f"{type(err).__name__}: {err}"
-        pending = name in PENDING_ON_ISSUE14_CORE
-        if ok and not pending:
+        if ok:
             self.passed.append(name)
             print(f"  ok       {name}  ({elapsed:.1f}s)", flush=True)
-        elif ok:
-            self.unexpectedly_passing.append(name)
-            print(f"  PASSES   {name}: remove it from PENDING_ON_ISSUE14_CORE", flush=True)
         else:
-            (self.pending if pending else self.failed).append(name)
-            label = "pending " if pending else "FAILED  "
-            print(f"  {label} {name}: {problem}\n    $ az {' '.join(args)}", flush=True)
+            self.failed.append(name)
+            print(f"  FAILED   {name}: {problem}\n    $ az {' '.join(args)}", flush=True)
             print("    " + completed.stderr.strip().replace("\n", "\n    ")[-3000:], flush=True)
         return output
 
@@ -417,16 +399,14 @@ def main():
         flow.run()
     finally:
         emulator.stop()
-    total = len(flow.passed) + len(flow.failed) + len(flow.pending) + len(flow.unexpectedly_passing)
-    print(f"admin_flow: {total} steps in {time.monotonic() - started:.0f}s; pending on issue 14's "
-          f"management work: {len(flow.pending)} ({', '.join(flow.pending) or 'none'})")
-    if flow.failed or flow.unexpectedly_passing:
+    total = len(flow.passed) + len(flow.failed)
+    print(f"admin_flow: {total} steps in {time.monotonic() - started:.0f}s")
+    if flow.failed:
         print("admin_flow: emulator stderr (tail):\n" + emulator.stderr())
     else:
         shutil.rmtree(workdir, ignore_errors=True)
-    failed = len(flow.failed) + len(flow.unexpectedly_passing)
-    print(f"az: {len(flow.passed)} passed, {failed} failed, {len(flow.pending)} skipped")
-    return 1 if failed else 0
+    print(f"az: {len(flow.passed)} passed, {len(flow.failed)} failed")
+    return 1 if flow.failed else 0
 
 
 if __name__ == "__main__":
