@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use super::odata_filter::{self, Clause};
 use crate::auth::identity::{Identity, IdentityKind};
-use crate::vault::Vault;
+use crate::vaults::Vault;
 
 pub const VAULT_TYPE: &str = "Microsoft.KeyVault/vaults";
 pub const USER_ASSIGNED_IDENTITY_TYPE: &str = "Microsoft.ManagedIdentity/userAssignedIdentities";

@@ -56,7 +56,7 @@ impl From<ResourceQueryError> for ArmError {
 fn all_resources(state: &AppState) -> Vec<ResourceRecord> {
     let vaults = state.vaults.all().iter().map(|v| ResourceRecord::of_vault(v)).collect::<Vec<_>>();
     let identities = state.identities.all().into_iter().filter_map(|identity| {
-        let stored = state.identities.arm_metadata(&identity.name);
+        let stored = state.identities.arm_metadata(&identity);
         let (location, tags) = match &stored {
             Some(stored) => (stored.location.as_str(), stored.tags.clone()),
             None => (crate::vaults::DEFAULT_LOCATION, std::collections::BTreeMap::new()),
