@@ -252,7 +252,7 @@ mod tests {
         let names: HashSet<_> = MANAGEMENT.iter().map(|v| v.name).collect();
         assert_eq!(names.len(), MANAGEMENT.len());
         assert_eq!(DataPlaneVersion::latest_stable().name, "2026-04-01");
-        assert_eq!(ManagementVersion::latest_stable().name, "2026-02-01");
+        assert_eq!(ManagementVersion::latest_stable().name, "2026-05-15");
     }
 
     #[test]
