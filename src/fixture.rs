@@ -44,6 +44,24 @@ impl Resolve for EmulatorResolver {
     }
 }
 
+/// A `reqwest` client that trusts only `ca_pem` and sends `localhost`, `domain` and every
+/// `{vault}.{domain}` to `addr`'s IP (with the URL's port), for an emulator in this process or in
+/// a container (feature `testcontainers`). Redirects are not followed, as the SDKs do not follow
+/// them either.
+///
+/// # Panics
+/// If `ca_pem` is not a PEM certificate: the emulator's own CA always is.
+pub(crate) fn emulator_client(ca_pem: &str, domain: &str, addr: SocketAddr) -> reqwest::Client {
+    let ca = reqwest::Certificate::from_pem(ca_pem.as_bytes()).expect("the emulator's CA certificate");
+    let resolver = EmulatorResolver { domain: domain.to_ascii_lowercase(), addr };
+    reqwest::Client::builder()
+        .tls_certs_only([ca])
+        .dns_resolver(Arc::new(resolver))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("a reqwest client with the emulator's CA")
+}
+
 /// An Azure SDK credential for one identity of an in-process emulator. Tokens are minted
 /// directly by the emulator's issuer, exactly as its token endpoints would mint them.
 #[derive(Clone)]
@@ -87,14 +105,7 @@ impl Emulator {
     /// If the emulator's own CA certificate cannot be loaded, which would be a bug.
     #[must_use]
     pub fn http_client(&self) -> reqwest::Client {
-        let ca = reqwest::Certificate::from_pem(self.ca_pem().as_bytes()).expect("the emulator's CA certificate");
-        let resolver = EmulatorResolver { domain: self.inner.domain.to_ascii_lowercase(), addr: self.https_addr() };
-        reqwest::Client::builder()
-            .tls_certs_only([ca])
-            .dns_resolver(Arc::new(resolver))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("a reqwest client with the emulator's CA")
+        emulator_client(self.ca_pem(), &self.inner.domain, self.https_addr())
     }
 
     /// [`Emulator::http_client`] as an Azure SDK transport, for `ClientOptions::transport`.

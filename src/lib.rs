@@ -78,6 +78,8 @@ pub mod metrics;
 pub mod provision;
 pub mod server;
 pub mod store;
+#[cfg(feature = "testcontainers")]
+pub mod testcontainers;
 pub mod tls;
 pub mod vaults;
 

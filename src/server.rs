@@ -33,7 +33,7 @@ const MASTER_KEY_FILE: &str = "master.key";
 
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
-    #[error("data directory {path}: {source}")]
+    #[error("data directory {path}: {source}{hint}", hint = data_dir_hint(.source))]
     DataDir { path: String, source: std::io::Error },
     #[error("cannot listen on {addr}: {source}")]
     Bind { addr: SocketAddr, source: std::io::Error },
@@ -71,6 +71,21 @@ async fn due_work_sweep(keys: KeyService, vaults: VaultRegistry) {
         if let Err(err) = keys.run_due(&vaults.all()).await {
             tracing::warn!(error = %err, "due-work sweep (purge, rotation) failed; retrying");
         }
+    }
+}
+
+/// What to do when the data directory may not be written. In a container this is nearly always
+/// a bind mount of a host directory that the image's user (uid 10001) does not own.
+fn data_dir_hint(source: &std::io::Error) -> &'static str {
+    match source.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            "\nThe emulator's user may not write to its data directory. In the container image that user \
+             is uid 10001: give it the host directory of a bind mount (`sudo chown 10001:10001 DIR`), or \
+             run the container as the directory's owner (`docker run --user \"$(id -u):$(id -g)\"`, \
+             compose `user:`). A named volume needs neither. Outside a container, pass a --data-dir \
+             that your user owns."
+        }
+        _ => "",
     }
 }
 
