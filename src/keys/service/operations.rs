@@ -1,11 +1,10 @@
 //! The cryptographic operations, each its own method: encrypt, decrypt, wrapKey, unwrapKey,
 //! sign and verify (digests, and ML-DSA messages), and secure wrap / unwrap.
 
-use crate::crypto::{aes, ec, rsa, rsa_unhashed};
+use crate::crypto::{aes, ec, mldsa, mldsa_variants, rsa, rsa_unhashed};
 use crate::vaults::Vault;
 
 use super::{KeyService, check_operation, run_private_op};
-use crate::crypto::{mldsa, mldsa_variants};
 use crate::keys::algorithms::{
     CipherScheme, EncryptionAlgorithm, SignatureAlgorithm, SignatureScheme, cipher_scheme, signature_scheme,
 };
