@@ -14,7 +14,7 @@ impl KeyService {
         let mut conn = self.pool.acquire().await?;
         let current = Self::find(&mut conn, vault, name, None).await?;
         let sealed_versions =
-            store::keys::versions_with_material(&mut conn, vault.name.as_str(), current.name.as_str()).await?;
+            store::key_versions::versions_with_material(&mut conn, vault.name.as_str(), current.name.as_str()).await?;
         drop(conn);
         let mut versions = Vec::with_capacity(sealed_versions.len());
         for (key, sealed) in sealed_versions {
@@ -44,7 +44,7 @@ impl KeyService {
         let mut current = None;
         for (key, pkcs8) in &backup.versions {
             let sealed = self.master.seal(&owner(vault, key), pkcs8)?;
-            store::keys::insert_version(&mut tx, vault.name.as_str(), key, &sealed).await?;
+            store::key_versions::insert_version(&mut tx, vault.name.as_str(), key, &sealed).await?;
             if key.version == backup.current_version {
                 current = Some(key.clone());
             }

@@ -191,8 +191,13 @@ impl KeyService {
         name: &KeyName,
         parsed: Option<&KeyVersion>,
     ) -> Result<Option<Key>> {
-        Ok(store::keys::find_active_version(conn, vault.name.as_str(), name.as_str(), parsed.map(KeyVersion::as_str))
-            .await?)
+        Ok(store::key_versions::find_active_version(
+            conn,
+            vault.name.as_str(),
+            name.as_str(),
+            parsed.map(KeyVersion::as_str),
+        )
+        .await?)
     }
 
     /// A version ready for a private-key operation: found, allowed by its lifecycle, accepted
@@ -228,7 +233,7 @@ impl KeyService {
 
     async fn open_private_material(&self, conn: &mut store::Conn, vault: &Vault, key: &Key) -> Result<Vec<u8>> {
         let sealed =
-            store::keys::sealed_private_key(conn, vault.name.as_str(), key.name.as_str(), key.version.as_str())
+            store::key_versions::sealed_private_key(conn, vault.name.as_str(), key.name.as_str(), key.version.as_str())
                 .await?
                 .ok_or_else(|| not_found(&key.name, Some(key.version.as_str())))?;
         Ok(self.master.open(&owner(vault, key), &sealed)?)

@@ -30,7 +30,7 @@ impl KeyService {
     }
 
     async fn stored_policy(conn: &mut store::Conn, vault: &Vault, name: &KeyName) -> Result<Option<RotationPolicy>> {
-        let stored = store::keys::rotation_policy(conn, vault.name.as_str(), name.as_str())
+        let stored = store::rotation_policies::rotation_policy(conn, vault.name.as_str(), name.as_str())
             .await?
             .ok_or_else(|| not_found(name, None))?;
         stored
@@ -52,7 +52,7 @@ impl KeyService {
         let policy = policy.normalized(previous.as_ref(), self.clock.now())?;
         let json = serde_json::to_string(&policy).map_err(|e| Error::Internal(format!("rotation policy: {e}")))?;
         let key = Self::find(&mut tx, vault, name, None).await?;
-        store::keys::set_rotation_policy(&mut tx, vault.name.as_str(), key.name.as_str(), &json).await?;
+        store::rotation_policies::set_rotation_policy(&mut tx, vault.name.as_str(), key.name.as_str(), &json).await?;
         self.commit(tx).await?;
         Ok(policy)
     }
@@ -99,7 +99,7 @@ impl KeyService {
         for vault in vaults {
             let candidates = {
                 let mut conn = self.pool.acquire().await?;
-                store::keys::keys_with_rotation_policy(&mut conn, vault.name.as_str()).await?
+                store::rotation_policies::keys_with_rotation_policy(&mut conn, vault.name.as_str()).await?
             };
             for (name, json) in candidates {
                 let Ok(policy) = serde_json::from_str::<RotationPolicy>(&json) else { continue };

@@ -127,7 +127,7 @@ impl KeyService {
             release_policy: effective_policy,
         };
         let sealed = self.master.seal(&owner(vault, &key), &material.private)?;
-        store::keys::insert_version(&mut tx, vault.name.as_str(), &key, &sealed).await?;
+        store::key_versions::insert_version(&mut tx, vault.name.as_str(), &key, &sealed).await?;
         if let Some(policy) = &release_policy {
             store::keys::set_release_policy(&mut tx, vault.name.as_str(), key.name.as_str(), Some(policy)).await?;
         }
@@ -152,7 +152,8 @@ impl KeyService {
     ) -> Result<Page<Key, i64>> {
         let mut conn = self.pool.acquire().await?;
         let rows =
-            store::keys::list_versions(&mut conn, vault.name.as_str(), name.as_str(), after, max_results + 1).await?;
+            store::key_versions::list_versions(&mut conn, vault.name.as_str(), name.as_str(), after, max_results + 1)
+                .await?;
         if rows.is_empty() && after.is_none() {
             return Err(not_found(name, None));
         }
@@ -203,7 +204,7 @@ impl KeyService {
             attrs.expires = changes.expires.or(attrs.expires);
         }
         key.attributes.updated = self.clock.now();
-        store::keys::update_properties(&mut tx, vault.name.as_str(), &key).await?;
+        store::key_versions::update_properties(&mut tx, vault.name.as_str(), &key).await?;
         self.commit(tx).await?;
         Ok(key)
     }
