@@ -4,8 +4,10 @@
 //! them inside one transaction. Queries are runtime-checked: the build needs no database.
 
 pub mod identities;
+pub mod key_versions;
 pub mod keys;
 pub mod role_assignments;
+pub mod rotation_policies;
 pub mod signing_keys;
 pub mod vaults;
 

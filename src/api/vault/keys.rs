@@ -1,9 +1,11 @@
 //! Handlers for key management: create, get, list, list versions, update.
-//! Each: parse → call the keys service → map to wire. Authorization already ran (see `endpoint`).
+//! Each: parse → call the keys service → map to wire. Get and update serve the current
+//! version (`/keys/{name}`) and a named one (`/keys/{name}/{version}`) alike. Authorization already ran (see `endpoint`).
 
 use axum::Json;
 use axum::extract::State;
 
+use super::key_ref::KeyRef;
 use super::wire::{
     KeyBundle, KeyCreateParameters, KeyImportParameters, KeyItem, KeyListResult, KeyUpdateParameters, base_id,
     decode_skip_token, encode_skip_token, versioned_id,
@@ -60,23 +62,13 @@ pub async fn import_key(
     Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin, api_version.served)))
 }
 
-pub async fn get_latest_key(
-    state: State<AppState>,
-    ctx: VaultRequest,
-    api_version: ApiVersion,
-    KvPath(name): KvPath<String>,
-) -> ApiResult<Json<KeyBundle>> {
-    get_key(state, ctx, api_version, KvPath((name, String::new()))).await
-}
-
 pub async fn get_key(
     State(state): State<AppState>,
     ctx: VaultRequest,
     api_version: ApiVersion,
-    KvPath((name, version)): KvPath<(String, String)>,
+    key: KeyRef,
 ) -> ApiResult<Json<KeyBundle>> {
-    let name = KeyName::parse(&name)?;
-    let key = state.keys.get_key(&ctx.vault, &name, Some(&version)).await?;
+    let key = state.keys.get_key(&ctx.vault, &key.name, key.version()).await?;
     Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin, api_version.served)))
 }
 
@@ -118,25 +110,14 @@ pub async fn list_key_versions(
     Ok(Json(KeyListResult { value, next_link }))
 }
 
-pub async fn update_latest_key(
-    state: State<AppState>,
-    ctx: VaultRequest,
-    api_version: ApiVersion,
-    KvPath(name): KvPath<String>,
-    body: KvJson<KeyUpdateParameters>,
-) -> ApiResult<Json<KeyBundle>> {
-    update_key(state, ctx, api_version, KvPath((name, String::new())), body).await
-}
-
 pub async fn update_key(
     State(state): State<AppState>,
     ctx: VaultRequest,
     api_version: ApiVersion,
-    KvPath((name, version)): KvPath<(String, String)>,
+    key: KeyRef,
     KvJson(body): KvJson<KeyUpdateParameters>,
 ) -> ApiResult<Json<KeyBundle>> {
-    let name = KeyName::parse(&name)?;
     body.check_version(api_version.served)?;
-    let key = state.keys.update_key(&ctx.vault, &name, Some(&version), body.try_into()?).await?;
+    let key = state.keys.update_key(&ctx.vault, &key.name, key.version(), body.try_into()?).await?;
     Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin, api_version.served)))
 }

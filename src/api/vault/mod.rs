@@ -5,6 +5,7 @@
 pub mod backup;
 pub mod crypto;
 pub mod deleted_keys;
+pub mod key_ref;
 pub mod keys;
 pub mod release;
 pub mod rotation;
@@ -43,16 +44,16 @@ pub fn router(state: AppState) -> Routes {
             endpoint(get(rotation::get_rotation_policy), Op::GetRotationPolicy)
                 .merge(endpoint(put(rotation::set_rotation_policy), Op::SetRotationPolicy)),
         )
-        .route("/keys/{name}/encrypt", endpoint(post(crypto::encrypt_latest), Op::Encrypt))
-        .route("/keys/{name}/decrypt", endpoint(post(crypto::decrypt_latest), Op::Decrypt))
-        .route("/keys/{name}/wrapkey", endpoint(post(crypto::wrap_key_latest), Op::WrapKey))
-        .route("/keys/{name}/unwrapkey", endpoint(post(crypto::unwrap_key_latest), Op::UnwrapKey))
-        .route("/keys/{name}/securewrapkey", endpoint(post(secure_wrap::secure_wrap_key_latest), Op::WrapKey))
-        .route("/keys/{name}/secureunwrapkey", endpoint(post(secure_wrap::secure_unwrap_key_latest), Op::UnwrapKey))
-        .route("/keys/{name}/sign", endpoint(post(crypto::sign_latest), Op::Sign))
-        .route("/keys/{name}/verify", endpoint(post(crypto::verify_latest), Op::Verify))
-        .route("/keys/{name}/release", endpoint(post(release::release_latest_key), Op::Release))
-        .route("/keys/{name}/attestation", endpoint(get(release::get_latest_key_attestation), Op::GetKeyAttestation))
+        .route("/keys/{name}/encrypt", endpoint(post(crypto::encrypt), Op::Encrypt))
+        .route("/keys/{name}/decrypt", endpoint(post(crypto::decrypt), Op::Decrypt))
+        .route("/keys/{name}/wrapkey", endpoint(post(crypto::wrap_key), Op::WrapKey))
+        .route("/keys/{name}/unwrapkey", endpoint(post(crypto::unwrap_key), Op::UnwrapKey))
+        .route("/keys/{name}/securewrapkey", endpoint(post(secure_wrap::secure_wrap_key), Op::WrapKey))
+        .route("/keys/{name}/secureunwrapkey", endpoint(post(secure_wrap::secure_unwrap_key), Op::UnwrapKey))
+        .route("/keys/{name}/sign", endpoint(post(crypto::sign), Op::Sign))
+        .route("/keys/{name}/verify", endpoint(post(crypto::verify), Op::Verify))
+        .route("/keys/{name}/release", endpoint(post(release::release_key), Op::Release))
+        .route("/keys/{name}/attestation", endpoint(get(release::get_key_attestation), Op::GetKeyAttestation))
         .route(
             "/keys/{name}/{version}",
             endpoint(get(keys::get_key), Op::GetKey).merge(endpoint(patch(keys::update_key), Op::UpdateKey)),
@@ -81,8 +82,8 @@ pub fn router(state: AppState) -> Routes {
 /// `/keys/{name}` and `/keys/{name}/`: get and update the current version, delete the key,
 /// import a new version, and `POST /keys/restore`.
 fn key_endpoint() -> MethodRouter<AppState> {
-    endpoint(get(keys::get_latest_key), Operation::GetKey)
-        .merge(endpoint(patch(keys::update_latest_key), Operation::UpdateKey))
+    endpoint(get(keys::get_key), Operation::GetKey)
+        .merge(endpoint(patch(keys::update_key), Operation::UpdateKey))
         .merge(endpoint(delete(deleted_keys::delete_key), Operation::DeleteKey))
         .merge(endpoint(put(keys::import_key), Operation::ImportKey))
         .merge(

@@ -5,13 +5,13 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
+use super::key_ref::KeyRef;
 use super::wire::{KeyBundle, base_id};
 use crate::api::AppState;
 use crate::api::errors::{ApiError, ApiResult};
-use crate::api::extract::{ApiVersion, KvJson, KvPath, VaultRequest};
+use crate::api::extract::{ApiVersion, KvJson, VaultRequest};
 use crate::auth::attestation;
 use crate::crypto::base64url;
-use crate::keys::model::KeyName;
 use crate::keys::release::ReleaseWrapping;
 
 #[derive(Debug, Deserialize)]
@@ -37,15 +37,14 @@ struct ReleaseRequestEcho<'a> {
     nonce: Option<&'a str>,
 }
 
-async fn release(
-    state: AppState,
+pub async fn release_key(
+    State(state): State<AppState>,
     ctx: VaultRequest,
-    api_version: &ApiVersion,
-    name: &str,
-    version: Option<&str>,
-    body: KeyReleaseParameters,
+    api_version: ApiVersion,
+    KeyRef { name, version }: KeyRef,
+    KvJson(body): KvJson<KeyReleaseParameters>,
 ) -> ApiResult<Json<KeyReleaseResult>> {
-    let name = KeyName::parse(name)?;
+    let version = version.as_deref();
     if body.target.is_empty() {
         return Err(ApiError::bad_parameter("The 'target' attestation token is required."));
     }
@@ -66,7 +65,7 @@ async fn release(
         // The vault's release JWS shows the policy without its content type.
         policy.content_type = None;
     }
-    let requested_kid = match version.filter(|v| !v.is_empty()) {
+    let requested_kid = match version {
         Some(version) => format!("{}/{version}", base_id(&ctx.origin, &released.key)),
         None => base_id(&ctx.origin, &released.key),
     };
@@ -81,54 +80,14 @@ async fn release(
     Ok(Json(KeyReleaseResult { value }))
 }
 
-pub async fn release_key(
-    State(state): State<AppState>,
-    ctx: VaultRequest,
-    api_version: ApiVersion,
-    KvPath((name, version)): KvPath<(String, String)>,
-    KvJson(body): KvJson<KeyReleaseParameters>,
-) -> ApiResult<Json<KeyReleaseResult>> {
-    release(state, ctx, &api_version, &name, Some(&version), body).await
-}
-
-pub async fn release_latest_key(
-    State(state): State<AppState>,
-    ctx: VaultRequest,
-    api_version: ApiVersion,
-    KvPath(name): KvPath<String>,
-    KvJson(body): KvJson<KeyReleaseParameters>,
-) -> ApiResult<Json<KeyReleaseResult>> {
-    release(state, ctx, &api_version, &name, None, body).await
-}
-
 /// A software vault has no HSM to attest keys: the key comes back without `attestation`, as
 /// the SDKs accept (contract §5 item 25).
-async fn attestation_of(
-    state: AppState,
-    ctx: VaultRequest,
-    api_version: &ApiVersion,
-    name: &str,
-    version: Option<&str>,
-) -> ApiResult<Json<KeyBundle>> {
-    let name = KeyName::parse(name)?;
-    let key = state.keys.get_key(&ctx.vault, &name, version).await?;
-    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin, api_version.served)))
-}
-
 pub async fn get_key_attestation(
     State(state): State<AppState>,
     ctx: VaultRequest,
     api_version: ApiVersion,
-    KvPath((name, version)): KvPath<(String, String)>,
+    key: KeyRef,
 ) -> ApiResult<Json<KeyBundle>> {
-    attestation_of(state, ctx, &api_version, &name, Some(&version)).await
-}
-
-pub async fn get_latest_key_attestation(
-    State(state): State<AppState>,
-    ctx: VaultRequest,
-    api_version: ApiVersion,
-    KvPath(name): KvPath<String>,
-) -> ApiResult<Json<KeyBundle>> {
-    attestation_of(state, ctx, &api_version, &name, None).await
+    let key = state.keys.get_key(&ctx.vault, &key.name, key.version()).await?;
+    Ok(Json(KeyBundle::new(&key, &ctx.vault, &ctx.origin, api_version.served)))
 }

@@ -6,14 +6,14 @@ use axum::Json;
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
 
+use super::key_ref::KeyRef;
 use super::wire::versioned_id;
 use crate::api::AppState;
 use crate::api::errors::{ApiError, ApiResult};
-use crate::api::extract::{ApiVersion, KvJson, KvPath, VaultRequest};
+use crate::api::extract::{ApiVersion, KvJson, VaultRequest};
 use crate::api_version::Feature;
 use crate::auth::attestation;
 use crate::crypto::base64url::Base64Url;
-use crate::keys::model::KeyName;
 use crate::keys::secure_wrap::parse_wrap_algorithm;
 
 #[derive(Debug, Deserialize)]
@@ -40,33 +40,29 @@ pub struct SecureKeyOperationResult {
     pub value: Base64Url,
 }
 
-async fn run_wrap(
-    state: AppState,
+pub async fn secure_wrap_key(
+    State(state): State<AppState>,
     ctx: VaultRequest,
-    api_version: &ApiVersion,
-    name: &str,
-    version: &str,
-    body: SecureKeyWrapParameters,
+    api_version: ApiVersion,
+    KeyRef { name, version }: KeyRef,
+    KvJson(body): KvJson<SecureKeyWrapParameters>,
 ) -> ApiResult<Json<SecureKeyOperationResult>> {
     api_version.require(Feature::SecureWrapAndKeySize, "The securewrapkey operation")?;
-    let name = KeyName::parse(name)?;
     let algorithm = parse_wrap_algorithm(&body.alg)?;
-    let (key, wrapped) = state.keys.secure_wrap_key(&ctx.vault, &name, Some(version), algorithm).await?;
+    let (key, wrapped) = state.keys.secure_wrap_key(&ctx.vault, &name, version.as_deref(), algorithm).await?;
     state.metrics.record_crypto("secureWrapKey", algorithm.as_str());
     let kid = versioned_id(&ctx.origin, &key);
     Ok(Json(SecureKeyOperationResult { kid, alg: algorithm.as_str(), value: Base64Url(wrapped) }))
 }
 
-async fn run_unwrap(
-    state: AppState,
+pub async fn secure_unwrap_key(
+    State(state): State<AppState>,
     ctx: VaultRequest,
-    api_version: &ApiVersion,
-    name: &str,
-    version: &str,
-    body: SecureKeyUnwrapParameters,
+    api_version: ApiVersion,
+    KeyRef { name, version }: KeyRef,
+    KvJson(body): KvJson<SecureKeyUnwrapParameters>,
 ) -> ApiResult<Json<SecureKeyOperationResult>> {
     api_version.require(Feature::SecureWrapAndKeySize, "The secureunwrapkey operation")?;
-    let name = KeyName::parse(name)?;
     let algorithm = parse_wrap_algorithm(&body.alg)?;
     if body.target.is_empty() {
         return Err(ApiError::bad_parameter("The 'target' attestation token is required."));
@@ -75,48 +71,8 @@ async fn run_unwrap(
     let claims = attestation::verify(authority, &body.target)
         .map_err(|reason| ApiError::bad_parameter(format!("The target attestation token is not valid: {reason}.")))?;
     let (key, unwrapped) =
-        state.keys.secure_unwrap_key(&ctx.vault, &name, Some(version), algorithm, body.value.0, &claims).await?;
+        state.keys.secure_unwrap_key(&ctx.vault, &name, version.as_deref(), algorithm, body.value.0, &claims).await?;
     state.metrics.record_crypto("secureUnwrapKey", algorithm.as_str());
     let kid = versioned_id(&ctx.origin, &key);
     Ok(Json(SecureKeyOperationResult { kid, alg: algorithm.as_str(), value: Base64Url(unwrapped) }))
-}
-
-pub async fn secure_wrap_key(
-    State(state): State<AppState>,
-    ctx: VaultRequest,
-    api_version: ApiVersion,
-    KvPath((name, version)): KvPath<(String, String)>,
-    KvJson(body): KvJson<SecureKeyWrapParameters>,
-) -> ApiResult<Json<SecureKeyOperationResult>> {
-    run_wrap(state, ctx, &api_version, &name, &version, body).await
-}
-
-pub async fn secure_wrap_key_latest(
-    State(state): State<AppState>,
-    ctx: VaultRequest,
-    api_version: ApiVersion,
-    KvPath(name): KvPath<String>,
-    KvJson(body): KvJson<SecureKeyWrapParameters>,
-) -> ApiResult<Json<SecureKeyOperationResult>> {
-    run_wrap(state, ctx, &api_version, &name, "", body).await
-}
-
-pub async fn secure_unwrap_key(
-    State(state): State<AppState>,
-    ctx: VaultRequest,
-    api_version: ApiVersion,
-    KvPath((name, version)): KvPath<(String, String)>,
-    KvJson(body): KvJson<SecureKeyUnwrapParameters>,
-) -> ApiResult<Json<SecureKeyOperationResult>> {
-    run_unwrap(state, ctx, &api_version, &name, &version, body).await
-}
-
-pub async fn secure_unwrap_key_latest(
-    State(state): State<AppState>,
-    ctx: VaultRequest,
-    api_version: ApiVersion,
-    KvPath(name): KvPath<String>,
-    KvJson(body): KvJson<SecureKeyUnwrapParameters>,
-) -> ApiResult<Json<SecureKeyOperationResult>> {
-    run_unwrap(state, ctx, &api_version, &name, "", body).await
 }

@@ -1,0 +1,98 @@
+//! Pure rules a new or updated key must satisfy: exportability and release policies, key_ops
+//! against the key type, and the sizes a create may ask for. No store, no clock.
+
+use crate::crypto::ec::Curve;
+use crate::crypto::mldsa::MlDsa;
+use crate::crypto::rsa;
+
+use super::model::{KeyFamily, KeyOperation, KeyType, Tags, default_key_ops, validate_tags};
+use super::requests::CreateKeyRequest;
+use super::{Error, Result};
+
+pub(super) fn immutable_policy() -> Error {
+    Error::BadParameter("AKV.SKR.1020: Immutable Key Release Policy cannot be modified.".into())
+}
+
+/// Exportable keys and release policies go together (contract §5.2; texts as the real service
+/// sends them, with their AKV.SKR codes).
+pub(super) fn check_exportability(exportable: bool, has_release_policy: bool) -> Result<()> {
+    match (exportable, has_release_policy) {
+        (true, false) => Err(Error::BadParameter("AKV.SKR.1004: Exportable keys must have release policy.".into())),
+        (false, true) => {
+            Err(Error::BadParameter("AKV.SKR.1005: Non-exportable keys must not have release policy.".into()))
+        }
+        _ => Ok(()),
+    }
+}
+
+pub(super) fn validate_key_ops(ops: &[KeyOperation], key_type: KeyType) -> Result<()> {
+    match ops.iter().find(|op| !op.supported_by(key_type.family())) {
+        Some(op) => Err(Error::BadParameter(format!(
+            "The key operation '{}' is not supported by key type {}.",
+            op.as_str(),
+            key_type.as_str()
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The key_ops a new version gets (the request's, or the type's defaults), once they and
+/// the tags are valid.
+pub(super) fn checked_key_ops(
+    requested: Option<Vec<KeyOperation>>,
+    key_type: KeyType,
+    tags: Option<&Tags>,
+) -> Result<Vec<KeyOperation>> {
+    let key_ops = requested.unwrap_or_else(|| default_key_ops(key_type.family()));
+    validate_key_ops(&key_ops, key_type)?;
+    if let Some(tags) = tags {
+        validate_tags(tags)?;
+    }
+    Ok(key_ops)
+}
+
+/// What a create will generate, once its parameters are checked.
+#[derive(Clone, Copy, Debug)]
+pub(super) enum GenerationPlan {
+    Rsa(u32),
+    Ec(Curve),
+    Oct(u32),
+    MlDsa(MlDsa),
+}
+
+pub(super) fn validate_generation(request: &CreateKeyRequest) -> Result<GenerationPlan> {
+    match request.key_type.family() {
+        KeyFamily::Rsa => {
+            let bits = request.key_size.unwrap_or(2048);
+            if !rsa::SUPPORTED_SIZES.contains(&bits) {
+                return Err(Error::BadParameter(format!(
+                    "The RSA key size {bits} is not supported. Supported sizes: 2048, 3072, 4096."
+                )));
+            }
+            if let Some(e) = request.public_exponent.filter(|e| *e != 65537) {
+                return Err(Error::BadParameter(format!(
+                    "The public exponent {e} is not supported. Supported public exponent: 65537."
+                )));
+            }
+            Ok(GenerationPlan::Rsa(bits))
+        }
+        KeyFamily::Ec => Ok(GenerationPlan::Ec(request.curve.unwrap_or(Curve::P256))),
+        KeyFamily::Oct => {
+            let bits = request.key_size.unwrap_or(256);
+            if !OCT_KEY_SIZES.contains(&bits) {
+                return Err(Error::BadParameter(format!(
+                    "The oct key size {bits} is not supported. Supported sizes: 128, 192, 256."
+                )));
+            }
+            Ok(GenerationPlan::Oct(bits))
+        }
+        KeyFamily::Akp => request.ml_dsa.map(GenerationPlan::MlDsa).ok_or_else(|| {
+            Error::BadParameter(
+                "The 'alg' parameter is required for AKP keys: ML-DSA-44, ML-DSA-65 or ML-DSA-87.".into(),
+            )
+        }),
+    }
+}
+
+/// AES key sizes an `oct` key may have (contract §8).
+pub(super) const OCT_KEY_SIZES: [u32; 3] = [128, 192, 256];
