@@ -31,6 +31,9 @@ export TESTCONTAINERS_RYUK_DISABLED=true
 # The engine runs on this machine, which testcontainers-python takes for a container of its own
 # (CI machines have /.dockerenv) and would then reach through the bridge's gateway.
 export TESTCONTAINERS_CONNECTION_MODE=docker_host
+# Testcontainers for Node.js draws the same conclusion from /.dockerenv and would publish on the
+# bridge gateway (172.17.0.1) instead of loopback; the engine is this machine's.
+export TESTCONTAINERS_HOST_OVERRIDE=localhost
 
 say() { echo "docker-suite: $*"; }
 timings=()

@@ -69,22 +69,7 @@ export class StartedKeyVaultEmulatorContainer extends AbstractStartedContainer {
     const response = await fetch(`${this.controlUrl()}/_emulator/ca.pem`);
     if (!response.ok) throw new Error(`GET /_emulator/ca.pem: HTTP ${response.status}`);
     this.#caPem = await response.text();
-    const logs = await new Promise((resolve, reject) => {
-      let text = "";
-      this.logs()
-        .then((stream) => {
-          stream.on("data", (chunk) => {
-            text += chunk;
-            if (ADMIN_LINE.test(text) || /^ready$/m.test(text)) {
-              stream.destroy();
-              resolve(text);
-            }
-          });
-          stream.on("end", () => resolve(text));
-          stream.on("error", reject);
-        })
-        .catch(reject);
-    });
+    const logs = await this.#banner();
     const admin = ADMIN_LINE.exec(logs);
     if (admin) this.#admin = { tenantId: admin[1], clientId: admin[2], secret: admin[3] };
     try {
@@ -92,6 +77,31 @@ export class StartedKeyVaultEmulatorContainer extends AbstractStartedContainer {
     } catch {
       this.#identity = null; // credential() explains
     }
+  }
+
+  // The banner from the container's log. testcontainers unrefs the log stream's socket, so
+  // nothing would keep Node's event loop alive while the first chunks are on their way (the
+  // process could end with this promise pending); the time limit's timer keeps it alive.
+  async #banner() {
+    const stream = await this.logs();
+    return new Promise((resolve, reject) => {
+      let text = "";
+      const finish = (settle) => {
+        clearTimeout(timer);
+        stream.destroy();
+        settle();
+      };
+      const timer = setTimeout(
+        () => finish(() => reject(new Error("keyvault-emulator: no banner in the container's log within 30 s"))),
+        30_000,
+      );
+      stream.on("data", (chunk) => {
+        text += chunk;
+        if (ADMIN_LINE.test(text) || /^ready$/m.test(text)) finish(() => resolve(text));
+      });
+      stream.on("end", () => finish(() => resolve(text)));
+      stream.on("error", (err) => finish(() => reject(err)));
+    });
   }
 
   async stop(options) {
