@@ -60,9 +60,21 @@ class Container:
         self.started = 0.0
 
     def start(self) -> "Container":
-        self.started = time.monotonic()
-        docker("run", "-d", "--name", self.name, "-p", "127.0.0.1::8443", "-p", "127.0.0.1::8080",
-               *self.run_args, IMAGE)
+        # Docker 20.10 picks random host ports from the same range the kernel gives outgoing
+        # connections, so docker-proxy's bind can meet one of them ("address already in use");
+        # that is the engine's race, not the image's: the run is tried again with other ports.
+        for attempt in range(3):
+            self.started = time.monotonic()
+            result = subprocess.run(
+                ["docker", "run", "-d", "--name", self.name, "-p", "127.0.0.1::8443", "-p", "127.0.0.1::8080",
+                 *self.run_args, IMAGE],
+                capture_output=True, text=True, timeout=120,
+            )
+            if result.returncode == 0:
+                return self
+            if "address already in use" not in result.stderr or attempt == 2:
+                raise AssertionError(f"docker run {self.name}: exit {result.returncode}\n{result.stdout}{result.stderr}")
+            docker("rm", "-f", self.name, check=False)
         return self
 
     def port(self, container_port: int) -> int:
