@@ -40,37 +40,28 @@ SUITES="${SDK_TESTS:-python js examples compose az crash fuzz docker}"
 
 hash_of() { sha256sum "$@" | sha256sum | cut -d' ' -f1; }
 
-# ---------------------------------------------------------------- Python
-setup_python() {
-  local venv="$SDK_DIR/python/.venv" stamp="$SDK_DIR/python/.venv/.requirements.sha256" want
-  want="$(hash_of "$SDK_DIR/python/requirements.txt")"
+# ---------------------------------------------------------------- Python venvs
+# A venv under $SDK_DIR/$1 with $SDK_DIR/$1/requirements.txt installed, reinstalled only when that
+# file changes (hash stamp); $2 names what is installed in the log line.
+setup_venv() {
+  local dir="$SDK_DIR/$1" venv="$SDK_DIR/$1/.venv" stamp="$SDK_DIR/$1/.venv/.requirements.sha256" want
+  want="$(hash_of "$dir/requirements.txt")"
   if [[ ! -x "$venv/bin/python" ]]; then
     echo "run.sh: creating $venv"
     python3 -m venv "$venv"
   fi
   if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    echo "run.sh: installing Python requirements"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$SDK_DIR/python/requirements.txt"
+    echo "run.sh: installing $2 ($1/requirements.txt)"
+    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$dir/requirements.txt"
     echo "$want" >"$stamp"
   fi
 }
 
-# ---------------------------------------------------------------- Azure CLI
+setup_python() { setup_venv python "the Python SDK requirements"; }
+
 # azure-cli is large (about 700 MB installed, a few minutes to install): its own venv, so the SDK
-# venv's pins never fight its own, reinstalled only when tests/sdk/az/requirements.txt changes.
-setup_az() {
-  local venv="$SDK_DIR/az/.venv" stamp="$SDK_DIR/az/.venv/.requirements.sha256" want
-  want="$(hash_of "$SDK_DIR/az/requirements.txt")"
-  if [[ ! -x "$venv/bin/python" ]]; then
-    echo "run.sh: creating $venv"
-    python3 -m venv "$venv"
-  fi
-  if [[ ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
-    echo "run.sh: installing azure-cli (tests/sdk/az/requirements.txt)"
-    "$venv/bin/python" -m pip install -q --disable-pip-version-check -r "$SDK_DIR/az/requirements.txt"
-    echo "$want" >"$stamp"
-  fi
-}
+# venv's pins never fight its own.
+setup_az() { setup_venv az "azure-cli"; }
 
 # ---------------------------------------------------------------- JavaScript
 setup_js() {
