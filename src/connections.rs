@@ -12,6 +12,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::metrics::Metrics;
+
 /// Open connections allowed when not configured: far above what a developer's tools or a CI
 /// job open, far below what exhausts file descriptors or memory.
 pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
@@ -21,12 +23,13 @@ pub const DEFAULT_MAX_CONNECTIONS: usize = 1024;
 #[derive(Clone, Debug)]
 pub struct CappedAcceptor {
     permits: Arc<Semaphore>,
+    metrics: Arc<Metrics>,
 }
 
 impl CappedAcceptor {
     #[must_use]
-    pub fn new(permits: Arc<Semaphore>) -> Self {
-        Self { permits }
+    pub fn new(permits: Arc<Semaphore>, metrics: Arc<Metrics>) -> Self {
+        Self { permits, metrics }
     }
 }
 
@@ -41,6 +44,8 @@ impl<S> Accept<TcpStream, S> for CappedAcceptor {
                 peer = ?stream.peer_addr().ok(),
                 "connection refused: the emulator has as many open connections as --max-connections allows"
             );
+            // Both ports share one cap, so the refusal is counted without a port.
+            self.metrics.record_refusal("any", "connections");
             return std::future::ready(Err(io::Error::other("too many open connections")));
         };
         std::future::ready(stream.set_nodelay(true).map(|()| (CappedStream { stream, _permit: permit }, service)))

@@ -48,6 +48,8 @@ struct Series {
     crypto: BTreeMap<(&'static str, String), u64>,
     /// (route, inner error code) → refused by authorization.
     denials: BTreeMap<(String, String), u64>,
+    /// (port, reason) → refused before routing: Host, Origin, admin token, body limits, connections.
+    refusals: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 /// The emulator's metrics registry.
@@ -75,6 +77,13 @@ impl Metrics {
     /// A request refused by access policies or RBAC; `code` is the inner error code.
     pub fn record_denial(&self, route: &str, code: &str) {
         *self.series().denials.entry((route.to_owned(), code.to_owned())).or_default() += 1;
+    }
+
+    /// A request or connection the front door refused before routing; `reason` is one of a closed
+    /// list (`host`, `origin`, `admin_token`, `body_too_large`, `body_timeout`, `body_budget`,
+    /// `body_broken`, `connections`).
+    pub fn record_refusal(&self, port: &'static str, reason: &'static str) {
+        *self.series().refusals.entry((port, reason)).or_default() += 1;
     }
 
     /// The Prometheus text exposition (format 0.0.4). `pool_ready` is the RSA key pool's ready
@@ -140,6 +149,14 @@ impl Metrics {
                 escape(route),
                 escape(code)
             );
+        }
+
+        out.push_str(
+            "# HELP kvemu_front_door_refusals_total Requests and connections refused before routing, by port and reason.\n",
+        );
+        out.push_str("# TYPE kvemu_front_door_refusals_total counter\n");
+        for ((port, reason), count) in &series.refusals {
+            let _ = writeln!(out, "kvemu_front_door_refusals_total{{port=\"{port}\",reason=\"{reason}\"}} {count}");
         }
         drop(series);
 

@@ -243,6 +243,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
             .await
             .map_err(StartError::Config)?;
     }
+    let metrics = Arc::new(crate::metrics::Metrics::default());
     let state = AppState::from(Services {
         clock: clock.clone(),
         keys: keys.clone(),
@@ -253,7 +254,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         attestation: Arc::default(),
         federation: Arc::default(),
         settings: settings.clone(),
-        metrics: Arc::default(),
+        metrics: metrics.clone(),
         faults: Arc::default(),
         api_versions: Arc::new(crate::api_version::Policy::new(config.lenient_api_version)),
     });
@@ -270,11 +271,17 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     let hosts = HostPolicy::new(&config.domain, &config.tls_sans);
     let bodies = Arc::new(BodyLimits::new(config.max_body_buffer_bytes, api::body::BODY_READ_TIMEOUT));
     let front_door = |port| {
-        let door =
-            FrontDoor { port, hosts: hosts.clone(), admin_token: config.admin_token.clone(), bodies: bodies.clone() };
+        let door = FrontDoor {
+            port,
+            hosts: hosts.clone(),
+            admin_token: config.admin_token.clone(),
+            bodies: bodies.clone(),
+            metrics: metrics.clone(),
+        };
         axum::middleware::from_fn_with_state(Arc::new(door), api::front_door::front_door)
     };
-    let connections = CappedAcceptor::new(Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))));
+    let connections =
+        CappedAcceptor::new(Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))), metrics.clone());
 
     let https_service = ServiceBuilder::new()
         .map_request(api::with_axum_body)

@@ -82,9 +82,25 @@ impl BodyFailure {
             Self::OverBudget => ApiError::Overloaded { message: messages::BODY_BUDGET_EXHAUSTED.to_owned() },
             Self::Broken => ApiError::bad_parameter("The request body could not be read."),
         };
-        error.into_response()
+        let mut response = error.into_response();
+        response.extensions_mut().insert(Refused(self.reason()));
+        response
+    }
+
+    fn reason(self) -> &'static str {
+        match self {
+            Self::TooLarge => "body_too_large",
+            Self::TimedOut => "body_timeout",
+            Self::OverBudget => "body_budget",
+            Self::Broken => "body_broken",
+        }
     }
 }
+
+/// Marks a response the body limits made instead of the handler, so the front door can count
+/// the refusal by its reason.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Refused(pub &'static str);
 
 /// What the guarded body and the middleware that made it share.
 struct Shared {

@@ -17,6 +17,7 @@ use super::body::{self, BodyLimits};
 use super::errors::ApiError;
 use super::host::{HostPolicy, HostProblem};
 use super::messages;
+use crate::metrics::Metrics;
 
 /// Which listener a request came in on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,27 +52,39 @@ pub struct FrontDoor {
     /// When set, every plain-HTTP route but [`OPEN_WITH_ADMIN_TOKEN`] requires it.
     pub admin_token: Option<String>,
     pub bodies: Arc<BodyLimits>,
+    /// Where refusals are counted (`kvemu_front_door_refusals_total`).
+    pub metrics: Arc<Metrics>,
 }
 
 /// The front-door middleware; see the module header.
 pub async fn front_door(State(door): State<Arc<FrontDoor>>, req: Request, next: Next) -> Response {
+    let refuse = |reason: &'static str, error: ApiError| {
+        door.metrics.record_refusal(door.port.scheme(), reason);
+        error.into_response()
+    };
     if let Err(problem) = door.hosts.check(req.uri(), req.headers()) {
         tracing::warn!(?problem, path = req.uri().path(), "request refused for its Host");
-        return host_error(problem).into_response();
+        return refuse("host", host_error(problem));
     }
     if let Some(origin) = foreign_origin(door.port, req.uri(), req.headers()) {
         tracing::warn!(origin = %origin, path = req.uri().path(), "request refused: it comes from another web origin");
-        return ApiError::Forbidden { message: messages::foreign_origin(&origin), inner: "ForeignOrigin" }
-            .into_response();
+        return refuse(
+            "origin",
+            ApiError::Forbidden { message: messages::foreign_origin(&origin), inner: "ForeignOrigin" },
+        );
     }
     let req = match (&door.admin_token, door.port) {
         (Some(token), Port::Http) => match admit(token, req) {
             Ok(req) => req,
-            Err(refusal) => return refusal.into_response(),
+            Err(refusal) => return refuse("admin_token", refusal),
         },
         _ => req,
     };
-    body::limit_body(&door.bodies, req, move |req| next.run(req)).await
+    let response = body::limit_body(&door.bodies, req, move |req| next.run(req)).await;
+    if let Some(body::Refused(reason)) = response.extensions().get::<body::Refused>() {
+        door.metrics.record_refusal(door.port.scheme(), reason);
+    }
+    response
 }
 
 fn host_error(problem: HostProblem) -> ApiError {

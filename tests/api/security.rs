@@ -218,6 +218,25 @@ async fn a_rebinding_host_gets_no_token_and_cannot_touch_anything() {
     assert!(answer.json()["access_token"].is_string());
     let localhost = format!("localhost:{}", vault.emulator.http_port());
     assert_eq!(plain(&vault, token_request(&localhost, true)).await.status, 200);
+
+    // Four refusals on the HTTP port and one on the HTTPS port are counted by reason.
+    let metrics = refusal_metrics(&vault).await;
+    assert!(
+        metrics.contains(&"kvemu_front_door_refusals_total{port=\"http\",reason=\"host\"} 4".to_owned()),
+        "{metrics:?}"
+    );
+    assert!(
+        metrics.contains(&"kvemu_front_door_refusals_total{port=\"https\",reason=\"host\"} 1".to_owned()),
+        "{metrics:?}"
+    );
+}
+
+/// The `kvemu_front_door_refusals_total` lines of `/metrics`.
+async fn refusal_metrics(vault: &TestVault) -> Vec<String> {
+    let host = http_host(vault);
+    let answer = plain(vault, format!("GET /metrics HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")).await;
+    assert_eq!(answer.status, 200, "{answer:?}");
+    answer.body.lines().filter(|line| line.starts_with("kvemu_front_door_refusals_total{")).map(str::to_owned).collect()
 }
 
 #[tokio::test]
@@ -308,6 +327,11 @@ async fn a_stalled_body_is_cut_with_408_within_the_limit() {
     assert!(answer.head.contains("connection: close"), "{}", answer.head);
     assert!(elapsed >= Duration::from_secs(9) && elapsed < Duration::from_secs(13), "cut after {elapsed:?}");
     assert!(closed, "the connection is closed after the 408");
+    let metrics = refusal_metrics(&vault).await;
+    assert!(
+        metrics.contains(&"kvemu_front_door_refusals_total{port=\"https\",reason=\"body_timeout\"} 1".to_owned()),
+        "{metrics:?}"
+    );
 }
 
 #[tokio::test]
@@ -375,6 +399,11 @@ async fn connections_beyond_the_cap_are_closed_at_once() {
     let answer =
         plain(&vault, format!("GET /_emulator/health HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")).await;
     assert_eq!(answer.status, 200, "closed connections give their place back");
+    let metrics = refusal_metrics(&vault).await;
+    assert!(
+        metrics.contains(&"kvemu_front_door_refusals_total{port=\"any\",reason=\"connections\"} 1".to_owned()),
+        "{metrics:?}"
+    );
 }
 
 #[tokio::test]
