@@ -233,6 +233,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         tenant_id: config.tenant_id,
         ca_pem: ca.cert_pem.clone(),
         ready: AtomicBool::new(false),
+        dashboard_token: api::dashboard::new_token(),
     });
     let keys =
         KeyService::new(pool.clone(), clock.clone(), master, RsaKeyPool::new(config.key_pool.clone()), key_versions);

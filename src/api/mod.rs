@@ -6,6 +6,7 @@ pub mod arm;
 pub mod attestation;
 pub mod body;
 pub mod cloud_metadata;
+pub mod dashboard;
 pub mod emulator;
 pub mod errors;
 pub mod extract;
@@ -45,6 +46,8 @@ pub struct Settings {
     pub tenant_id: Uuid,
     pub ca_pem: String,
     pub ready: AtomicBool,
+    /// The per-start token the dashboard page carries; a browser's write to `/_emulator` needs it.
+    pub dashboard_token: String,
 }
 
 impl Settings {
@@ -121,7 +124,7 @@ pub fn https_routes(state: &AppState) -> routes::Routes {
 /// The routes served over plain HTTP: managed identity and the emulator's own controls.
 #[must_use]
 pub fn http_routes() -> routes::Routes {
-    routes::Routes::new().merge(msi::router()).merge(emulator::router())
+    routes::Routes::new().merge(msi::router()).merge(emulator::router()).merge(dashboard::router())
 }
 
 pub use body::MAX_BODY_BYTES;
@@ -133,7 +136,8 @@ pub fn https_router(state: AppState) -> Router {
 
 /// Everything served over plain HTTP.
 pub fn http_router(state: AppState) -> Router {
-    serve(http_routes(), state)
+    let token_guard = middleware::from_fn_with_state(state.clone(), dashboard::browser_writes_need_token);
+    serve(http_routes().map_router(|router| router.route_layer(token_guard)), state)
 }
 
 /// What both listeners do around their routes: the fallbacks, the internal-error log, and the

@@ -23,9 +23,9 @@ pub struct Target<'a> {
     pub version: Option<&'a str>,
 }
 
-/// Why a request was allowed, for the audit log.
-#[derive(Clone, Copy, Debug)]
-enum Grant {
+/// Why a request was allowed, for the audit log and the effective-permission view.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Grant {
     Role(&'static str),
     Permission(&'static str),
 }
@@ -51,17 +51,28 @@ impl std::fmt::Display for Reason<'_> {
     }
 }
 
-/// Allows or refuses `operation` on `target` for `principal`, and writes the audit record.
-pub fn decide(vault: &Vault, principal: &Principal, operation: Operation, target: Target<'_>) -> Result<(), Denial> {
-    let outcome = if vault.rbac_authorization {
-        rbac::authorize(&vault.role_assignments, principal, operation, target.key)
+/// The decision alone, with no audit record: what [`decide`] would answer. The dashboard's
+/// effective-permission view asks this for every row of the operation table.
+pub fn evaluate(
+    vault: &Vault,
+    principal: &Principal,
+    operation: Operation,
+    key: Option<&str>,
+) -> Result<Grant, Denial> {
+    if vault.rbac_authorization {
+        rbac::authorize(&vault.role_assignments, principal, operation, key)
             .map(Grant::Role)
             .map_err(|denied| Denial::Rbac { data_action: denied.data_action })
     } else {
         policy::authorize(&vault.access_policies, principal, operation)
             .map(|()| Grant::Permission(operation.permission()))
             .map_err(|denied| Denial::AccessPolicy { permission: denied.permission })
-    };
+    }
+}
+
+/// Allows or refuses `operation` on `target` for `principal`, and writes the audit record.
+pub fn decide(vault: &Vault, principal: &Principal, operation: Operation, target: Target<'_>) -> Result<(), Denial> {
+    let outcome = evaluate(vault, principal, operation, target.key);
     // Never the token or key material: who, what, on which key, and why.
     tracing::info!(
         target: "audit",
