@@ -5,7 +5,7 @@
 use serde::Serialize;
 
 use super::Principal;
-use super::decision::{self, Denial, Grant};
+use super::decision;
 use super::identity::Identity;
 use super::rbac::AssignmentScope;
 use super::table::TABLE;
@@ -22,7 +22,7 @@ pub struct OperationAccess {
     /// The RBAC data action the operation needs.
     pub data_action: &'static str,
     pub allowed: bool,
-    /// Which rule allowed it, or what no rule granted.
+    /// Which rule allowed it, or what no rule granted (as the audit log words it).
     pub reason: String,
 }
 
@@ -87,27 +87,18 @@ fn scope_access(vault: &Vault, principal: &Principal, key: Option<&str>) -> Scop
         .iter()
         .filter(|(operation, _, _)| key.is_none() || operation.names_a_key())
         .map(|&(operation, permission, data_action)| {
-            let outcome = decision::evaluate(vault, principal, operation, key);
+            let decided = decision::evaluate(vault, principal, operation, key);
             OperationAccess {
                 operation: format!("{operation:?}"),
                 permission,
                 data_action,
-                allowed: outcome.is_ok(),
-                reason: describe(&outcome),
+                allowed: decided.allowed(),
+                // The audit log's wording for the same decision.
+                reason: decided.reason(vault, operation),
             }
         })
         .collect();
     ScopeAccess { scope: key.map(|k| format!("/keys/{k}")).unwrap_or_default(), operations }
-}
-
-fn describe(outcome: &Result<Grant, Denial>) -> String {
-    match outcome {
-        Ok(grant) => grant.to_string(),
-        Err(Denial::AccessPolicy { permission }) => format!("no access policy of this identity grants '{permission}'"),
-        Err(Denial::Rbac { data_action }) => {
-            format!("no role assigned at a covering scope grants '{data_action}'")
-        }
-    }
 }
 
 #[cfg(test)]
@@ -155,9 +146,9 @@ mod tests {
             ["GetKey", "GetDeletedKey", "WrapKey", "UnwrapKey", "GetKeyAttestation", "GetRandomBytes"]
         );
         let unwrap = access.scopes[0].operations.iter().find(|o| o.operation == "UnwrapKey").unwrap();
-        assert_eq!(unwrap.reason, "access policy grants 'unwrapKey'");
+        assert_eq!(unwrap.reason, "an access policy of the caller grants key permission 'unwrapKey'");
         let purge = access.scopes[0].operations.iter().find(|o| o.operation == "PurgeDeletedKey").unwrap();
-        assert_eq!(purge.reason, "no access policy of this identity grants 'purge'");
+        assert_eq!(purge.reason, "the caller's access policy lacks key permission 'purge'");
     }
 
     #[test]
@@ -180,11 +171,14 @@ mod tests {
         );
         assert!(!access.scopes[1].operations.iter().any(|o| o.operation == "ListKeys"), "listing names no key");
         let wrap = access.scopes[1].operations.iter().find(|o| o.operation == "WrapKey").unwrap();
-        assert_eq!(wrap.reason, "role 'Key Vault Crypto Service Encryption User'");
+        assert_eq!(
+            wrap.reason,
+            "role assignment 'Key Vault Crypto Service Encryption User' grants data action 'Microsoft.KeyVault/vaults/keys/wrap/action'"
+        );
         // The view and the request path agree, row by row.
         for row in &access.scopes[1].operations {
             let operation = TABLE.iter().find(|(op, _, _)| format!("{op:?}") == row.operation).unwrap().0;
-            let decided = decision::evaluate(&vault, &principal(), operation, Some("storage-cmk")).is_ok();
+            let decided = decision::evaluate(&vault, &principal(), operation, Some("storage-cmk")).allowed();
             assert_eq!(row.allowed, decided, "{operation:?}");
         }
         let list = format!("{:?}", Operation::ListKeys);

@@ -146,7 +146,7 @@ test("without its access policy the service gets a 403, and the page shows the r
     await page.goto(`${dashboard}#identity/storage`);
     const cell = await page.waitForSelector('tr[data-operation="WrapKey"] td[data-vault="cmk"]');
     assert.equal(await cell.textContent(), "·");
-    assert.match(await cell.getAttribute("title"), /no access policy of this identity grants 'wrapKey'/);
+    assert.match(await cell.getAttribute("title"), /no access policy on the vault; it needs key permission 'wrapKey'/);
     await shot("04-effective-permissions");
   } finally {
     assert.equal((await control("/_emulator/vaults/cmk/authorization", "PUT", authorization)).status, 200);

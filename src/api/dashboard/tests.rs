@@ -224,7 +224,7 @@ async fn the_permission_view_is_the_authorization_tables_answer() {
         default["scopes"][0]["operations"].as_array().unwrap().iter().find(|o| o["operation"] == "UnwrapKey").unwrap();
     assert_eq!(unwrap["allowed"], false);
     assert_eq!(unwrap["permission"], "unwrapKey");
-    assert_eq!(unwrap["reason"], "no access policy of this identity grants 'unwrapKey'");
+    assert_eq!(unwrap["reason"], "the caller has no access policy on the vault; it needs key permission 'unwrapKey'");
 
     let (status, body, _) =
         send(state, request("GET", "/_emulator/identities/nobody/permissions").body(Body::empty()).unwrap()).await;
