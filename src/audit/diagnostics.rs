@@ -137,7 +137,7 @@ pub fn event(record: &AuditRecord) -> Value {
         "resultSignature": result_signature(record.status),
         "resultDescription": if failed { record.reason.as_str() } else { "" },
         // Key Vault writes it as a string.
-        "durationMs": format!("{}", record.duration_ms.round()),
+        "durationMs": record.duration_ms.round().to_string(),
         "callerIpAddress": record
             .client_address
             .as_deref()

@@ -44,7 +44,7 @@ pub struct CallerUsage {
 /// Builds the summary from per-(version, caller) counts with each pair's newest record, and
 /// the newest refusal per version.
 #[must_use]
-pub fn summarise(vault: &str, key: &str, uses: Vec<(i64, AuditRecord)>, denials: Vec<AuditRecord>) -> KeyUsage {
+pub fn summarise(vault: &str, key: &str, mut uses: Vec<(i64, AuditRecord)>, denials: Vec<AuditRecord>) -> KeyUsage {
     let mut versions: Vec<VersionUsage> = Vec::new();
     let entry = |versions: &mut Vec<VersionUsage>, version: &Option<String>| -> usize {
         if let Some(at) = versions.iter().position(|v| &v.version == version) {
@@ -60,7 +60,6 @@ pub fn summarise(vault: &str, key: &str, uses: Vec<(i64, AuditRecord)>, denials:
         versions.len() - 1
     };
     // Callers are ordered by the id of their newest use: times can tie within a millisecond.
-    let mut uses = uses;
     uses.sort_by_key(|(_, record)| std::cmp::Reverse(record.id));
     for (count, record) in uses {
         let at = entry(&mut versions, &record.version);

@@ -390,9 +390,8 @@ async fn the_diagnostics_log_has_azures_audit_event_fields() {
     let lines: Vec<Value> = text.lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(lines.len(), 3, "{text}");
     for line in &lines {
-        let keys: Vec<&str> = line.as_object().unwrap().keys().map(String::as_str).collect();
+        let mut got: Vec<&str> = line.as_object().unwrap().keys().map(String::as_str).collect();
         let mut expected = FIELDS.to_vec();
-        let mut got = keys.clone();
         expected.sort_unstable();
         got.sort_unstable();
         assert_eq!(got, expected, "exactly the documented top-level fields: {line}");
