@@ -106,6 +106,8 @@ test("the dashboard opens on the vaults, with the emulator's settings", async ()
   await shot("01-vaults");
 });
 
+// The Python SDK wraps locally with the public key it fetched (GetKey) and unwraps in the vault
+// (UnwrapKey): both requests appear in the stream as the flow runs.
 test("a CMK flow run in the background appears live in the audit stream", async () => {
   await page.goto(`${dashboard}#audit?vault=cmk`);
   await page.waitForSelector(".live-dot.on", { timeout: 10000 });
@@ -116,7 +118,7 @@ test("a CMK flow run in the background appears live in the audit stream", async 
     assert.ok(unwrapped.ok, JSON.stringify(unwrapped));
     return wrapped;
   })();
-  await page.waitForSelector('#audit-rows tr.fresh[data-operation="WrapKey"][data-decision="allowed"]', { timeout: 30000 });
+  await page.waitForSelector('#audit-rows tr.fresh[data-operation="GetKey"][data-decision="allowed"]', { timeout: 30000 });
   await page.waitForSelector('#audit-rows tr.fresh[data-operation="UnwrapKey"][data-decision="allowed"]', { timeout: 30000 });
   await flow;
   const row = await page.textContent('#audit-rows tr[data-operation="UnwrapKey"]');
