@@ -16,6 +16,9 @@ first, so a rebuild during the run cannot swap it out halfway.
 3. Create latency, RSA-2048/3072/4096, key pool warm and cold (keys.py's `bench_create`).
 4. Durable writes on a fresh `--data-dir` (SQLite WAL, synchronous=FULL): EC P-256 creates of
    new versions of one key, and tag updates of one version; creates in memory for comparison.
+5. The audit log's cost: unwrap throughput of two emulators on the same core, one with the audit
+   log (default) and one with `--no-audit-log`, both on a fresh `--data-dir`, measured in
+   alternating windows; then how many records the first wrote and dropped.
 """
 import argparse
 import datetime
@@ -40,7 +43,7 @@ from keys import Emulator, b64url, ms, unb64url  # noqa: E402
 
 RESULTS = os.path.join(BENCH_DIR, "RESULTS.md")
 BEGIN, END = "<!-- bench/run: begin -->", "<!-- bench/run: end -->"
-SECTIONS = ("startup", "throughput", "create", "durable")
+SECTIONS = ("startup", "throughput", "create", "durable", "audit")
 median = statistics.median
 
 
@@ -335,6 +338,62 @@ def bench_durable(binary, runs, quick, tmp):
     return {"results": results, "conns": conns, "window_s": window_s, "cases": cases, "fs": fs_type(tmp)}
 
 
+# ---------------------------------------------------------------------------------------------
+# 5. The audit log's cost on unwrap
+
+
+def audit_counters(emu):
+    """(records written, records dropped) from the emulator's /metrics."""
+    status, body = emu._http_get("/metrics")
+    if status != 200:
+        raise BenchFailure(f"/metrics answered {status}")
+    text = body.decode()
+    found = {name: int(v) for name, v in re.findall(r"^kvemu_audit_(records|dropped)_total (\d+)$", text, re.M)}
+    return found.get("records", 0), found.get("dropped", 0)
+
+
+def bench_audit(binary, runs, quick, tmp):
+    """Two emulators pinned to CPU 0 (so the audit writer shares the core with the requests), wrk
+    on CPU 1, `--key-pool 0`, each on a fresh `--data-dir`; the same unwrap against each in
+    alternating windows, the order swapped every run."""
+    window_s, conns = (2, 4) if quick else (5, 4)
+    modes = {"on": [], "off": ["--no-audit-log"]}
+    emus, dirs, scripts = {}, [], {}
+    try:
+        for mode, extra in modes.items():
+            dirs.append(tempfile.mkdtemp(prefix=f"kvemu-audit-{mode}-", dir=tmp))
+            emus[mode] = Emulator(binary, ["--key-pool", "0", *extra], cpu=0, data_dir=dirs[-1])
+            vault = emus[mode].vault()
+            key = vault.ok("POST", "/keys/bench-rsa/create", {"kty": "RSA", "key_size": 2048})
+            path = "/" + key["key"]["kid"].split("/", 3)[3]
+            secret = b64url(os.urandom(32))
+            wrapped = vault.ok("POST", f"{path}/wrapkey", {"alg": "RSA-OAEP-256", "value": secret})["value"]
+            if unb64url(vault.ok("POST", f"{path}/unwrapkey", {"alg": "RSA-OAEP-256", "value": wrapped})["value"]) \
+                    != unb64url(secret):
+                raise BenchFailure("unwrapkey did not return the wrapped secret")
+            vault.close()
+            scripts[mode] = lua_script(tmp, f"unwrap-audit-{mode}", "POST", f"{path}/unwrapkey", emus[mode].token,
+                                       f'{{"alg":"RSA-OAEP-256","value":"{wrapped}"}}')
+        results = {mode: [] for mode in modes}
+        for i in range(runs):
+            for mode in (("on", "off") if i % 2 == 0 else ("off", "on")):
+                results[mode].append(run_wrk(f"run {i + 1} unwrap, audit log {mode}", scripts[mode], emus[mode],
+                                             conns, window_s, cpu=1))
+        time.sleep(1)  # the writer's last batch
+        served = 3 + sum(r["requests"] for r in results["on"])
+        written, dropped = audit_counters(emus["on"])
+        off_written, _ = audit_counters(emus["off"])
+    finally:
+        for emu in emus.values():
+            emu.stop()
+        for d in dirs:
+            shutil.rmtree(d, ignore_errors=True)
+    if off_written:
+        raise BenchFailure(f"--no-audit-log wrote {off_written} audit records")
+    return {"results": results, "conns": conns, "window_s": window_s, "served": served, "written": written,
+            "dropped": dropped}
+
+
 def fs_type(path):
     """The file system `path` is on (from /proc/self/mounts), with a warning for tmpfs, where
     fsync costs nothing."""
@@ -388,7 +447,7 @@ def check(value, target, better):
     return "✅" if (value >= target if better == "min" else value <= target) else "❌"
 
 
-def report(ctx, startup, tput, creates, durable):
+def report(ctx, startup, tput, creates, durable, audit=None):
     out = []
     w = out.append
     w("## Latest `bench/run` (generated; edit outside the markers)\n")
@@ -437,6 +496,10 @@ def report(ctx, startup, tput, creates, durable):
             c = max(per_c, key=per_c.get)
             rows.append((f"Durable {work}s/s, `{st}` (best of c={'/'.join(map(str, durable['conns']))}: c={c})",
                          "–", rate(per_c[c]), "–"))
+    if audit:
+        ratio = (median(r["rps"] for r in audit["results"]["on"]) / median(r["rps"] for r in audit["results"]["off"]))
+        rows.append((f"unwrap req/s, audit log on ÷ off (c={audit['conns']}, `--data-dir`)", "≥ 0.95 (issue 20)",
+                     f"{ratio:.3f}", check(ratio, 0.95, "min")))
     w("### Summary\n")
     w("| figure | target | measured | met? |")
     w("|---|---|---|---|")
@@ -524,6 +587,26 @@ def report(ctx, startup, tput, creates, durable):
               f"{median(r['server_cpu'] for r in rs):.0%} | {median(r['other_cpu'] for r in rs):.0%} | "
               f"{', '.join(rate(r['rps']) for r in rs)} |")
         w("")
+    if audit:
+        on = median(r["rps"] for r in audit["results"]["on"])
+        off = median(r["rps"] for r in audit["results"]["off"])
+        w("### Audit log on vs off: unwrap, RSA-2048, server on one core\n")
+        w(f"Two emulators side by side, each `taskset -c 0 keyvault-emulator --key-pool 0` on a fresh "
+          f"`--data-dir`, one with the audit log (the default) and one with `--no-audit-log`; "
+          f"`taskset -c 1 wrk -t1 -c{audit['conns']}` `POST …/unwrapkey` (RSA-OAEP-256, 32 bytes) against each "
+          f"in alternating {audit['window_s']} s windows, the order swapped every run. The audit writer runs on "
+          f"the server's core, so its cost is in the figure. The audited emulator wrote {audit['written']:,} "
+          f"records for {audit['served']:,} requests and dropped {audit['dropped']:,}.\n")
+        w("| audit log | req/s (median) | p50 | p99 | server CPU per request | per-run req/s |")
+        w("|---|---|---|---|---|---|")
+        for mode in ("on", "off"):
+            rs = audit["results"][mode]
+            w(f"| {mode} | {rate(median(r['rps'] for r in rs))} | {ms(median(r['p50'] for r in rs))} ms | "
+              f"{ms(median(r['p99'] for r in rs))} ms | {median(r['cpu_per_req'] for r in rs) * 1e6:.0f} µs | "
+              f"{', '.join(rate(r['rps']) for r in rs)} |")
+        w("")
+        w(f"On ÷ off: **{on / off:.3f}** ({(1 - on / off):+.1%} loss; target ≤ 5 %: "
+          f"{check(on / off, 0.95, 'min')}).\n")
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -581,7 +664,8 @@ def main():
         for name, fn in (("startup", lambda: bench_startup(binary, 5 if args.quick else 15)),
                          ("throughput", lambda: bench_throughput(binary, args.runs, args.quick, tmp)),
                          ("create", lambda: keys.bench_create(binary, args.runs, args.quick)),
-                         ("durable", lambda: bench_durable(binary, args.runs, args.quick, tmp))):
+                         ("durable", lambda: bench_durable(binary, args.runs, args.quick, tmp)),
+                         ("audit", lambda: bench_audit(binary, args.runs, args.quick, tmp))):
             if name in only:
                 log(f"{name}…")
                 t0 = time.monotonic()
@@ -590,7 +674,7 @@ def main():
     ctx.update(timings=timings, elapsed=sum(timings.values()), busy=" ".join(sorted(watcher.seen)),
                windows=WINDOWS)
     text = report(ctx, results.get("startup"), results.get("throughput"), results.get("create"),
-                  results.get("durable"))
+                  results.get("durable"), results.get("audit"))
     print(text)
     if not args.no_write:
         write_results(text)

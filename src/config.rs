@@ -176,6 +176,27 @@ pub struct ServeArgs {
     /// answered 503 with Retry-After.
     #[arg(long, env = "KVEMU_MAX_BODY_BUFFER_MIB", default_value_t = DEFAULT_BODY_BUFFER_MIB)]
     pub max_body_buffer_mib: usize,
+    /// Audit records kept (default 100000; else the config file's [audit] max_records): the
+    /// oldest go first.
+    #[arg(long, env = "KVEMU_AUDIT_MAX_RECORDS", value_parser = clap::value_parser!(u64).range(1..))]
+    pub audit_max_records: Option<u64>,
+    /// Audit records older than this ISO-8601 duration on the emulator clock are deleted
+    /// (default P30D; else the config file's [audit] max_age).
+    #[arg(long, env = "KVEMU_AUDIT_MAX_AGE", value_parser = parse_positive_duration)]
+    pub audit_max_age: Option<i64>,
+    /// Keep no audit log: /_emulator/audit, its stream and key usage stay empty.
+    #[arg(long, env = "KVEMU_NO_AUDIT_LOG", conflicts_with = "diagnostics_log")]
+    pub no_audit_log: bool,
+    /// Append one JSON line per request that reached authorization to FILE, in the shape of
+    /// Azure Key Vault's AuditEvent resource logs.
+    #[arg(long, env = "KVEMU_DIAGNOSTICS_LOG")]
+    pub diagnostics_log: Option<PathBuf>,
+}
+
+fn parse_positive_duration(value: &str) -> Result<i64, String> {
+    crate::clock::parse_iso8601_duration(value)
+        .filter(|seconds| *seconds > 0)
+        .ok_or_else(|| format!("'{value}' is not a positive ISO-8601 duration such as P30D or PT12H"))
 }
 
 /// Default of `--max-body-buffer-mib`.
@@ -238,6 +259,7 @@ pub struct Config {
     pub max_connections: usize,
     /// Bytes of request bodies all requests together may hold.
     pub max_body_buffer_bytes: usize,
+    pub audit: crate::audit::AuditSettings,
 }
 
 impl Config {
@@ -262,6 +284,7 @@ impl Config {
             admin_token: None,
             max_connections: DEFAULT_MAX_CONNECTIONS,
             max_body_buffer_bytes: crate::api::body::DEFAULT_BODY_BUDGET_BYTES,
+            audit: crate::audit::AuditSettings::default(),
         }
     }
 
@@ -270,6 +293,8 @@ impl Config {
     #[must_use]
     pub fn with_config_file(mut self, file: ConfigFile) -> Self {
         self.tenant_id = file.default_tenant.unwrap_or(self.tenant_id);
+        self.audit.max_records = file.audit.max_records.unwrap_or(self.audit.max_records);
+        self.audit.max_age_seconds = file.audit.max_age_seconds.unwrap_or(self.audit.max_age_seconds);
         self.config_file = Some(file);
         self
     }
@@ -300,6 +325,16 @@ impl TryFrom<ServeArgs> for Config {
         let config_file = args.config.as_deref().map(|path| ConfigFile::load(path, args.tenant_id)).transpose()?;
         // A config file that declares tenants decides the default tenant.
         let tenant_id = config_file.as_ref().and_then(|f| f.default_tenant).unwrap_or(args.tenant_id);
+        let file_audit = config_file.as_ref().map(|f| f.audit.clone()).unwrap_or_default();
+        let audit = crate::audit::AuditSettings {
+            enabled: !args.no_audit_log,
+            max_records: args.audit_max_records.or(file_audit.max_records).unwrap_or(crate::audit::DEFAULT_MAX_RECORDS),
+            max_age_seconds: args
+                .audit_max_age
+                .or(file_audit.max_age_seconds)
+                .unwrap_or(crate::audit::DEFAULT_MAX_AGE_SECONDS),
+            diagnostics_log: args.diagnostics_log,
+        };
         Ok(Self {
             https_port: args.https_port,
             http_port: args.http_port,
@@ -318,6 +353,7 @@ impl TryFrom<ServeArgs> for Config {
             admin_token: args.admin_token,
             max_connections: args.max_connections.max(1),
             max_body_buffer_bytes: args.max_body_buffer_mib.max(1).saturating_mul(1024 * 1024),
+            audit,
         })
     }
 }

@@ -26,6 +26,10 @@
 //! name = "storage-cmk"
 //! kty = "RSA"
 //! size = 3072
+//!
+//! [audit]                          # optional; the --audit-* flags win over it
+//! max_records = 100000
+//! max_age = "P30D"                 # ISO-8601 duration, on the emulator clock
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -52,6 +56,21 @@ struct RawConfig {
     identity: Vec<RawIdentity>,
     #[serde(default)]
     vault: Vec<RawVault>,
+    audit: Option<RawAudit>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAudit {
+    max_records: Option<u64>,
+    max_age: Option<Spanned<String>>,
+}
+
+/// Audit-log retention from the file's `[audit]` table.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditRetention {
+    pub max_records: Option<u64>,
+    pub max_age_seconds: Option<i64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -153,6 +172,7 @@ pub struct ConfigFile {
     pub vaults: Vec<VaultDeclaration>,
     /// Object ids of the management API's owners besides the default admin.
     pub owners: Vec<Uuid>,
+    pub audit: AuditRetention,
 }
 
 #[derive(Clone, Debug)]
@@ -426,7 +446,19 @@ impl ConfigFile {
             };
             owners.push(object_id);
         }
-        Ok(Self { default_tenant, identities, vaults, owners })
+        let mut audit = AuditRetention::default();
+        if let Some(raw_audit) = &raw.audit {
+            audit.max_records = raw_audit.max_records;
+            if let Some(age) = &raw_audit.max_age {
+                match crate::clock::parse_iso8601_duration(age.get_ref()).filter(|s| *s > 0) {
+                    Some(seconds) => audit.max_age_seconds = Some(seconds),
+                    None => {
+                        return source.error(age.span(), "max_age", "use an ISO-8601 duration such as P30D".to_owned());
+                    }
+                }
+            }
+        }
+        Ok(Self { default_tenant, identities, vaults, owners, audit })
     }
 }
 

@@ -59,6 +59,7 @@
 
 pub mod api;
 pub mod api_version;
+pub mod audit;
 pub mod auth;
 pub mod clock;
 pub mod config;

@@ -126,6 +126,12 @@ fn print_banner(emulator: &Emulator, admin_token_required: bool) {
         emulator.ca_path().display(),
         emulator.http_url()
     ));
+    out.push_str(&format!(
+        "Dashboard: {}{}{}\n",
+        emulator.http_url(),
+        if admin_token_required { "/<admin token>" } else { "" },
+        keyvault_emulator::api::dashboard::PATH
+    ));
     out.push_str("Where *.vault.localhost does not resolve, add to /etc/hosts:\n");
     let hosts: Vec<String> = vaults.iter().map(|v| emulator.vault_host(v.name.as_str())).collect();
     out.push_str(&format!("  127.0.0.1 {}\n", hosts.join(" ")));

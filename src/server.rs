@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use axum::ServiceExt as _;
 use tokio::task::JoinHandle;
 use tower::ServiceBuilder;
 
@@ -53,6 +52,8 @@ pub enum StartError {
     Config(String),
     #[error("--ca-copy {path}: {source}")]
     CaCopy { path: String, source: std::io::Error },
+    #[error("--diagnostics-log {path}: {source}")]
+    DiagnosticsLog { path: String, source: std::io::Error },
 }
 
 /// How often the emulator looks for work the clock made due: soft-deleted keys past their purge
@@ -172,6 +173,24 @@ impl std::fmt::Debug for RunningEmulator {
     }
 }
 
+/// Makes one service per connection that tags each request with the connection's peer address
+/// (the audit log's client address).
+fn with_client_address<S: Clone>(
+    service: S,
+) -> impl tower::Service<
+    SocketAddr,
+    Response = axum::middleware::AddExtension<S, crate::audit::ClientAddress>,
+    Error = std::convert::Infallible,
+    Future = std::future::Ready<
+        Result<axum::middleware::AddExtension<S, crate::audit::ClientAddress>, std::convert::Infallible>,
+    >,
+> + Clone {
+    tower::service_fn(move |peer: SocketAddr| {
+        let tagged = tower::Layer::layer(&axum::Extension(crate::audit::ClientAddress(peer)), service.clone());
+        std::future::ready(Ok(tagged))
+    })
+}
+
 /// Starts an emulator; returns once both listeners accept connections.
 pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     let data_dir = match &config.storage {
@@ -233,6 +252,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         tenant_id: config.tenant_id,
         ca_pem: ca.cert_pem.clone(),
         ready: AtomicBool::new(false),
+        dashboard_token: api::dashboard::new_token(),
     });
     let keys =
         KeyService::new(pool.clone(), clock.clone(), master, RsaKeyPool::new(config.key_pool.clone()), key_versions);
@@ -244,6 +264,11 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
             .map_err(StartError::Config)?;
     }
     let metrics = Arc::new(crate::metrics::Metrics::default());
+    let audit = crate::audit::AuditLog::start(config.audit.clone(), pool.clone(), clock.clone(), identities.clone())
+        .map_err(|source| StartError::DiagnosticsLog {
+            path: config.audit.diagnostics_log.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+            source,
+        })?;
     let state = AppState::from(Services {
         clock: clock.clone(),
         keys: keys.clone(),
@@ -257,6 +282,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         metrics: metrics.clone(),
         faults: Arc::default(),
         api_versions: Arc::new(crate::api_version::Policy::new(config.lenient_api_version)),
+        audit,
     });
 
     let https_listener = bind(SocketAddr::new(config.bind, config.https_port))?;
@@ -295,7 +321,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         .handle(handle.clone());
     limit_connections(https_server.http_builder());
     let https_task = tokio::spawn(async move {
-        if let Err(err) = https_server.serve(https_service.into_make_service()).await {
+        if let Err(err) = https_server.serve(with_client_address(https_service)).await {
             tracing::error!(error = %err, "HTTPS listener stopped");
         }
     });
@@ -310,7 +336,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         .layer(front_door(Port::Http))
         .service(api::http_router(state.clone()));
     let http_task = tokio::spawn(async move {
-        if let Err(err) = http_server.serve(http_service.into_make_service()).await {
+        if let Err(err) = http_server.serve(with_client_address(http_service)).await {
             tracing::error!(error = %err, "HTTP listener stopped");
         }
     });
@@ -352,6 +378,8 @@ impl RunningEmulator {
         for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
+        // Every finished request's audit record is committed before the store closes.
+        self.state.audit.flush().await;
         // Closing the store checkpoints the WAL and removes it before shutdown returns, so the
         // data directory is complete and still when the caller looks at it.
         self.store.close().await;

@@ -70,7 +70,8 @@ fn require_metadata_header(headers: &HeaderMap) -> ApiResult<()> {
 /// `GET /metrics`: the Prometheus text exposition.
 async fn metrics(State(state): State<AppState>) -> Response {
     let pool = state.keys.rsa_key_pool();
-    let text = state.metrics.render(&pool.ready(), pool.target());
+    let mut text = state.metrics.render(&pool.ready(), pool.target());
+    text.push_str(&crate::audit::render_metrics(&state.audit));
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

@@ -12,7 +12,7 @@ use super::errors::ApiError;
 use super::messages;
 use crate::api_version::{DataPlaneVersion, Feature, Policy};
 use crate::auth::Principal;
-use crate::auth::decision::{Denial, Target, decide};
+use crate::auth::decision::{Decision, Denial, Target, decide};
 use crate::auth::table::Operation;
 use crate::vaults::Vault;
 
@@ -150,7 +150,17 @@ pub struct VaultRequest {
 impl VaultRequest {
     /// Refuses the request unless the vault grants `operation` on `target` to the caller.
     pub fn authorize(&self, operation: Operation, target: Target<'_>) -> Result<(), ApiError> {
-        decide(&self.vault, &self.principal, operation, target).map_err(|denial| match denial {
+        match self.refusal(&decide(&self.vault, &self.principal, operation, target), target) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// The 403 a refused decision answers with.
+    #[must_use]
+    pub fn refusal(&self, decision: &Decision, target: Target<'_>) -> Option<ApiError> {
+        let denial = decision.outcome.clone().err()?;
+        Some(match denial {
             Denial::AccessPolicy { permission } => ApiError::Forbidden {
                 message: messages::access_denied(&self.principal.describe(), permission, self.vault.name.as_str()),
                 inner: "AccessDenied",

@@ -242,6 +242,11 @@ pub const JSON_CONTENT_TYPE_REQUIRED: &str =
 pub const ADMIN_TOKEN_REQUIRED: &str = "This emulator was started with --admin-token: send 'Authorization: Bearer <admin token>', \
      or put the admin token as the first path segment (http://host:port/<admin token>/...).";
 
+/// A browser's write to the emulator controls without the dashboard's per-start token.
+pub const DASHBOARD_TOKEN_MISSING: &str = "A browser may change the emulator's state only from its own dashboard: \
+     send the per-start token of the page served at / in the X-Kvemu-Dashboard-Token header.";
+pub const DASHBOARD_TOKEN_WRONG: &str = "The X-Kvemu-Dashboard-Token header does not hold this emulator's \
+     per-start dashboard token (it changes at every start: reload the dashboard).";
 pub const METADATA_HEADER_REQUIRED: &str = "Send the header 'Metadata: true' (as with IMDS), so that no web page or forged server-side request can mint a token.";
 
 /// Key Vault's throttling message for 429; the others say plainly that they were asked for.

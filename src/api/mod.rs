@@ -4,8 +4,10 @@
 
 pub mod arm;
 pub mod attestation;
+pub mod audit;
 pub mod body;
 pub mod cloud_metadata;
+pub mod dashboard;
 pub mod emulator;
 pub mod errors;
 pub mod extract;
@@ -45,6 +47,8 @@ pub struct Settings {
     pub tenant_id: Uuid,
     pub ca_pem: String,
     pub ready: AtomicBool,
+    /// The per-start token the dashboard page carries; a browser's write to `/_emulator` needs it.
+    pub dashboard_token: String,
 }
 
 impl Settings {
@@ -93,6 +97,7 @@ pub struct Services {
     pub faults: Arc<crate::faults::Faults>,
     /// How strictly `api-version` is checked (`--lenient-api-version`).
     pub api_versions: Arc<crate::api_version::Policy>,
+    pub audit: Arc<crate::audit::AuditLog>,
 }
 
 impl AppState {
@@ -121,7 +126,11 @@ pub fn https_routes(state: &AppState) -> routes::Routes {
 /// The routes served over plain HTTP: managed identity and the emulator's own controls.
 #[must_use]
 pub fn http_routes() -> routes::Routes {
-    routes::Routes::new().merge(msi::router()).merge(emulator::router())
+    routes::Routes::new()
+        .merge(msi::router())
+        .merge(emulator::router())
+        .merge(audit::router())
+        .merge(dashboard::router())
 }
 
 pub use body::MAX_BODY_BYTES;
@@ -133,7 +142,8 @@ pub fn https_router(state: AppState) -> Router {
 
 /// Everything served over plain HTTP.
 pub fn http_router(state: AppState) -> Router {
-    serve(http_routes(), state)
+    let token_guard = middleware::from_fn_with_state(state.clone(), dashboard::browser_writes_need_token);
+    serve(http_routes().map_router(|router| router.route_layer(token_guard)), state)
 }
 
 /// What both listeners do around their routes: the fallbacks, the internal-error log, and the
@@ -159,8 +169,22 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     let path = req.uri().path().to_owned();
     let route = req.extensions().get::<MatchedPath>().map(|path| path.as_str().to_owned());
     let client_request_id = req.headers().get("x-ms-client-request-id").cloned();
+    let audited = state.audit.enabled().then(|| audited_request(&req));
     let mut response = next.run(req).await;
     let elapsed = started.elapsed();
+    if let Some(exchange) = audited
+        && let Some(mut pending) = response.extensions_mut().remove::<crate::audit::PendingAudit>()
+    {
+        pending.exchange = crate::audit::Exchange {
+            request_id: request_id.to_string(),
+            client_request_id: client_request_id.as_ref().and_then(|id| id.to_str().ok()).map(str::to_owned),
+            status: response.status().as_u16(),
+            duration_ms: elapsed.as_secs_f64() * 1000.0,
+            resolved_version: response.extensions().get::<crate::audit::ResolvedVersion>().map(|v| v.0.clone()),
+            ..exchange
+        };
+        state.audit.submit(pending);
+    }
 
     let route = route.as_deref().unwrap_or(crate::metrics::UNMATCHED_ROUTE);
     let status = response.status().as_u16();
@@ -186,6 +210,20 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
         headers.insert("x-ms-client-request-id", id);
     }
     response
+}
+
+/// What the audit log keeps of a request, taken before the handler consumes it.
+fn audited_request(req: &Request) -> crate::audit::Exchange {
+    let text = |name: header::HeaderName| req.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_owned);
+    crate::audit::Exchange {
+        client_address: req.extensions().get::<crate::audit::ClientAddress>().map(|a| a.0),
+        user_agent: text(header::USER_AGENT),
+        host: Some(vault::request_authority(req)),
+        method: req.method().to_string(),
+        path: req.uri().path().to_owned(),
+        query: req.uri().query().map(str::to_owned),
+        ..crate::audit::Exchange::default()
+    }
 }
 
 /// A random (v4) request id from AWS-LC's generator: `Uuid::new_v4` asks the kernel on every

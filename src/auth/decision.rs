@@ -1,5 +1,5 @@
 //! The one authorization decision for vault requests: access policies or RBAC, whichever the
-//! vault uses, from the operation table, with an audit record for every outcome.
+//! vault uses, from the operation table, with the rule that decided it, for the audit log.
 
 use super::Principal;
 use super::policy;
@@ -23,46 +23,63 @@ pub struct Target<'a> {
     pub version: Option<&'a str>,
 }
 
-/// Why a request was allowed, for the audit log.
-#[derive(Clone, Copy, Debug)]
-enum Grant {
-    Role(&'static str),
-    Permission(&'static str),
+/// The entry of the vault's authorization data that decided a request. On an allow it is the
+/// entry that granted; on a refusal, the caller's own entry that lacks the permission, or
+/// [`Rule::None`] when the caller has none at all. Indexes point into the [`Vault`] the decision
+/// was made against (its `Arc` is kept with the audit record, so a later policy change does not
+/// move them).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Rule {
+    AccessPolicy(usize),
+    RoleAssignment { index: usize, role: Option<&'static str> },
+    None,
 }
 
-impl std::fmt::Display for Grant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Self::Role(role) => write!(f, "role '{role}'"),
-            Self::Permission(permission) => write!(f, "access policy grants '{permission}'"),
+/// An authorization decision: the outcome and the rule behind it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Decision {
+    pub outcome: Result<(), Denial>,
+    pub rule: Rule,
+}
+
+impl Decision {
+    #[must_use]
+    pub fn allowed(&self) -> bool {
+        self.outcome.is_ok()
+    }
+
+    /// One line for people: what granted or refused, and what the operation needs.
+    #[must_use]
+    pub fn reason(&self, vault: &Vault, operation: Operation) -> String {
+        let needs = if vault.rbac_authorization {
+            format!("data action '{}'", operation.data_action())
+        } else {
+            format!("key permission '{}'", operation.permission())
+        };
+        match (&self.outcome, self.rule) {
+            (Ok(()), Rule::AccessPolicy(_)) => format!("an access policy of the caller grants {needs}"),
+            (Ok(()), Rule::RoleAssignment { role, .. }) => {
+                format!("role assignment '{}' grants {needs}", role.unwrap_or("?"))
+            }
+            (Err(_), Rule::AccessPolicy(_)) => format!("the caller's access policy lacks {needs}"),
+            (Err(_), Rule::RoleAssignment { .. }) => {
+                format!("no role assigned to the caller at a covering scope grants {needs}")
+            }
+            (Err(_), Rule::None) if vault.rbac_authorization => {
+                format!("the caller holds no role assignment covering this request; it needs {needs}")
+            }
+            (Err(_), Rule::None) => format!("the caller has no access policy on the vault; it needs {needs}"),
+            (Ok(()), Rule::None) => format!("allowed without a rule ({needs})"),
         }
     }
 }
 
-/// The audit log's `reason`: written only when the event is, since this runs on every request.
-struct Reason<'a>(&'a Result<Grant, Denial>);
-
-impl std::fmt::Display for Reason<'_> {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Ok(grant) => grant.fmt(f),
-            Err(denial) => write!(f, "{denial:?}"),
-        }
-    }
-}
-
-/// Allows or refuses `operation` on `target` for `principal`, and writes the audit record.
-pub fn decide(vault: &Vault, principal: &Principal, operation: Operation, target: Target<'_>) -> Result<(), Denial> {
-    let outcome = if vault.rbac_authorization {
-        rbac::authorize(&vault.role_assignments, principal, operation, target.key)
-            .map(Grant::Role)
-            .map_err(|denied| Denial::Rbac { data_action: denied.data_action })
-    } else {
-        policy::authorize(&vault.access_policies, principal, operation)
-            .map(|()| Grant::Permission(operation.permission()))
-            .map_err(|denied| Denial::AccessPolicy { permission: denied.permission })
-    };
-    // Never the token or key material: who, what, on which key, and why.
+/// Allows or refuses `operation` on `target` for `principal`, saying which rule decided.
+#[must_use]
+pub fn decide(vault: &Vault, principal: &Principal, operation: Operation, target: Target<'_>) -> Decision {
+    let decision = evaluate(vault, principal, operation, target.key);
+    // Never the token or key material: who, what, on which key, and why. The persisted audit
+    // log (src/audit) is written from the same decision, off the request's path.
     tracing::info!(
         target: "audit",
         vault = %vault.name,
@@ -71,8 +88,34 @@ pub fn decide(vault: &Vault, principal: &Principal, operation: Operation, target
         operation = ?operation,
         key = target.key.unwrap_or(""),
         version = target.version.unwrap_or(""),
-        decision = if outcome.is_ok() { "allow" } else { "deny" },
-        reason = %Reason(&outcome),
+        decision = if decision.allowed() { "allow" } else { "deny" },
+        rule = ?decision.rule,
     );
-    outcome.map(|_| ())
+    decision
+}
+
+/// The decision alone, without the log event: what [`decide`] answers for a request on `key`
+/// (or on the vault as a whole). The dashboard's effective-permission view asks it for every
+/// row of the operation table.
+#[must_use]
+pub fn evaluate(vault: &Vault, principal: &Principal, operation: Operation, key: Option<&str>) -> Decision {
+    if vault.rbac_authorization {
+        let decided = rbac::decide(&vault.role_assignments, principal, operation, key);
+        match decided.outcome {
+            Ok((index, role)) => Decision { outcome: Ok(()), rule: Rule::RoleAssignment { index, role: Some(role) } },
+            Err(denied) => Decision {
+                outcome: Err(Denial::Rbac { data_action: denied.data_action }),
+                rule: decided.callers_assignment.map_or(Rule::None, |index| Rule::RoleAssignment { index, role: None }),
+            },
+        }
+    } else {
+        let decided = policy::decide(&vault.access_policies, principal, operation);
+        match decided.outcome {
+            Ok(index) => Decision { outcome: Ok(()), rule: Rule::AccessPolicy(index) },
+            Err(denied) => Decision {
+                outcome: Err(Denial::AccessPolicy { permission: denied.permission }),
+                rule: decided.callers_policy.map_or(Rule::None, Rule::AccessPolicy),
+            },
+        }
+    }
 }

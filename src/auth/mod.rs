@@ -9,6 +9,7 @@
 
 pub mod attestation;
 pub mod decision;
+pub mod effective;
 pub mod identity;
 pub mod issuer;
 pub mod policy;

@@ -52,11 +52,27 @@ pub struct Denied {
 
 /// Does any of the vault's policies grant `operation` to `principal`?
 pub fn authorize(policies: &[AccessPolicy], principal: &Principal, operation: Operation) -> Result<(), Denied> {
+    decide(policies, principal, operation).outcome.map(|_| ())
+}
+
+/// Which policy decided: the index of the one that granted, or, on a refusal, of the caller's
+/// own policy that lacks the permission (`None`: the caller has no policy on the vault).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PolicyDecision {
+    pub outcome: Result<usize, Denied>,
+    pub callers_policy: Option<usize>,
+}
+
+/// [`authorize`], saying which policy decided, for the audit log.
+#[must_use]
+pub fn decide(policies: &[AccessPolicy], principal: &Principal, operation: Operation) -> PolicyDecision {
     let permission = operation.permission();
-    if policies.iter().any(|p| p.applies_to(principal) && p.grants(permission)) {
-        Ok(())
-    } else {
-        Err(Denied { permission, data_action: operation.data_action() })
+    match policies.iter().position(|p| p.applies_to(principal) && p.grants(permission)) {
+        Some(index) => PolicyDecision { outcome: Ok(index), callers_policy: Some(index) },
+        None => PolicyDecision {
+            outcome: Err(Denied { permission, data_action: operation.data_action() }),
+            callers_policy: policies.iter().position(|p| p.applies_to(principal)),
+        },
     }
 }
 

@@ -214,21 +214,46 @@ pub struct RbacDenied {
 }
 
 /// Does any assignment of the caller, at a scope covering `key` (or the vault, for operations
-/// on no single key), grant the operation's data action?
+/// on no single key), grant the operation's data action? `Ok`: the granting role's name.
 pub fn authorize(
     assignments: &[RoleAssignment],
     principal: &Principal,
     operation: Operation,
     key: Option<&str>,
 ) -> Result<&'static str, RbacDenied> {
+    decide(assignments, principal, operation, key).outcome.map(|(_, role)| role)
+}
+
+/// Which assignment decided: the index of the one that granted (with its role's name), or, on a
+/// refusal, of the caller's first assignment at a covering scope, which lacks the data action
+/// (`None`: the caller holds no role there).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RbacDecision {
+    pub outcome: Result<(usize, &'static str), RbacDenied>,
+    pub callers_assignment: Option<usize>,
+}
+
+/// [`authorize`], saying which assignment decided, for the audit log.
+#[must_use]
+pub fn decide(
+    assignments: &[RoleAssignment],
+    principal: &Principal,
+    operation: Operation,
+    key: Option<&str>,
+) -> RbacDecision {
     let action = operation.data_action();
-    assignments
-        .iter()
-        .filter(|a| a.principal_id == principal.object_id && a.scope.covers(key))
-        .filter_map(|a| BUILT_IN_ROLES.iter().find(|r| r.id == a.role_definition_id))
-        .find(|role| role.grants(action))
-        .map(|role| role.name)
-        .ok_or(RbacDenied { data_action: action })
+    let mut callers =
+        assignments.iter().enumerate().filter(|(_, a)| a.principal_id == principal.object_id && a.scope.covers(key));
+    let granting = callers.clone().find_map(|(index, a)| {
+        BUILT_IN_ROLES.iter().find(|r| r.id == a.role_definition_id && r.grants(action)).map(|role| (index, role.name))
+    });
+    match granting {
+        Some(found) => RbacDecision { outcome: Ok(found), callers_assignment: Some(found.0) },
+        None => RbacDecision {
+            outcome: Err(RbacDenied { data_action: action }),
+            callers_assignment: callers.next().map(|(index, _)| index),
+        },
+    }
 }
 
 /// A role a caller holds on the management plane, at an ARM scope (a resource id such as
@@ -251,7 +276,13 @@ pub fn scope_covers(outer: &str, inner: &str) -> bool {
 /// Does any of `roles` allow management `action` on the resource at `scope`?
 #[must_use]
 pub fn allows_action(roles: &[ScopedRole], action: &str, scope: &str) -> bool {
-    roles.iter().any(|r| scope_covers(&r.scope, scope) && r.role.allows(action))
+    granting_role(roles, action, scope).is_some()
+}
+
+/// The first of `roles` that allows management `action` at `scope`: the rule that decided.
+#[must_use]
+pub fn granting_role<'a>(roles: &'a [ScopedRole], action: &str, scope: &str) -> Option<&'a ScopedRole> {
+    roles.iter().find(|r| scope_covers(&r.scope, scope) && r.role.allows(action))
 }
 
 #[cfg(test)]

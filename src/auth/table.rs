@@ -86,6 +86,13 @@ impl Operation {
     pub fn data_action(self) -> &'static str {
         self.row().2
     }
+
+    /// Whether the operation's path names one key (so a key-scoped role assignment can cover
+    /// it); listings, restore and random bytes address the vault as a whole.
+    #[must_use]
+    pub fn names_a_key(self) -> bool {
+        !matches!(self, Self::ListKeys | Self::ListDeletedKeys | Self::RestoreKey | Self::GetRandomBytes)
+    }
 }
 
 /// A management-plane operation: a verb on a Resource Manager resource type.

@@ -3,6 +3,7 @@
 //! Store functions are free functions over `&mut SqliteConnection` so a service can compose
 //! them inside one transaction. Queries are runtime-checked: the build needs no database.
 
+pub mod audit;
 pub mod identities;
 pub mod key_versions;
 pub mod keys;

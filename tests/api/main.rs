@@ -6,6 +6,7 @@ mod arm;
 mod arm_concurrency;
 mod arm_identities;
 mod arm_roles;
+mod audit;
 mod auth;
 mod authorization;
 mod az_endpoints;

@@ -27,7 +27,7 @@ Known names (the seeded keys and versions, the subscription, the emulator's reso
 and tenant) are offered through schemathesis dictionaries, each used for a share of the generated
 values, so that requests reach past the 404s; the full profile's last pass also offers boundary
 integers and durations for the time fields. Operations excluded: /_emulator/faults (fault
-injection answers 5xx on purpose).
+injection answers 5xx on purpose) and /_emulator/audit/stream (an event stream never ends).
 """
 
 from __future__ import annotations
@@ -59,8 +59,8 @@ SPEC = REPO_ROOT / "openapi" / "openapi.yaml"
 SCHEMATHESIS = FUZZ_DIR / ".venv" / "bin" / "schemathesis"
 
 FUZZ_VAULT = "fuzzvault"
-# Operations never fuzzed: fault injection answers 5xx by design.
-EXCLUDE_PATH_REGEX = r"^/_emulator/faults"
+# Operations never fuzzed: fault injection answers 5xx by design; the audit stream never ends.
+EXCLUDE_PATH_REGEX = r"^/_emulator/(faults|audit/stream)"
 HTTP_METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 
 # Keys seeded in the vault `default` before each pass (name -> create body).

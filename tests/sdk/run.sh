@@ -12,6 +12,8 @@
 #                                       # (started as root if none runs), compose v1 and v2, the
 #                                       # Testcontainers modules of clients/; skipped without engine or root
 #   SDK_TESTS=az tests/sdk/run.sh       # the Azure CLI (pinned azure-cli) through the admin flow, tests/sdk/az
+#   SDK_TESTS=browser tests/sdk/run.sh  # the dashboard in Debian's chromium (apt when root) via playwright-core,
+#                                       # tests/browser; screenshots in $KVEMU_ARTIFACTS (default target/browser-artifacts)
 #
 # Idempotent: the Python venvs (tests/sdk/python/.venv, tests/sdk/az/.venv) are reinstalled only
 # when their requirements.txt changes, and `npm ci` runs only when node_modules is missing or
@@ -36,7 +38,7 @@ export KVEMU_VAULTS="${KVEMU_VAULTS:-protected:retention-days=7:purge-protection
 # The identities and vaults of the identity scenarios (storage, app; vaults cmk and cmkrbac).
 export KVEMU_CONFIG="${KVEMU_CONFIG:-$SDK_DIR/kvemu.toml}"
 
-SUITES="${SDK_TESTS:-python js examples compose az crash fuzz docker}"
+SUITES="${SDK_TESTS:-python js examples compose az browser crash fuzz docker}"
 
 hash_of() { sha256sum "$@" | sha256sum | cut -d' ' -f1; }
 
@@ -141,6 +143,29 @@ setup_compose() {
   fi
 }
 
+# ---------------------------------------------------------------- tests/browser
+# Debian's chromium (installed with apt when root, as the docker suite installs its engine) and
+# playwright-core from npm, which drives that binary and downloads no browser of its own.
+setup_browser() {
+  local dir="$REPO_ROOT/tests/browser" stamp want
+  if [[ ! -x "${KVEMU_CHROMIUM:-/usr/bin/chromium}" ]]; then
+    if [[ "$(id -u)" != 0 ]]; then
+      echo "run.sh: chromium is missing and this is not root: install Debian's chromium (or set KVEMU_CHROMIUM)" >&2
+      return 1
+    fi
+    echo "run.sh: apt-get install chromium"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+  fi
+  stamp="$dir/node_modules/.package-lock.sha256"
+  want="$(hash_of "$dir/package-lock.json")"
+  if [[ ! -d "$dir/node_modules" || ! -f "$stamp" || "$(cat "$stamp")" != "$want" ]]; then
+    echo "run.sh: npm ci (tests/browser)"
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+    echo "$want" >"$stamp"
+  fi
+}
+
 status=0
 results=()
 for suite in $SUITES; do
@@ -192,6 +217,15 @@ for suite in $SUITES; do
         results+=("az: FAILED"); status=1
       fi
       ;;
+    browser)
+      setup_python
+      echo "run.sh: === the dashboard in a real browser (tests/browser, chromium via playwright-core) ==="
+      if setup_browser && (cd "$REPO_ROOT/tests/browser" && node --test dashboard.test.mjs); then
+        results+=("browser: passed")
+      else
+        results+=("browser: FAILED"); status=1
+      fi
+      ;;
     crash)
       echo "run.sh: === crash safety (tests/crash/crash_safety.py --kills 10) ==="
       if python3 "$REPO_ROOT/tests/crash/crash_safety.py" "$KVEMU_BIN" --kills 10; then
@@ -217,7 +251,7 @@ for suite in $SUITES; do
       fi
       ;;
     *)
-      echo "run.sh: unknown suite '$suite' in SDK_TESTS (expected: python, js, examples, compose, az, crash, fuzz, docker)" >&2
+      echo "run.sh: unknown suite '$suite' in SDK_TESTS (expected: python, js, examples, compose, az, browser, crash, fuzz, docker)" >&2
       exit 2
       ;;
   esac

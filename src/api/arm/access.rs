@@ -10,9 +10,10 @@ use axum::response::{IntoResponse, Response};
 
 use super::error::ArmError;
 use crate::api::AppState;
+use crate::audit::{ManagementDecision, PendingAudit, Subject};
 use crate::auth::Principal;
 use crate::auth::identity::DEFAULT_ADMIN;
-use crate::auth::rbac::{ScopedRole, allows_action};
+use crate::auth::rbac::{ScopedRole, granting_role};
 use crate::auth::table::{ManagementAccess, ManagementOperation};
 
 /// The authenticated caller of a management request.
@@ -52,6 +53,9 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         || state.settings.owners.contains(&principal.object_id);
     let roles = crate::management::role_assignments::roles_of(&state.vaults, principal.object_id);
     req.extensions_mut().insert(Caller { principal, owner, roles });
+    if state.audit.enabled() {
+        req.extensions_mut().insert(state.audit.clone());
+    }
     next.run(req).await
 }
 
@@ -93,32 +97,75 @@ where
     }
 
     fn call(&mut self, req: Request) -> Self::Future {
-        let refusal = refusal(self.operation, &req);
+        let (refusal, decision) = decide(self.operation, &req);
+        let pending = audit_record(self.operation, &req, decision);
         // The clone that was made ready is the one that runs (tower's usual swap).
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            match refusal {
-                Some(refused) => Ok(refused.into_response()),
-                None => Ok(inner.call(req).await?.into_response()),
+            let mut response = match refusal {
+                Some(refused) => refused.into_response(),
+                None => inner.call(req).await?.into_response(),
+            };
+            if let Some(pending) = pending {
+                response.extensions_mut().insert(pending);
             }
+            Ok(response)
         })
     }
 }
 
-/// Why the caller may not run `operation` on the request's path, if it may not.
-fn refusal(operation: ManagementOperation, req: &Request) -> Option<ArmError> {
+/// Why the caller may not run `operation` on the request's path, if it may not, and what
+/// decided (`None` when the request never reached a decision).
+fn decide(operation: ManagementOperation, req: &Request) -> (Option<ArmError>, Option<ManagementDecision>) {
     let Some(caller) = req.extensions().get::<Caller>() else {
         // Only reachable if a route were registered outside the authenticated router.
         tracing::error!(?operation, "management route without authentication");
-        return Some(ArmError::Internal);
+        return (Some(ArmError::Internal), None);
     };
-    let ManagementAccess::Action(action) = operation.access() else { return None };
+    let ManagementAccess::Action(action) = operation.access() else {
+        return (None, Some(ManagementDecision::AnyCaller));
+    };
+    if caller.owner {
+        return (None, Some(ManagementDecision::Owner));
+    }
     let scope = req.uri().path().to_ascii_lowercase();
-    (!caller.owner && !allows_action(&caller.roles, action, &scope)).then(|| ArmError::AuthorizationFailed {
-        app_id: caller.principal.app_id,
-        object_id: caller.principal.object_id,
-        action,
-        scope: req.uri().path().to_owned(),
+    match granting_role(&caller.roles, action, &scope) {
+        Some(role) => (None, Some(ManagementDecision::Role(role.clone()))),
+        None => (
+            Some(ArmError::AuthorizationFailed {
+                app_id: caller.principal.app_id,
+                object_id: caller.principal.object_id,
+                action,
+                scope: req.uri().path().to_owned(),
+            }),
+            Some(ManagementDecision::Denied),
+        ),
+    }
+}
+
+/// The audit record of a decided management request, when the audit log is on.
+fn audit_record(
+    operation: ManagementOperation,
+    req: &Request,
+    decision: Option<ManagementDecision>,
+) -> Option<PendingAudit> {
+    let audit = req.extensions().get::<std::sync::Arc<crate::audit::AuditLog>>()?;
+    let caller = req.extensions().get::<Caller>()?;
+    let (emulator_ms, wall_ms) = audit.now_ms();
+    Some(PendingAudit {
+        emulator_ms,
+        wall_ms,
+        principal: caller.principal.clone(),
+        subject: Subject::Management {
+            operation,
+            scope: req.uri().path().to_owned(),
+            action: match operation.access() {
+                ManagementAccess::Action(action) => Some(action),
+                ManagementAccess::AnyCaller => None,
+            },
+            decision: decision?,
+        },
+        exchange: crate::audit::Exchange::default(),
     })
 }

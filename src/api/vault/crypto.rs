@@ -13,6 +13,7 @@ use super::wire::{
 use crate::api::AppState;
 use crate::api::errors::ApiResult;
 use crate::api::extract::{ApiVersion, KvJson, VaultRequest};
+use crate::audit::ResolvedVersion;
 use crate::crypto::base64url::Base64Url;
 use crate::keys::model::{Key, KeyOperation};
 use crate::keys::service::{CipherOutput, EncryptionAlgorithm, KeyService};
@@ -24,10 +25,15 @@ fn cipher_result(
     operation: KeyOperation,
     algorithm: EncryptionAlgorithm,
     (key, output): (Key, CipherOutput),
-) -> Json<KeyOperationResult> {
+) -> CipherResponse {
     state.metrics.record_crypto(operation.as_str(), algorithm.as_str());
-    Json(KeyOperationResult::new(versioned_id(&ctx.origin, &key), output))
+    // The audit log records the version used, also when the request named none.
+    let version = axum::Extension(ResolvedVersion(key.version.to_string()));
+    (version, Json(KeyOperationResult::new(versioned_id(&ctx.origin, &key), output)))
 }
+
+/// A cipher operation's answer, with the version it used for the audit record.
+pub type CipherResponse = (axum::Extension<ResolvedVersion>, Json<KeyOperationResult>);
 
 pub async fn encrypt(
     State(state): State<AppState>,
@@ -35,7 +41,7 @@ pub async fn encrypt(
     _version: ApiVersion,
     key: KeyRef,
     KvJson(body): KvJson<KeyOperationsParameters>,
-) -> ApiResult<Json<KeyOperationResult>> {
+) -> ApiResult<CipherResponse> {
     let algorithm = EncryptionAlgorithm::parse(&body.alg)?;
     let done = state.keys.encrypt(&ctx.vault, &key.name, key.version(), algorithm, body.into()).await?;
     Ok(cipher_result(&state, &ctx, KeyOperation::Encrypt, algorithm, done))
@@ -47,7 +53,7 @@ pub async fn decrypt(
     _version: ApiVersion,
     key: KeyRef,
     KvJson(body): KvJson<KeyOperationsParameters>,
-) -> ApiResult<Json<KeyOperationResult>> {
+) -> ApiResult<CipherResponse> {
     let algorithm = EncryptionAlgorithm::parse(&body.alg)?;
     let done = state.keys.decrypt(&ctx.vault, &key.name, key.version(), algorithm, body.into()).await?;
     Ok(cipher_result(&state, &ctx, KeyOperation::Decrypt, algorithm, done))
@@ -59,7 +65,7 @@ pub async fn wrap_key(
     _version: ApiVersion,
     key: KeyRef,
     KvJson(body): KvJson<KeyOperationsParameters>,
-) -> ApiResult<Json<KeyOperationResult>> {
+) -> ApiResult<CipherResponse> {
     let algorithm = EncryptionAlgorithm::parse(&body.alg)?;
     let done = state.keys.wrap_key(&ctx.vault, &key.name, key.version(), algorithm, body.into()).await?;
     Ok(cipher_result(&state, &ctx, KeyOperation::WrapKey, algorithm, done))
@@ -71,7 +77,7 @@ pub async fn unwrap_key(
     _version: ApiVersion,
     key: KeyRef,
     KvJson(body): KvJson<KeyOperationsParameters>,
-) -> ApiResult<Json<KeyOperationResult>> {
+) -> ApiResult<CipherResponse> {
     let algorithm = EncryptionAlgorithm::parse(&body.alg)?;
     let done = state.keys.unwrap_key(&ctx.vault, &key.name, key.version(), algorithm, body.into()).await?;
     Ok(cipher_result(&state, &ctx, KeyOperation::UnwrapKey, algorithm, done))
@@ -88,7 +94,7 @@ pub async fn sign(
     api_version: ApiVersion,
     KeyRef { name, version }: KeyRef,
     KvJson(body): KvJson<KeySignParameters>,
-) -> ApiResult<Json<KeyOperationResult>> {
+) -> ApiResult<CipherResponse> {
     let version = version.as_deref();
     let (key, signature, algorithm) = match body.into_request(api_version.served)? {
         SignatureRequest::Digest { alg, digest } => {
@@ -102,7 +108,8 @@ pub async fn sign(
         }
     };
     state.metrics.record_crypto(KeyOperation::Sign.as_str(), algorithm);
-    Ok(Json(KeyOperationResult::new(versioned_id(&ctx.origin, &key), CipherOutput::value(signature))))
+    let used = axum::Extension(ResolvedVersion(key.version.to_string()));
+    Ok((used, Json(KeyOperationResult::new(versioned_id(&ctx.origin, &key), CipherOutput::value(signature)))))
 }
 
 pub async fn verify(

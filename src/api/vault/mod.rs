@@ -24,7 +24,7 @@ use super::AppState;
 use super::errors::ApiError;
 use super::extract::VaultRequest;
 use super::messages;
-use crate::auth::decision::Target;
+use crate::auth::decision::{Target, decide};
 use crate::auth::table::Operation;
 use crate::vaults::DEFAULT_VAULT;
 use axum::extract::FromRequestParts;
@@ -133,11 +133,31 @@ async fn authorize(operation: Operation, req: Request, next: Next) -> Response {
     if let Some(response) = fault {
         return ApiError::injected(response).into_response();
     }
-    let decision = ctx.authorize(operation, target);
-    match decision {
-        Ok(()) => next.run(Request::from_parts(parts, body)).await,
-        Err(err) => err.into_response(),
+    let decision = decide(&ctx.vault, &ctx.principal, operation, target);
+    let pending = parts.extensions.get::<std::sync::Arc<crate::audit::AuditLog>>().map(|audit| {
+        let (emulator_ms, wall_ms) = audit.now_ms();
+        crate::audit::PendingAudit {
+            emulator_ms,
+            wall_ms,
+            principal: ctx.principal.clone(),
+            subject: crate::audit::Subject::Vault {
+                vault: ctx.vault.clone(),
+                operation,
+                key: key.clone(),
+                version: target.version.map(str::to_owned),
+                decision: decision.clone(),
+            },
+            exchange: crate::audit::Exchange::default(),
+        }
+    });
+    let mut response = match ctx.refusal(&decision, target) {
+        None => next.run(Request::from_parts(parts, body)).await,
+        Some(err) => err.into_response(),
+    };
+    if let Some(pending) = pending {
+        response.extensions_mut().insert(pending);
     }
+    response
 }
 
 /// The authority the client addressed: HTTP/2 `:authority`, else the Host header.
@@ -210,6 +230,9 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
             req.extensions_mut().insert(state.api_versions.clone());
             if state.faults.any() {
                 req.extensions_mut().insert(state.faults.clone());
+            }
+            if state.audit.enabled() {
+                req.extensions_mut().insert(state.audit.clone());
             }
             next.run(req).await
         }

@@ -12,7 +12,7 @@ mod rotation;
 mod versions;
 
 #[cfg(test)]
-pub(super) mod test_support;
+pub(crate) mod test_support;
 
 use std::sync::Arc;
 
