@@ -1,10 +1,9 @@
 //! Bearer-token validation for vault requests (contract §3): signature, issuer, audience,
 //! lifetime and tenant, checked against the real wall clock. Each failure says what was wrong;
 //! `api::errors` turns it into a 401 with the challenge. The same checks serve the management
-//! API and the Graph subset, each with its own audience.
-//!
-//! Over 400 lines because its tests (half the file) exercise every claim check on real signed
-//! tokens, and belong beside the one function they test.
+//! API and the Graph subset, each with its own audience. The header, signature and lifetime
+//! checks are `auth::jwt`'s, shared with the client assertions of `auth::client_credentials`.
+//! Its tests (half the file) exercise every claim check on real signed tokens.
 
 use std::sync::Arc;
 
