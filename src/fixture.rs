@@ -86,7 +86,7 @@ impl TokenCredential for EmulatorCredential {
         let credential_error =
             |message: String| azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, message);
         let scope = scopes.first().copied().ok_or_else(|| credential_error("no scope requested".into()))?;
-        let resource = scope.strip_suffix("/.default").unwrap_or(scope);
+        let resource = crate::auth::scope::resource_of(scope);
         self.issuer.ready().await;
         let token =
             self.issuer.issue_for_identity(&self.identity, resource).map_err(|e| credential_error(e.to_string()))?;

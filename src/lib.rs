@@ -66,6 +66,7 @@ pub mod config;
 pub mod config_file;
 pub mod connections;
 pub mod crypto;
+pub mod due_work;
 pub mod faults;
 pub mod files;
 #[cfg(feature = "fixture")]
@@ -199,9 +200,9 @@ impl Emulator {
 
     /// Moves the emulator clock by `seconds` and runs what became due (scheduled purges,
     /// policy rotations), as `POST /_emulator/clock` does.
-    pub async fn advance_clock(&self, seconds: i64) -> Result<keys::service::DueWork, keys::Error> {
+    pub async fn advance_clock(&self, seconds: i64) -> Result<due_work::DueWork, keys::Error> {
         self.inner.clock.advance(seconds);
-        self.inner.state().run_due().await
+        self.inner.state().due_work.run().await
     }
 
     /// The environment variables that point SDK clients at this emulator, in print order.

@@ -21,6 +21,7 @@ use crate::clock::Clock;
 use crate::config::{Config, Storage};
 use crate::connections::CappedAcceptor;
 use crate::crypto::sealing::MasterKey;
+use crate::due_work::DueWorkScheduler;
 use crate::keys::KeyService;
 use crate::keys::pool::RsaKeyPool;
 use crate::keys::version_cache::VersionCache;
@@ -54,25 +55,6 @@ pub enum StartError {
     CaCopy { path: String, source: std::io::Error },
     #[error("--diagnostics-log {path}: {source}")]
     DiagnosticsLog { path: String, source: std::io::Error },
-}
-
-/// How often the emulator looks for work the clock made due: soft-deleted keys past their purge
-/// date, keys whose rotation policy says rotate. Moving the clock through `/_emulator/clock`
-/// does it at once; this catches the wall clock getting there.
-const DUE_WORK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(5);
-
-async fn due_work_sweep(keys: KeyService, vaults: VaultRegistry) {
-    let mut interval = tokio::time::interval(DUE_WORK_INTERVAL);
-    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        interval.tick().await;
-        if let Err(err) = vaults.purge_due().await {
-            tracing::warn!(error = %err, "purging deleted vaults past their date failed");
-        }
-        if let Err(err) = keys.run_due(&vaults.all()).await {
-            tracing::warn!(error = %err, "due-work sweep (purge, rotation) failed; retrying");
-        }
-    }
 }
 
 /// What to do when the data directory may not be written. In a container this is nearly always
@@ -269,10 +251,12 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
             path: config.audit.diagnostics_log.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
             source,
         })?;
+    let due_work = DueWorkScheduler::new(keys.clone(), vaults.clone());
     let state = AppState::from(Services {
         clock: clock.clone(),
         keys: keys.clone(),
         vaults,
+        due_work: due_work.clone(),
         identities,
         validator: TokenValidator::new(issuer.clone(), &config.domain),
         issuer,
@@ -341,7 +325,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         }
     });
 
-    let sweep_task = tokio::spawn(due_work_sweep(keys, state.vaults.clone()));
+    let sweep_task = tokio::spawn(due_work.sweep(crate::due_work::SWEEP_INTERVAL));
 
     settings.mark_ready();
     // Only now, so that filling the pool never competes with start-up.

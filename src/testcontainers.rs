@@ -272,7 +272,7 @@ impl TokenCredential for ManagedIdentityEndpointCredential {
     ) -> azure_core::Result<AccessToken> {
         let fail = |message: String| azure_core::Error::with_message(azure_core::error::ErrorKind::Credential, message);
         let scope = scopes.first().copied().ok_or_else(|| fail("no scope requested".into()))?;
-        let resource = scope.strip_suffix("/.default").unwrap_or(scope);
+        let resource = crate::auth::scope::resource_of(scope);
         let response = self
             .client
             .get(&self.endpoint)

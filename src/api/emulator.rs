@@ -21,7 +21,7 @@ use super::errors::{ApiError, ApiResult};
 use super::extract::{KvJson, KvQuery};
 use super::messages;
 use crate::clock::parse_iso8601_duration;
-use crate::keys::service::DueWork;
+use crate::due_work::DueWork;
 use crate::vaults::Authorization;
 
 use super::AppState;
@@ -155,7 +155,7 @@ async fn move_clock(
         ApiError::bad_parameter(format!("The clock may move at most {max} seconds (1,000 years) from the wall clock."))
     })?;
     state.clock.set_offset(new_offset);
-    let done = state.run_due().await?;
+    let done = state.due_work.run().await?;
     Ok(clock_view(&state, Some(done)))
 }
 
@@ -280,7 +280,7 @@ async fn identity_token(
         .identities
         .by_name(&query.identity)
         .ok_or_else(|| ApiError::bad_parameter(format!("No identity named '{}'.", query.identity)))?;
-    let resource = query.resource.strip_suffix("/.default").unwrap_or(&query.resource);
+    let resource = crate::auth::scope::resource_of(&query.resource);
     state.issuer.ready().await;
     let token = state
         .issuer

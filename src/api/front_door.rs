@@ -1,6 +1,7 @@
 //! The front door of both ports, before routing (DESIGN.md, Security model): the Host must be
 //! one the emulator serves, a browser's `Origin` must be the emulator's own, the plain-HTTP port
-//! asks for the admin token when one is configured, and the body is read under its limits.
+//! asks for the admin token when one is configured, and the body is put under its limits (it is
+//! read later, only when a handler asks for it: see `body.rs`).
 //!
 //! What this defeats: a web page's cross-site request (its `Origin` is foreign, and it cannot
 //! send `application/json` without a CORS preflight the emulator never grants), DNS rebinding

@@ -1,7 +1,8 @@
 //! The Entra-like login endpoints on the HTTPS port: OpenID metadata, the signing keys, and the
 //! v2.0 token endpoint for service principals (`client_credentials` with a client secret, or
 //! with a federated assertion: workload identity). Errors are Entra's bodies with their AADSTS
-//! codes. The issuer in the metadata is built from the Host the client used, since msal-node
+//! codes. Which requests are granted is `auth::client_credentials`'s call; this file keeps the
+//! wire format: the form, HTTP Basic credentials and the error bodies. The issuer in the metadata is built from the Host the client used, since msal-node
 //! insists that it share the authority's scheme, host and port.
 
 use crate::api::routes::Routes;
@@ -12,13 +13,13 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use jsonwebtoken::{Algorithm, Validation};
 use serde_json::json;
 use uuid::Uuid;
 
 use super::AppState;
 use super::extract::Origin;
-use crate::auth::identity::{Identity, IdentityKind};
+use crate::auth::client_credentials::{self, ClientCredentialsError, ClientCredentialsRequest};
+use crate::clock::wall_now;
 
 pub fn router() -> Routes {
     Routes::new()
@@ -130,18 +131,6 @@ async fn openid_configuration(
     .into_response()
 }
 
-const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
-
-/// The resource a client-credentials `scope` names: exactly one `{resource}/.default`.
-fn resource_of(scope: &str) -> Option<String> {
-    let mut scopes = scope.split_whitespace();
-    let only = scopes.next()?;
-    if scopes.next().is_some() {
-        return None;
-    }
-    only.strip_suffix("/.default").filter(|r| !r.is_empty()).map(str::to_owned)
-}
-
 /// HTTP Basic client credentials, which Entra accepts besides form fields.
 fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -162,75 +151,20 @@ async fn token(
     };
     let form: HashMap<String, String> = serde_urlencoded::from_bytes(&body).unwrap_or_default();
     let field = |name: &str| form.get(name).map(String::as_str).filter(|v| !v.is_empty());
-    if field("grant_type") != Some("client_credentials") {
-        return Err(aad_error(
-            StatusCode::BAD_REQUEST,
-            "unsupported_grant_type",
-            70003,
-            "The app requested an unsupported grant type. The emulator supports client_credentials.",
-        ));
-    }
-    let Some(scope) = field("scope") else {
-        return Err(aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'scope'.",
-        ));
-    };
-    let Some(resource) = resource_of(scope) else {
-        return Err(aad_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_scope",
-            1002012,
-            &format!(
-                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
-            ),
-        ));
-    };
     let basic = basic_credentials(&headers);
-    let client_id = field("client_id").map(str::to_owned).or_else(|| basic.as_ref().map(|(id, _)| id.clone()));
-    let Some(client) = client_id.as_deref().and_then(|id| state.identities.service_principal(tenant_id, id)) else {
-        return Err(aad_error(
-            StatusCode::BAD_REQUEST,
-            "unauthorized_client",
-            700016,
-            &format!(
-                "Application with identifier '{}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant.",
-                client_id.as_deref().unwrap_or_default()
-            ),
-        ));
+    let request = ClientCredentialsRequest {
+        grant_type: field("grant_type"),
+        scope: field("scope"),
+        client_id: field("client_id").or(basic.as_ref().map(|(id, _)| id.as_str())),
+        client_secret: field("client_secret").or(basic.as_ref().map(|(_, secret)| secret.as_str())),
+        client_assertion_type: field("client_assertion_type"),
+        client_assertion: field("client_assertion").map(str::trim),
     };
-    let secret = field("client_secret").map(str::to_owned).or_else(|| basic.map(|(_, secret)| secret));
-    let assertion = field("client_assertion").map(str::trim);
-    let appidacr = match (secret, assertion) {
-        (Some(secret), _) => {
-            check_secret(&client, &secret)?;
-            "1"
-        }
-        (None, Some(assertion)) => {
-            if field("client_assertion_type") != Some(JWT_BEARER) {
-                return Err(aad_error(
-                    StatusCode::BAD_REQUEST,
-                    "invalid_request",
-                    50027,
-                    "JWT token is invalid or malformed: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
-                ));
-            }
-            check_assertion(&state, &client, assertion).await?;
-            "2"
-        }
-        (None, None) => {
-            return Err(aad_error(
-                StatusCode::UNAUTHORIZED,
-                "invalid_client",
-                7000218,
-                "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-            ));
-        }
-    };
+    let grant = client_credentials::authenticate(request, tenant_id, &state.identities, &state.federation, wall_now())
+        .await
+        .map_err(|err| rejection(&err, &tenant))?;
     state.issuer.ready().await;
-    match state.issuer.issue_for(&client, &resource, appidacr) {
+    match state.issuer.issue_for(&grant.client, &grant.resource, grant.proof.appidacr()) {
         Ok(token) => {
             let lifetime = token.expires_on - token.issued_at;
             let body = json!({
@@ -253,117 +187,102 @@ async fn token(
     }
 }
 
-fn check_secret(client: &Identity, secret: &str) -> Result<(), AadError> {
-    let IdentityKind::ServicePrincipal { secrets, .. } = &client.kind else {
-        return Err(aad_error(StatusCode::UNAUTHORIZED, "invalid_client", 7000215, "Invalid client secret provided."));
-    };
-    let matches = secrets
-        .iter()
-        .any(|known| aws_lc_rs::constant_time::verify_slices_are_equal(known.as_bytes(), secret.as_bytes()).is_ok());
-    if matches {
-        Ok(())
-    } else {
-        Err(aad_error(
-            StatusCode::UNAUTHORIZED,
+/// Entra's answer to each refused client-credentials request: status, error, AADSTS code
+/// and description. `tenant` is the path segment the client sent.
+fn rejection(err: &ClientCredentialsError, tenant: &str) -> AadError {
+    use ClientCredentialsError as E;
+    let (bad_request, unauthorized) = (StatusCode::BAD_REQUEST, StatusCode::UNAUTHORIZED);
+    match err {
+        E::UnsupportedGrantType => aad_error(
+            bad_request,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type. The emulator supports client_credentials.",
+        ),
+        E::MissingScope => aad_error(
+            bad_request,
+            "invalid_request",
+            900144,
+            "The request body must contain the following parameter: 'scope'.",
+        ),
+        E::InvalidScope(scope) => aad_error(
+            bad_request,
+            "invalid_scope",
+            1002012,
+            &format!(
+                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
+            ),
+        ),
+        E::UnknownClient(client_id) => aad_error(
+            bad_request,
+            "unauthorized_client",
+            700016,
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
+            ),
+        ),
+        E::MissingCredential => aad_error(
+            unauthorized,
+            "invalid_client",
+            7000218,
+            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
+        ),
+        E::InvalidSecret { client_id: None } => {
+            aad_error(unauthorized, "invalid_client", 7000215, "Invalid client secret provided.")
+        }
+        E::InvalidSecret { client_id: Some(client_id) } => aad_error(
+            unauthorized,
             "invalid_client",
             7000215,
             &format!(
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{}'.",
-                client.client_id
+                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
             ),
-        ))
-    }
-}
-
-/// A federated assertion: it must match one of the app's federated credentials (issuer, then
-/// audience, then subject, exactly) and be signed by the emulator's workload-identity issuer,
-/// the only issuer whose keys the emulator holds (it never fetches keys from the network).
-async fn check_assertion(state: &AppState, client: &Identity, assertion: &str) -> Result<(), AadError> {
-    let invalid =
-        |code: u32, error: &'static str, status: StatusCode, message: &str| aad_error(status, error, code, message);
-    let unverified = jsonwebtoken::dangerous::insecure_decode::<serde_json::Value>(assertion)
-        .map_err(|e| {
-            invalid(
-                50027,
-                "invalid_request",
-                StatusCode::BAD_REQUEST,
-                &format!("JWT token is invalid or malformed ({e})."),
-            )
-        })?
-        .claims;
-    let text = |name: &str| unverified.get(name).and_then(serde_json::Value::as_str).unwrap_or_default().to_owned();
-    let (issuer, subject) = (text("iss"), text("sub"));
-    let audiences: Vec<String> = match unverified.get("aud") {
-        Some(serde_json::Value::String(aud)) => vec![aud.clone()],
-        Some(serde_json::Value::Array(list)) => list.iter().filter_map(|a| a.as_str().map(str::to_owned)).collect(),
-        _ => vec![],
-    };
-    let federated = match &client.kind {
-        IdentityKind::ServicePrincipal { federated, .. } => federated.as_slice(),
-        _ => &[],
-    };
-    let by_issuer: Vec<_> = federated.iter().filter(|f| f.issuer == issuer).collect();
-    if by_issuer.is_empty() {
-        return Err(invalid(
-            700211,
-            "invalid_client",
-            StatusCode::UNAUTHORIZED,
-            &format!("No matching federated identity record found for presented assertion issuer '{issuer}'."),
-        ));
-    }
-    let by_audience: Vec<_> = by_issuer.into_iter().filter(|f| audiences.contains(&f.audience)).collect();
-    if by_audience.is_empty() {
-        return Err(invalid(
-            700212,
-            "invalid_client",
-            StatusCode::UNAUTHORIZED,
-            &format!(
-                "No matching federated identity record found for presented assertion audience '{}'.",
-                audiences.join(",")
-            ),
-        ));
-    }
-    if !by_audience.iter().any(|f| f.subject == subject) {
-        return Err(invalid(
-            700213,
-            "invalid_client",
-            StatusCode::UNAUTHORIZED,
-            &format!("No matching federated identity record found for presented assertion subject '{subject}'."),
-        ));
-    }
-    let signer = state.federation.get().await.map_err(|e| {
-        aad_error(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", 50001, &format!("federation key: {e}"))
-    })?;
-    let kid = jsonwebtoken::decode_header(assertion).ok().and_then(|h| h.kid).unwrap_or_default();
-    let key = signer.decoding_key(&kid).ok_or_else(|| {
-        invalid(
-            7000272,
-            "invalid_client",
-            StatusCode::UNAUTHORIZED,
-            &format!("The certificate with identifier '{kid}' used to sign the client assertion is not registered: the emulator verifies assertions its own workload-identity issuer signed (keyvault-emulator token --federated)."),
-        )
-    })?;
-    let mut validation = Validation::new(Algorithm::RS256);
-    validation.leeway = 300;
-    validation.validate_aud = false;
-    validation.required_spec_claims = ["exp".to_owned()].into();
-    jsonwebtoken::decode::<serde_json::Value>(assertion, key, &validation).map_err(|e| match e.kind() {
-        jsonwebtoken::errors::ErrorKind::ExpiredSignature | jsonwebtoken::errors::ErrorKind::ImmatureSignature => {
-            invalid(
-                700024,
-                "invalid_client",
-                StatusCode::UNAUTHORIZED,
-                "Client assertion is not within its valid time range.",
-            )
-        }
-        _ => invalid(
-            50027,
-            "invalid_request",
-            StatusCode::BAD_REQUEST,
-            &format!("JWT token is invalid or malformed ({e})."),
         ),
-    })?;
-    Ok(())
+        E::WrongAssertionType => aad_error(
+            bad_request,
+            "invalid_request",
+            50027,
+            "JWT token is invalid or malformed: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
+        ),
+        E::MalformedAssertion(detail) => {
+            aad_error(bad_request, "invalid_request", 50027, &format!("JWT token is invalid or malformed ({detail})."))
+        }
+        E::NoCredentialForIssuer(issuer) => aad_error(
+            unauthorized,
+            "invalid_client",
+            700211,
+            &format!("No matching federated identity record found for presented assertion issuer '{issuer}'."),
+        ),
+        E::NoCredentialForAudience(audiences) => aad_error(
+            unauthorized,
+            "invalid_client",
+            700212,
+            &format!("No matching federated identity record found for presented assertion audience '{audiences}'."),
+        ),
+        E::NoCredentialForSubject(subject) => aad_error(
+            unauthorized,
+            "invalid_client",
+            700213,
+            &format!("No matching federated identity record found for presented assertion subject '{subject}'."),
+        ),
+        E::UnregisteredAssertionKey(kid) => aad_error(
+            unauthorized,
+            "invalid_client",
+            7000272,
+            &format!(
+                "The certificate with identifier '{kid}' used to sign the client assertion is not registered: the emulator verifies assertions its own workload-identity issuer signed (keyvault-emulator token --federated)."
+            ),
+        ),
+        E::AssertionOutsideValidTime => {
+            aad_error(unauthorized, "invalid_client", 700024, "Client assertion is not within its valid time range.")
+        }
+        E::IssuerUnavailable(detail) => aad_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "temporarily_unavailable",
+            50001,
+            &format!("federation key: {detail}"),
+        ),
+    }
 }
 
 #[cfg(test)]
@@ -371,10 +290,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn client_credential_scopes_name_one_resource() {
-        assert_eq!(resource_of("https://vault.azure.net/.default").as_deref(), Some("https://vault.azure.net"));
-        assert_eq!(resource_of("https://vault.azure.net/keys.read"), None);
-        assert_eq!(resource_of("a/.default b/.default"), None);
-        assert_eq!(resource_of("/.default"), None);
+    fn every_rejection_is_an_entra_client_error_with_its_code() {
+        use ClientCredentialsError as E;
+        let cases = [
+            (E::UnsupportedGrantType, 400, 70003),
+            (E::MissingScope, 400, 900144),
+            (E::InvalidScope("x".into()), 400, 1002012),
+            (E::UnknownClient("x".into()), 400, 700016),
+            (E::MissingCredential, 401, 7000218),
+            (E::InvalidSecret { client_id: None }, 401, 7000215),
+            (E::WrongAssertionType, 400, 50027),
+            (E::MalformedAssertion("x".into()), 400, 50027),
+            (E::NoCredentialForIssuer("x".into()), 401, 700211),
+            (E::NoCredentialForAudience("x".into()), 401, 700212),
+            (E::NoCredentialForSubject("x".into()), 401, 700213),
+            (E::UnregisteredAssertionKey("x".into()), 401, 7000272),
+            (E::AssertionOutsideValidTime, 401, 700024),
+            (E::IssuerUnavailable("x".into()), 503, 50001),
+        ];
+        for (err, status, code) in cases {
+            let aad = rejection(&err, "tenant");
+            assert_eq!((aad.status.as_u16(), aad.code), (status, code), "{err:?}");
+        }
     }
 }

@@ -20,6 +20,11 @@ pub mod msi;
 pub mod routes;
 pub mod vault;
 
+#[cfg(test)]
+mod router_tests;
+#[cfg(test)]
+pub(crate) mod test_app;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -85,6 +90,8 @@ pub struct Services {
     pub clock: Clock,
     pub keys: KeyService,
     pub vaults: VaultRegistry,
+    /// Purges and rotations the clock made due; a clock move runs it at once.
+    pub due_work: crate::due_work::DueWorkScheduler,
     pub identities: Identities,
     pub issuer: TokenIssuer,
     /// The attestation authority's own key (secure key release).
@@ -98,17 +105,6 @@ pub struct Services {
     /// How strictly `api-version` is checked (`--lenient-api-version`).
     pub api_versions: Arc<crate::api_version::Policy>,
     pub audit: Arc<crate::audit::AuditLog>,
-}
-
-impl AppState {
-    /// Everything the clock made due: soft-deleted vaults past their purge date, then deleted
-    /// keys and policy rotations in the remaining vaults.
-    pub async fn run_due(&self) -> Result<crate::keys::service::DueWork, crate::keys::Error> {
-        let purged_vaults = self.vaults.purge_due().await.map_err(|e| crate::keys::Error::Internal(e.to_string()))?;
-        let mut done = self.keys.run_due(&self.vaults.all()).await?;
-        done.purged_vaults = purged_vaults;
-        Ok(done)
-    }
 }
 
 /// The routes served over HTTPS: the vaults, the Entra-like login endpoints, attestation and

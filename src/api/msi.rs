@@ -103,7 +103,7 @@ fn resource(query: &HashMap<String, String>) -> Result<String, TokenEndpointErro
         .get("resource")
         .filter(|r| !r.is_empty())
         .ok_or(TokenEndpointError::invalid_request("Required query variable 'resource' is missing"))?;
-    Ok(resource.strip_suffix("/.default").unwrap_or(resource).to_owned())
+    Ok(crate::auth::scope::resource_of(resource).to_owned())
 }
 
 fn require_api_version(query: &HashMap<String, String>) -> Result<(), TokenEndpointError> {

@@ -2,18 +2,25 @@
 //!
 //! - `identity`: the managed identities the token endpoints hand out.
 //! - `issuer`: mints RS256 access tokens and publishes the JWKS.
+//! - `jwt`: the checks every accepted JWT shares (bearer header, RS256 signature, audience
+//!   list, lifetime with skew).
 //! - `validate`: checks a bearer token and yields the calling [`Principal`].
+//! - `client_credentials`: the token endpoint's grant (client secret or federated assertion).
+//! - `scope`: the resource an OAuth scope names (`{resource}/.default`).
 //! - `table`: every vault operation with its access-policy permission and RBAC data action.
 //! - `policy`: access policies; `rbac`: built-in roles and role assignments.
 //! - `decision`: the one authorization decision (policies or RBAC) and its audit record.
 
 pub mod attestation;
+pub mod client_credentials;
 pub mod decision;
 pub mod effective;
 pub mod identity;
 pub mod issuer;
+pub mod jwt;
 pub mod policy;
 pub mod rbac;
+pub mod scope;
 pub mod table;
 pub mod validate;
 pub mod verified;

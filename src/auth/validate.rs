@@ -1,24 +1,20 @@
 //! Bearer-token validation for vault requests (contract §3): signature, issuer, audience,
 //! lifetime and tenant, checked against the real wall clock. Each failure says what was wrong;
 //! `api::errors` turns it into a 401 with the challenge. The same checks serve the management
-//! API and the Graph subset, each with its own audience.
-//!
-//! Over 400 lines because its tests (half the file) exercise every claim check on real signed
-//! tokens, and belong beside the one function they test.
+//! API and the Graph subset, each with its own audience. The header, signature and lifetime
+//! checks are `auth::jwt`'s, shared with the client assertions of `auth::client_credentials`.
+//! Its tests (half the file) exercise every claim check on real signed tokens.
 
 use std::sync::Arc;
 
-use jsonwebtoken::{Algorithm, Validation};
-use serde::Deserialize;
 use uuid::Uuid;
 
 use super::issuer::TokenIssuer;
+pub use super::jwt::CLOCK_SKEW_SECONDS;
+use super::jwt::{Claims, bearer_token, verify_rs256};
 use super::verified::{self, VerifiedTokens};
 use super::{Principal, v1_issuer};
 use crate::clock::{UnixSeconds, wall_now};
-
-/// Tolerated clock difference between issuer and vault, as Entra-validated services allow.
-pub const CLOCK_SKEW_SECONDS: i64 = 300;
 
 /// The Key Vault resource every real token for a vault names.
 pub const KEY_VAULT_AUDIENCE: &str = "https://vault.azure.net";
@@ -49,18 +45,6 @@ pub enum TokenError {
     WrongTenant { expected: Uuid, found: String },
     #[error("claim {0} missing or invalid")]
     MissingClaim(&'static str),
-}
-
-#[derive(Deserialize)]
-struct ValidatedClaims {
-    aud: Option<serde_json::Value>,
-    iss: Option<String>,
-    exp: Option<i64>,
-    nbf: Option<i64>,
-    tid: Option<String>,
-    oid: Option<String>,
-    appid: Option<String>,
-    azp: Option<String>,
 }
 
 /// What a token must be for.
@@ -99,7 +83,7 @@ pub fn is_management_audience(aud: &str) -> bool {
 pub struct TokenValidator {
     issuer: TokenIssuer,
     domain: String,
-    verified: Arc<VerifiedTokens<ValidatedClaims>>,
+    verified: Arc<VerifiedTokens<Claims>>,
 }
 
 /// Is `aud` a Key Vault audience for a vault under `domain`? Accepted: `https://vault.azure.net`,
@@ -129,12 +113,7 @@ impl TokenValidator {
 
     /// Validates a raw `Authorization` header value for a vault of `tenant`.
     pub fn validate_header(&self, authorization: Option<&str>, tenant: Uuid) -> Result<Principal, TokenError> {
-        let value = authorization.ok_or(TokenError::Missing)?;
-        let (scheme, token) = value.trim().split_once(' ').ok_or(TokenError::Missing)?;
-        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-            return Err(TokenError::Missing);
-        }
-        self.validate(token.trim(), tenant, wall_now())
+        self.validate(bearer_token(authorization)?, tenant, wall_now())
     }
 
     pub fn validate(&self, token: &str, tenant: Uuid, now: UnixSeconds) -> Result<Principal, TokenError> {
@@ -147,12 +126,7 @@ impl TokenValidator {
         authorization: Option<&str>,
         tenant: Uuid,
     ) -> Result<Principal, TokenError> {
-        let value = authorization.ok_or(TokenError::Missing)?;
-        let (scheme, token) = value.trim().split_once(' ').ok_or(TokenError::Missing)?;
-        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-            return Err(TokenError::Missing);
-        }
-        self.validate_for(token.trim(), tenant, wall_now(), Audience::Management)
+        self.validate_for(bearer_token(authorization)?, tenant, wall_now(), Audience::Management)
     }
 
     /// Validates a raw `Authorization` header value for the Microsoft Graph subset of `tenant`,
@@ -163,12 +137,7 @@ impl TokenValidator {
         tenant: Uuid,
         own_origin: &str,
     ) -> Result<Principal, TokenError> {
-        let value = authorization.ok_or(TokenError::Missing)?;
-        let (scheme, token) = value.trim().split_once(' ').ok_or(TokenError::Missing)?;
-        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-            return Err(TokenError::Missing);
-        }
-        self.validate_for(token.trim(), tenant, wall_now(), Audience::Graph { own_origin })
+        self.validate_for(bearer_token(authorization)?, tenant, wall_now(), Audience::Graph { own_origin })
     }
 
     /// Validates a token for `audience` in `tenant`.
@@ -195,33 +164,14 @@ impl TokenValidator {
     }
 
     /// The token's claims, if it is an RS256 token signed by the emulator's issuer key.
-    fn verify_signature(&self, token: &str) -> Result<ValidatedClaims, TokenError> {
-        let header = jsonwebtoken::decode_header(token).map_err(|e| TokenError::Malformed(e.to_string()))?;
-        if header.alg != Algorithm::RS256 {
-            return Err(TokenError::UnsupportedAlgorithm(format!("{:?}", header.alg)));
-        }
-        let kid = header.kid.unwrap_or_default();
-        let key = self.issuer.decoding_key(&kid).ok_or_else(|| TokenError::UnknownSigningKey(kid.clone()))?;
-
-        // jsonwebtoken checks only the signature here; every claim is checked by check_claims,
-        // so each failure can carry the Key Vault message for it.
-        let mut validation = Validation::new(Algorithm::RS256);
-        validation.validate_exp = false;
-        validation.validate_nbf = false;
-        validation.validate_aud = false;
-        validation.required_spec_claims.clear();
-        jsonwebtoken::decode::<ValidatedClaims>(token, key, &validation).map(|data| data.claims).map_err(|e| {
-            match e.kind() {
-                jsonwebtoken::errors::ErrorKind::InvalidSignature => TokenError::BadSignature,
-                _ => TokenError::Malformed(e.to_string()),
-            }
-        })
+    fn verify_signature(&self, token: &str) -> Result<Claims, TokenError> {
+        verify_rs256(token, |kid| self.issuer.decoding_key(kid))
     }
 
     /// Issuer, audience, lifetime at `now`, tenant and the caller's ids.
     fn check_claims(
         &self,
-        claims: &ValidatedClaims,
+        claims: &Claims,
         tenant: Uuid,
         now: UnixSeconds,
         audience: Audience<'_>,
@@ -232,11 +182,10 @@ impl TokenValidator {
             return Err(TokenError::InvalidIssuer { expected: expected_issuers[0].clone(), found: iss.to_owned() });
         }
 
-        let audiences: Vec<&str> = match &claims.aud {
-            Some(serde_json::Value::String(s)) => vec![s.as_str()],
-            Some(serde_json::Value::Array(items)) => items.iter().filter_map(serde_json::Value::as_str).collect(),
-            _ => return Err(TokenError::MissingClaim("aud")),
-        };
+        let audiences = claims.audiences();
+        if audiences.is_empty() {
+            return Err(TokenError::MissingClaim("aud"));
+        }
         let accepted = |aud: &str| match audience {
             Audience::Vault => is_vault_audience(aud, &self.domain),
             Audience::Management => is_management_audience(aud),
@@ -246,15 +195,7 @@ impl TokenValidator {
             return Err(TokenError::InvalidAudience { found: audiences.join(",") });
         }
 
-        let exp = claims.exp.ok_or(TokenError::MissingClaim("exp"))?;
-        if now >= exp.saturating_add(CLOCK_SKEW_SECONDS) {
-            return Err(TokenError::Expired(exp));
-        }
-        if let Some(nbf) = claims.nbf
-            && now.saturating_add(CLOCK_SKEW_SECONDS) < nbf
-        {
-            return Err(TokenError::NotYetValid(nbf));
-        }
+        claims.check_lifetime(now)?;
 
         let tid = claims.tid.as_deref().ok_or(TokenError::MissingClaim("tid"))?;
         if Uuid::parse_str(tid).ok() != Some(tenant) {

@@ -16,6 +16,7 @@ mod identities;
 mod resources;
 mod role_assignments;
 mod role_definitions;
+pub mod route_table;
 mod subscriptions;
 mod vaults;
 

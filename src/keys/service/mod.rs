@@ -31,7 +31,6 @@ use super::unsealed::{Unsealed, UnsealedCache};
 use super::version_cache::{self, Version, VersionCache};
 use super::{Error, Result};
 pub use release::ReleasedKey;
-pub use rotation::DueWork;
 
 #[cfg(feature = "fuzzing")]
 pub(crate) use super::material::imported_public_key;
@@ -64,8 +63,6 @@ pub struct KeyService {
     clock: Clock,
     master: Arc<MasterKey>,
     rsa_keys: Arc<RsaKeyPool>,
-    /// One pass of due work at a time: the sweep and a clock move must not both rotate a key.
-    due_work: Arc<tokio::sync::Mutex<()>>,
     unsealed: Arc<UnsealedCache>,
     versions: Arc<VersionCache>,
 }
@@ -121,15 +118,7 @@ impl KeyService {
         rsa_keys: RsaKeyPool,
         versions: Arc<VersionCache>,
     ) -> Self {
-        Self {
-            pool,
-            clock,
-            master,
-            rsa_keys: Arc::new(rsa_keys),
-            due_work: Arc::default(),
-            unsealed: Arc::default(),
-            versions,
-        }
+        Self { pool, clock, master, rsa_keys: Arc::new(rsa_keys), unsealed: Arc::default(), versions }
     }
 
     /// Commits a write to keys; what lookups kept from before it is forgotten.

@@ -1,5 +1,5 @@
-//! Rotation policies, rotation, and the due-work scheduler that purges and rotates as the
-//! emulator clock reaches each key's date.
+//! Rotation policies and rotation, by hand or when the emulator clock reaches a policy's
+//! trigger (`rotate_due`, which `crate::due_work` runs).
 
 use std::sync::Arc;
 
@@ -12,15 +12,6 @@ use crate::keys::model::{Key, KeyName};
 use crate::keys::requests::{AttributeChanges, CreateKeyRequest};
 use crate::keys::rotation::RotationPolicy;
 use crate::keys::{Error, Result};
-
-/// What a pass of [`KeyService::run_due`] did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct DueWork {
-    pub purged: usize,
-    pub rotated: usize,
-    /// Soft-deleted vaults purged (set by the caller that also purges vaults).
-    pub purged_vaults: usize,
-}
 
 impl KeyService {
     /// The key's rotation policy, or the default one when none was set.
@@ -113,13 +104,5 @@ impl KeyService {
             }
         }
         Ok(rotated)
-    }
-
-    /// Everything that becomes due as the clock moves: scheduled purges, then policy rotations.
-    pub async fn run_due(&self, vaults: &[Arc<Vault>]) -> Result<DueWork> {
-        let _one_at_a_time = self.due_work.lock().await;
-        let purged = self.purge_due().await?;
-        let rotated = self.rotate_due(vaults).await?;
-        Ok(DueWork { purged, rotated, purged_vaults: 0 })
     }
 }
