@@ -51,7 +51,8 @@ pub async fn state() -> AppState {
     let policies = crate::provision::default_policies(&identities.current(), tenant());
     vaults.ensure(&VaultName::parse(DEFAULT_VAULT).unwrap(), None, tenant(), &policies).await.unwrap();
     let master = Arc::new(MasterKey::from_bytes(&MasterKey::generate_bytes().unwrap()).unwrap());
-    let audit = crate::audit::AuditLog::start(Default::default(), pool.clone(), clock.clone(), identities.clone()).unwrap();
+    let audit =
+        crate::audit::AuditLog::start(Default::default(), pool.clone(), clock.clone(), identities.clone()).unwrap();
     let keys = KeyService::new(pool, clock.clone(), master, RsaKeyPool::new(Default::default()), versions);
     let settings = Settings {
         owners: Vec::new(),

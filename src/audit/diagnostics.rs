@@ -166,13 +166,12 @@ impl DiagnosticsFile {
     }
 
     /// Appends one line per record and flushes, so a reader sees whole batches.
-    pub fn append<'a>(&mut self, records: impl Iterator<Item = &'a AuditRecord>) {
+    pub fn append<'a>(&mut self, mut records: impl Iterator<Item = &'a AuditRecord>) {
         let written = records
-            .map(|record| {
+            .try_for_each(|record| {
                 serde_json::to_writer(&mut self.out, &event(record)).map_err(std::io::Error::from)?;
                 self.out.write_all(b"\n")
             })
-            .collect::<std::io::Result<()>>()
             .and_then(|()| self.out.flush());
         if let Err(err) = written {
             tracing::warn!(error = %err, "the diagnostics log could not be written");

@@ -28,6 +28,7 @@ async fn send(state: &AppState, request: Request<Body>) -> (StatusCode, serde_js
         hosts: HostPolicy::new("vault.localhost", &[]),
         admin_token: None,
         bodies: Arc::new(BodyLimits::new(1 << 20, BODY_READ_TIMEOUT)),
+        metrics: Arc::default(),
     };
     let mut service = ServiceBuilder::new()
         .map_request(with_axum_body)
@@ -73,6 +74,7 @@ async fn the_page_carries_the_per_start_token_and_cannot_be_framed() {
         hosts: HostPolicy::new("vault.localhost", &[]),
         admin_token: None,
         bodies: Arc::new(BodyLimits::new(1 << 20, BODY_READ_TIMEOUT)),
+        metrics: Arc::default(),
     };
     let response = ServiceBuilder::new()
         .map_request(with_axum_body)
