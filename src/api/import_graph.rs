@@ -71,8 +71,10 @@ fn paths_in(code: &str) -> Vec<String> {
     let mut paths = Vec::new();
     let mut statement: Option<String> = None;
     for line in code.lines() {
-        let line = line.split("//").next().unwrap_or("");
         let trimmed = line.trim_start();
+        if trimmed.starts_with("//") {
+            continue;
+        }
         let starts_use =
             ["use ", "pub use ", "pub(crate) use ", "pub(super) use "].iter().find_map(|p| trimmed.strip_prefix(p));
         if let Some(rest) = starts_use.filter(|_| statement.is_none()) {
@@ -139,6 +141,7 @@ fn graph(src: &Path) -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
                     }
                     module.iter().cloned().chain(segments).collect()
                 }
+                None => continue,
             };
             if absolute.first().is_some_and(|s| s == "api")
                 && let Some(target) = file_of(src, &absolute)
