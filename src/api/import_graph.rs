@@ -157,13 +157,13 @@ fn graph(src: &Path) -> BTreeMap<PathBuf, BTreeSet<PathBuf>> {
 
 fn find_cycle(edges: &BTreeMap<PathBuf, BTreeSet<PathBuf>>) -> Option<Vec<PathBuf>> {
     fn visit(
-        node: &PathBuf,
+        node: &Path,
         edges: &BTreeMap<PathBuf, BTreeSet<PathBuf>>,
         state: &mut BTreeMap<PathBuf, bool>,
         stack: &mut Vec<PathBuf>,
     ) -> Option<Vec<PathBuf>> {
-        state.insert(node.clone(), true);
-        stack.push(node.clone());
+        state.insert(node.to_path_buf(), true);
+        stack.push(node.to_path_buf());
         for next in edges.get(node).into_iter().flatten() {
             match state.get(next) {
                 Some(true) => {
@@ -181,7 +181,7 @@ fn find_cycle(edges: &BTreeMap<PathBuf, BTreeSet<PathBuf>>) -> Option<Vec<PathBu
             }
         }
         stack.pop();
-        state.insert(node.clone(), false);
+        state.insert(node.to_path_buf(), false);
         None
     }
     let mut state = BTreeMap::new();
