@@ -45,7 +45,7 @@ impl DueWorkScheduler {
         let _one_at_a_time = self.one_at_a_time.lock().await;
         let purged_vaults = self.vaults.purge_due().await.map_err(|e| crate::keys::Error::Internal(e.to_string()))?;
         let purged = self.keys.purge_due().await?;
-        let rotated = self.keys.rotate_due(&self.vaults.all()).await?;
+        let rotated = self.keys.rotate_due(&self.vaults.all_stores()).await?;
         Ok(DueWork { purged, rotated, purged_vaults })
     }
 
@@ -99,6 +99,7 @@ mod tests {
                 role_assignments: vec![],
                 arm: ArmInfo::default(),
                 deletion: None,
+                kind: crate::vaults::VaultKind::Vault,
             })
             .await
             .unwrap()

@@ -14,6 +14,8 @@ pub mod extract;
 pub mod front_door;
 pub mod graph;
 pub mod host;
+#[cfg(test)]
+mod import_graph;
 pub mod login;
 pub mod messages;
 pub mod msi;
@@ -214,7 +216,7 @@ fn audited_request(req: &Request) -> crate::audit::Exchange {
     crate::audit::Exchange {
         client_address: req.extensions().get::<crate::audit::ClientAddress>().map(|a| a.0),
         user_agent: text(header::USER_AGENT),
-        host: Some(vault::request_authority(req)),
+        host: Some(host::request_authority(req)),
         method: req.method().to_string(),
         path: req.uri().path().to_owned(),
         query: req.uri().query().map(str::to_owned),

@@ -131,10 +131,8 @@ impl AuditFilter {
 
 /// An operation name from either authorization table, as the records spell it.
 fn parse_operation(value: &str) -> Result<String, String> {
-    let names = TABLE
-        .iter()
-        .map(|(op, _, _)| format!("{op:?}"))
-        .chain(MANAGEMENT_TABLE.iter().map(|(op, _)| format!("{op:?}")));
+    let names =
+        TABLE.iter().map(|(op, ..)| format!("{op:?}")).chain(MANAGEMENT_TABLE.iter().map(|(op, _)| format!("{op:?}")));
     let names: Vec<String> = names.collect();
     names.iter().find(|n| n.eq_ignore_ascii_case(value)).cloned().ok_or_else(|| {
         format!("operation '{value}' is not an operation of the authorization table; one of: {}.", names.join(", "))

@@ -263,7 +263,9 @@ impl PendingAudit {
 
 fn vault_rule(vault: &Vault, operation: Operation, decision: &Decision) -> RuleView {
     let mut view = RuleView::default();
-    if vault.rbac_authorization {
+    if vault.is_managed_hsm() {
+        view.action = Some(operation.hsm_data_action().to_owned());
+    } else if vault.rbac_authorization {
         view.action = Some(operation.data_action().to_owned());
     } else {
         view.permission = Some(operation.permission().to_owned());
@@ -289,8 +291,19 @@ fn vault_rule(vault: &Vault, operation: Operation, decision: &Decision) -> RuleV
                 scope: match &a.scope {
                     AssignmentScope::Vault => vault.resource_id(),
                     AssignmentScope::Key(key) => format!("{}/keys/{key}", vault.resource_id()),
+                    AssignmentScope::AllKeys => format!("{}/keys", vault.resource_id()),
                     AssignmentScope::Inherited(scope) => scope.clone(),
                 },
+            });
+        }
+        Rule::LocalRoleAssignment { index } => {
+            view.kind = "localRoleAssignment".into();
+            view.role_assignment = vault.role_assignments.get(index).map(|a| RoleAssignmentView {
+                id: Some(a.id),
+                role: crate::auth::decision::local_role_name(vault, index),
+                role_definition_id: a.role_definition_id,
+                // A Managed HSM's local scopes are `/`, `/keys` and `/keys/{name}`.
+                scope: crate::auth::local_rbac::scope_text(&a.scope),
             });
         }
         Rule::None => view.kind = "none".into(),

@@ -1,7 +1,9 @@
-//! The one authorization decision for vault requests: access policies or RBAC, whichever the
-//! vault uses, from the operation table, with the rule that decided it, for the audit log.
+//! The one authorization decision for data-plane requests: access policies or RBAC, whichever
+//! the vault uses, or local RBAC on a Managed HSM, from the operation table, with the rule that
+//! decided it, for the audit log.
 
 use super::Principal;
+use super::local_rbac;
 use super::policy;
 use super::rbac;
 use super::table::Operation;
@@ -14,6 +16,9 @@ pub enum Denial {
     AccessPolicy { permission: &'static str },
     /// RBAC vault: no role assigned to the caller at a covering scope grants this data action.
     Rbac { data_action: &'static str },
+    /// Managed HSM: no local role assigned to the caller at a covering scope grants this data
+    /// action.
+    LocalRbac { data_action: &'static str },
 }
 
 /// What the request is about, for scope checks and the audit log.
@@ -31,7 +36,14 @@ pub struct Target<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Rule {
     AccessPolicy(usize),
-    RoleAssignment { index: usize, role: Option<&'static str> },
+    RoleAssignment {
+        index: usize,
+        role: Option<&'static str>,
+    },
+    /// A Managed HSM's local role assignment (its role may be a custom one, named at runtime).
+    LocalRoleAssignment {
+        index: usize,
+    },
     None,
 }
 
@@ -51,7 +63,9 @@ impl Decision {
     /// One line for people: what granted or refused, and what the operation needs.
     #[must_use]
     pub fn reason(&self, vault: &Vault, operation: Operation) -> String {
-        let needs = if vault.rbac_authorization {
+        let needs = if vault.is_managed_hsm() {
+            format!("local data action '{}'", operation.hsm_data_action())
+        } else if vault.rbac_authorization {
             format!("data action '{}'", operation.data_action())
         } else {
             format!("key permission '{}'", operation.permission())
@@ -62,10 +76,13 @@ impl Decision {
                 format!("role assignment '{}' grants {needs}", role.unwrap_or("?"))
             }
             (Err(_), Rule::AccessPolicy(_)) => format!("the caller's access policy lacks {needs}"),
-            (Err(_), Rule::RoleAssignment { .. }) => {
+            (Ok(()), Rule::LocalRoleAssignment { index }) => {
+                format!("local role '{}' grants {needs}", local_role_name(vault, index))
+            }
+            (Err(_), Rule::RoleAssignment { .. } | Rule::LocalRoleAssignment { .. }) => {
                 format!("no role assigned to the caller at a covering scope grants {needs}")
             }
-            (Err(_), Rule::None) if vault.rbac_authorization => {
+            (Err(_), Rule::None) if vault.rbac_authorization || vault.is_managed_hsm() => {
                 format!("the caller holds no role assignment covering this request; it needs {needs}")
             }
             (Err(_), Rule::None) => format!("the caller has no access policy on the vault; it needs {needs}"),
@@ -99,7 +116,17 @@ pub fn decide(vault: &Vault, principal: &Principal, operation: Operation, target
 /// row of the operation table.
 #[must_use]
 pub fn evaluate(vault: &Vault, principal: &Principal, operation: Operation, key: Option<&str>) -> Decision {
-    if vault.rbac_authorization {
+    if let Some(hsm) = vault.managed_hsm() {
+        // Access policies and the vault's Azure RBAC never apply to an HSM.
+        let decided = local_rbac::decide(&vault.role_assignments, &hsm.role_definitions, principal, operation, key);
+        match decided.outcome {
+            Ok(index) => Decision { outcome: Ok(()), rule: Rule::LocalRoleAssignment { index } },
+            Err(denied) => Decision {
+                outcome: Err(Denial::LocalRbac { data_action: denied.data_action }),
+                rule: decided.callers_assignment.map_or(Rule::None, |index| Rule::LocalRoleAssignment { index }),
+            },
+        }
+    } else if vault.rbac_authorization {
         let decided = rbac::decide(&vault.role_assignments, principal, operation, key);
         match decided.outcome {
             Ok((index, role)) => Decision { outcome: Ok(()), rule: Rule::RoleAssignment { index, role: Some(role) } },
@@ -118,4 +145,12 @@ pub fn evaluate(vault: &Vault, principal: &Principal, operation: Operation, key:
             },
         }
     }
+}
+
+/// The name of the role of a Managed HSM's local assignment `index` (built in or custom).
+#[must_use]
+pub fn local_role_name(vault: &Vault, index: usize) -> String {
+    let Some(assignment) = vault.role_assignments.get(index) else { return "?".to_owned() };
+    let custom = vault.managed_hsm().map(|hsm| hsm.role_definitions.as_slice()).unwrap_or_default();
+    local_rbac::role_name(assignment.role_definition_id, custom)
 }

@@ -8,7 +8,7 @@ use super::Principal;
 use super::decision;
 use super::identity::Identity;
 use super::rbac::AssignmentScope;
-use super::table::TABLE;
+use super::table::{NOT_ON_VAULTS, TABLE};
 use crate::vaults::Vault;
 
 /// The decision for one operation.
@@ -61,14 +61,14 @@ pub fn principal_of(identity: &Identity) -> Principal {
 #[must_use]
 pub fn vault_access(vault: &Vault, principal: &Principal) -> VaultAccess {
     let mut scopes = vec![scope_access(vault, principal, None)];
-    if vault.rbac_authorization {
+    if vault.rbac_authorization || vault.is_managed_hsm() {
         let mut keys: Vec<&str> = vault
             .role_assignments
             .iter()
             .filter(|a| a.principal_id == principal.object_id)
             .filter_map(|a| match &a.scope {
                 AssignmentScope::Key(key) => Some(key.as_str()),
-                AssignmentScope::Vault | AssignmentScope::Inherited(_) => None,
+                AssignmentScope::Vault | AssignmentScope::AllKeys | AssignmentScope::Inherited(_) => None,
             })
             .collect();
         keys.sort_unstable();
@@ -77,7 +77,13 @@ pub fn vault_access(vault: &Vault, principal: &Principal) -> VaultAccess {
     }
     VaultAccess {
         vault: vault.name.to_string(),
-        model: if vault.rbac_authorization { "rbac" } else { "accessPolicies" },
+        model: if vault.is_managed_hsm() {
+            "localRbac"
+        } else if vault.rbac_authorization {
+            "rbac"
+        } else {
+            "accessPolicies"
+        },
         scopes,
     }
 }
@@ -85,8 +91,11 @@ pub fn vault_access(vault: &Vault, principal: &Principal) -> VaultAccess {
 fn scope_access(vault: &Vault, principal: &Principal, key: Option<&str>) -> ScopeAccess {
     let operations = TABLE
         .iter()
-        .filter(|(operation, _, _)| key.is_none() || operation.names_a_key())
-        .map(|&(operation, permission, data_action)| {
+        .filter(|(operation, ..)| key.is_none() || operation.names_a_key())
+        // Local RBAC and the security domain exist only on a Managed HSM.
+        .filter(|(operation, ..)| vault.is_managed_hsm() || operation.permission() != NOT_ON_VAULTS)
+        .map(|&(operation, permission, vault_data_action, hsm_data_action)| {
+            let data_action = if vault.is_managed_hsm() { hsm_data_action } else { vault_data_action };
             let decided = decision::evaluate(vault, principal, operation, key);
             OperationAccess {
                 operation: format!("{operation:?}"),
@@ -177,7 +186,7 @@ mod tests {
         );
         // The view and the request path agree, row by row.
         for row in &access.scopes[1].operations {
-            let operation = TABLE.iter().find(|(op, _, _)| format!("{op:?}") == row.operation).unwrap().0;
+            let operation = TABLE.iter().find(|(op, ..)| format!("{op:?}") == row.operation).unwrap().0;
             let decided = decision::evaluate(&vault, &principal(), operation, Some("storage-cmk")).allowed();
             assert_eq!(row.allowed, decided, "{operation:?}");
         }

@@ -90,7 +90,7 @@ mod tests {
 
     use super::*;
     use crate::api::test_app::{self, API};
-    use crate::auth::table::{ANY_KEY_PERMISSION, TABLE};
+    use crate::auth::table::{ANY_KEY_PERMISSION, NOT_ON_VAULTS, TABLE};
 
     #[test]
     fn every_case_needs_what_the_authorization_table_says() {
@@ -99,7 +99,8 @@ mod tests {
             let action = format!("Microsoft.KeyVault/vaults/{}", case.data_action);
             assert_eq!(case.operation.data_action(), action, "{} {}", case.method, case.path);
         }
-        for (operation, permission, _) in TABLE {
+        // Local RBAC and the security domain are Managed HSM routes (auth::local_rbac_matrix).
+        for (operation, permission, ..) in TABLE.iter().filter(|(_, permission, ..)| *permission != NOT_ON_VAULTS) {
             assert!(ROUTE_CASES.iter().any(|c| c.operation == *operation), "no route case for {operation:?}");
             assert!(*permission != ANY_KEY_PERMISSION || *operation == Operation::GetRandomBytes);
         }
