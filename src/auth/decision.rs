@@ -107,7 +107,17 @@ pub fn decide(vault: &Vault, principal: &Principal, operation: Operation, target
         key = target.key.unwrap_or(""),
         version = target.version.unwrap_or(""),
         decision = if decision.allowed() { "allow" } else { "deny" },
-        rule = ?decision.rule,
+        reason = %Reason(&decision, vault, operation),
     );
     decision
+}
+
+/// The log event's `reason`: formatted only when the event is written, since this runs on every
+/// request.
+struct Reason<'a>(&'a Decision, &'a Vault, Operation);
+
+impl std::fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.reason(self.1, self.2))
+    }
 }
