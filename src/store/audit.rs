@@ -112,9 +112,9 @@ pub async fn page(
 /// Successful allowed requests on one key, per (version, caller): how many, and the newest.
 pub async fn uses_by_caller(conn: &mut Conn, vault: &str, key: &str) -> Result<Vec<(i64, AuditRecord)>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT COUNT(*), (SELECT record FROM audit WHERE id = MAX(a.id)) FROM audit a \
+        "SELECT g.uses, a.record FROM (SELECT COUNT(*) AS uses, MAX(id) AS newest FROM audit \
          WHERE vault = ? AND key_name = ? AND allowed = 1 AND status BETWEEN 200 AND 299 \
-         GROUP BY version, caller_object_id",
+         GROUP BY version, caller_object_id) g JOIN audit a ON a.id = g.newest",
     )
     .bind(vault)
     .bind(key)
@@ -126,8 +126,8 @@ pub async fn uses_by_caller(conn: &mut Conn, vault: &str, key: &str) -> Result<V
 /// The newest refused request on one key, per version named.
 pub async fn last_denials(conn: &mut Conn, vault: &str, key: &str) -> Result<Vec<AuditRecord>, sqlx::Error> {
     let rows = sqlx::query(
-        "SELECT (SELECT record FROM audit WHERE id = MAX(a.id)) FROM audit a \
-         WHERE vault = ? AND key_name = ? AND allowed = 0 GROUP BY version",
+        "SELECT a.record FROM (SELECT MAX(id) AS newest FROM audit \
+         WHERE vault = ? AND key_name = ? AND allowed = 0 GROUP BY version) g JOIN audit a ON a.id = g.newest",
     )
     .bind(vault)
     .bind(key)
