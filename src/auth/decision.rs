@@ -106,7 +106,7 @@ pub fn decide(vault: &Vault, principal: &Principal, operation: Operation, target
         key = target.key.unwrap_or(""),
         version = target.version.unwrap_or(""),
         decision = if decision.allowed() { "allow" } else { "deny" },
-        rule = ?decision.rule,
+        reason = %Reason(&decision, vault, operation),
     );
     decision
 }
@@ -153,4 +153,15 @@ pub fn local_role_name(vault: &Vault, index: usize) -> String {
     let Some(assignment) = vault.role_assignments.get(index) else { return "?".to_owned() };
     let custom = vault.managed_hsm().map(|hsm| hsm.role_definitions.as_slice()).unwrap_or_default();
     local_rbac::role_name(assignment.role_definition_id, custom)
+}
+}
+
+/// The log event's `reason`: formatted only when the event is written, since this runs on every
+/// request.
+struct Reason<'a>(&'a Decision, &'a Vault, Operation);
+
+impl std::fmt::Display for Reason<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0.reason(self.1, self.2))
+    }
 }
