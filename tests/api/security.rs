@@ -169,9 +169,21 @@ async fn a_cross_site_request_cannot_move_the_clock_or_arm_faults() {
         plain(&vault, format!("GET /_emulator/faults HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")).await;
     assert_eq!(faults.json()["value"], serde_json::json!([]), "no fault was armed");
 
-    // The emulator's own page (a future dashboard) is same-origin and may.
+    // The emulator's own page is same-origin, and may with the per-start token it carries.
     let own = format!("Content-Type: application/json\r\nOrigin: http://{host}\r\n");
     let answer = plain(&vault, post("/_emulator/clock", &host, &own, r#"{"advanceSeconds":60}"#)).await;
+    assert_eq!(answer.status, 403, "{answer:?}");
+    assert_eq!(answer.json()["error"]["innererror"]["code"], "DashboardTokenMissing");
+    let page = plain(&vault, format!("GET / HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n")).await;
+    let token = page
+        .body
+        .split(r#"name="kvemu-dashboard-token" content=""#)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .expect("the dashboard carries its token")
+        .to_owned();
+    let with_token = format!("{own}X-Kvemu-Dashboard-Token: {token}\r\n");
+    let answer = plain(&vault, post("/_emulator/clock", &host, &with_token, r#"{"advanceSeconds":60}"#)).await;
     assert_eq!(answer.status, 200, "{answer:?}");
     assert_eq!(clock_offset(&vault).await, 60);
 }
