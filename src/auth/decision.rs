@@ -154,7 +154,6 @@ pub fn local_role_name(vault: &Vault, index: usize) -> String {
     let custom = vault.managed_hsm().map(|hsm| hsm.role_definitions.as_slice()).unwrap_or_default();
     local_rbac::role_name(assignment.role_definition_id, custom)
 }
-}
 
 /// The log event's `reason`: formatted only when the event is written, since this runs on every
 /// request.
