@@ -226,9 +226,13 @@ mod tests {
     use uuid::Uuid;
 
     fn pending() -> PendingAudit {
+        // Now, not the epoch: retention would prune records dated 1970.
+        let now_ms =
+            i64::try_from(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis())
+                .unwrap();
         PendingAudit {
-            emulator_ms: 0,
-            wall_ms: 0,
+            emulator_ms: now_ms,
+            wall_ms: now_ms,
             principal: Principal {
                 tenant_id: Uuid::nil(),
                 object_id: Uuid::from_u128(1),
