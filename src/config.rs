@@ -130,6 +130,12 @@ pub struct ServeArgs {
     /// vault is created; purge protection can be turned on later but never off.
     #[arg(long = "vault", env = "KVEMU_VAULTS", value_delimiter = ';', value_parser = VaultSettings::parse)]
     pub vaults: Vec<VaultSettings>,
+    /// A Managed HSM to serve at https://NAME.managedhsm.{parent of --domain}:
+    /// NAME[:retention-days=N][:purge-protection]. Repeat for several; in the variable, separate
+    /// them with ';'. It starts activated (no security domain needed), with the emulator's
+    /// default identity as its initial Administrator and as Crypto User at scope `/`.
+    #[arg(long = "hsm", env = "KVEMU_HSMS", value_delimiter = ';', value_parser = VaultSettings::parse)]
+    pub hsms: Vec<VaultSettings>,
     /// Log format.
     #[arg(long, env = "KVEMU_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -230,6 +236,8 @@ pub struct Config {
     pub tls_sans: Vec<String>,
     pub ca_copy: Option<PathBuf>,
     pub vaults: Vec<VaultSettings>,
+    /// Managed HSMs declared by `--hsm`: activated, the default identity administers and uses them.
+    pub hsms: Vec<VaultSettings>,
     pub key_pool: KeyPoolSpec,
     pub config_file: Option<ConfigFile>,
     pub lenient_api_version: bool,
@@ -256,6 +264,7 @@ impl Config {
             tls_sans: Vec::new(),
             ca_copy: None,
             vaults: Vec::new(),
+            hsms: Vec::new(),
             key_pool: KeyPoolSpec::parse(DEFAULT_KEY_POOL).unwrap_or_default(),
             config_file: None,
             lenient_api_version: false,
@@ -312,6 +321,7 @@ impl TryFrom<ServeArgs> for Config {
             tls_sans: args.tls_sans,
             ca_copy: args.ca_copy,
             vaults: args.vaults,
+            hsms: args.hsms,
             key_pool: args.key_pool,
             config_file,
             lenient_api_version: args.lenient_api_version,

@@ -26,6 +26,13 @@
 //! name = "storage-cmk"
 //! kty = "RSA"
 //! size = 3072
+//!
+//! [[managed_hsm]]                  # served at https://hsm1.managedhsm.localhost:8443
+//! name = "hsm1"
+//! purge_protection = true
+//! activated = true                 # default: true (false: refused until a security domain download)
+//! initial_admins = ["storage"]     # identity names or object ids: Administrators at "/"
+//! default_access = true            # default: the default identity and admin administer and use it
 //! ```
 
 use std::path::{Path, PathBuf};
@@ -52,6 +59,21 @@ struct RawConfig {
     identity: Vec<RawIdentity>,
     #[serde(default)]
     vault: Vec<RawVault>,
+    #[serde(default)]
+    managed_hsm: Vec<RawManagedHsm>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawManagedHsm {
+    name: Spanned<String>,
+    retention_days: Option<Spanned<u32>>,
+    #[serde(default)]
+    purge_protection: bool,
+    activated: Option<bool>,
+    #[serde(default)]
+    initial_admins: Vec<Spanned<String>>,
+    default_access: Option<bool>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -151,6 +173,7 @@ pub struct ConfigFile {
     pub default_tenant: Option<Uuid>,
     pub identities: Vec<Identity>,
     pub vaults: Vec<VaultDeclaration>,
+    pub managed_hsms: Vec<HsmDeclaration>,
     /// Object ids of the management API's owners besides the default admin.
     pub owners: Vec<Uuid>,
 }
@@ -166,6 +189,17 @@ pub struct VaultDeclaration {
     pub access_policies: Vec<DeclaredPolicy>,
     pub role_assignments: Vec<DeclaredAssignment>,
     pub keys: Vec<SeedKey>,
+}
+
+/// A `[[managed_hsm]]` section.
+#[derive(Clone, Debug)]
+pub struct HsmDeclaration {
+    pub name: VaultName,
+    pub retention_days: Option<u32>,
+    pub purge_protection: bool,
+    pub activated: bool,
+    pub initial_admins: Vec<Uuid>,
+    pub default_access: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -418,6 +452,37 @@ impl ConfigFile {
                 keys,
             });
         }
+        let mut managed_hsms = Vec::new();
+        for raw_hsm in &raw.managed_hsm {
+            let Some(name) = VaultName::parse(raw_hsm.name.get_ref()) else {
+                return source.error(
+                    raw_hsm.name.span(),
+                    "name",
+                    "3-24 letters, digits and hyphens, starting with a letter",
+                );
+            };
+            if let Some(days) = &raw_hsm.retention_days
+                && let Err(rule) = crate::vaults::check_retention(*days.get_ref())
+            {
+                return source.error(days.span(), "retention_days", rule.to_string());
+            }
+            let mut initial_admins = Vec::new();
+            for admin in &raw_hsm.initial_admins {
+                let (object_id, _) = match Uuid::parse_str(admin.get_ref()) {
+                    Ok(id) => (id, None),
+                    Err(_) => object_id_of(&Some(admin.clone()), None, "initial_admins")?,
+                };
+                initial_admins.push(object_id);
+            }
+            managed_hsms.push(HsmDeclaration {
+                name,
+                retention_days: raw_hsm.retention_days.as_ref().map(|d| *d.get_ref()),
+                purge_protection: raw_hsm.purge_protection,
+                activated: raw_hsm.activated.unwrap_or(true),
+                initial_admins,
+                default_access: raw_hsm.default_access.unwrap_or(true),
+            });
+        }
         let mut owners = Vec::new();
         for owner in &raw.owners {
             let (object_id, _) = match Uuid::parse_str(owner.get_ref()) {
@@ -426,7 +491,7 @@ impl ConfigFile {
             };
             owners.push(object_id);
         }
-        Ok(Self { default_tenant, identities, vaults, owners })
+        Ok(Self { default_tenant, identities, vaults, managed_hsms, owners })
     }
 }
 
@@ -557,5 +622,16 @@ keys = ["all"]
         assert_eq!(config.vaults[0].tenant_id.unwrap().to_string(), "11111111-2222-3333-4444-555555555555");
         assert!(!config.vaults[0].default_access);
         assert_eq!(config.vaults[0].access_policies[0].object_id, derived_id(contoso, "default", "object"));
+    }
+
+    #[test]
+    fn managed_hsms_default_to_activated_with_default_access() {
+        let text = "[[managed_hsm]]\nname = \"hsm1\"\n[[managed_hsm]]\nname = \"hsm2\"\nactivated = false\npurge_protection = true\ninitial_admins = [\"default\"]\ndefault_access = false\n";
+        let config = parse(text).unwrap();
+        let (first, second) = (&config.managed_hsms[0], &config.managed_hsms[1]);
+        assert!(first.activated && first.default_access && first.initial_admins.is_empty());
+        assert!(!second.activated && !second.default_access && second.purge_protection);
+        assert_eq!(second.initial_admins, [derived_id(Uuid::nil(), "default", "object")]);
+        assert!(parse("[[managed_hsm]]\nname = \"x\"\n").unwrap_err().contains("`name`"));
     }
 }

@@ -40,7 +40,7 @@ pub const MAX_RETRY_AFTER: u32 = 3_600;
 /// A vault operation by the name the authorization table gives it, in any case (`unwrapKey`).
 #[must_use]
 pub fn operation_named(name: &str) -> Option<Operation> {
-    TABLE.iter().map(|(op, _, _)| *op).find(|op| format!("{op:?}").eq_ignore_ascii_case(name))
+    TABLE.iter().map(|(op, _, _, _)| *op).find(|op| format!("{op:?}").eq_ignore_ascii_case(name))
 }
 
 #[derive(Debug, Default)]
@@ -73,7 +73,7 @@ impl Faults {
         }
         let matches = match operation {
             Some(name) => Some(operation_named(name).ok_or_else(|| {
-                let names: Vec<String> = TABLE.iter().map(|(op, _, _)| format!("{op:?}")).collect();
+                let names: Vec<String> = TABLE.iter().map(|(op, _, _, _)| format!("{op:?}")).collect();
                 format!("Unknown operation '{name}'; one of: {}.", names.join(", "))
             })?),
             None => None,

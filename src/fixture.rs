@@ -23,9 +23,9 @@ struct EmulatorResolver {
 impl EmulatorResolver {
     fn is_emulator_host(&self, host: &str) -> bool {
         let host = host.trim_end_matches('.').to_ascii_lowercase();
-        host == "localhost"
-            || host == self.domain
-            || host.strip_suffix(&self.domain).is_some_and(|prefix| prefix.ends_with('.'))
+        let under =
+            |domain: &str| host == domain || host.strip_suffix(domain).is_some_and(|prefix| prefix.ends_with('.'));
+        host == "localhost" || under(&self.domain) || under(&crate::vaults::hsm_domain(&self.domain))
     }
 }
 
@@ -134,7 +134,9 @@ mod tests {
     #[test]
     fn vault_hosts_and_localhost_go_to_the_emulator() {
         let resolver = EmulatorResolver { domain: "vault.localhost".into(), addr: "127.0.0.1:1".parse().unwrap() };
-        for host in ["localhost", "vault.localhost", "cmk.vault.localhost", "CMK.Vault.Localhost."] {
+        for host in
+            ["localhost", "vault.localhost", "cmk.vault.localhost", "CMK.Vault.Localhost.", "h.managedhsm.localhost"]
+        {
             assert!(resolver.is_emulator_host(host), "{host}");
         }
         for host in ["example.com", "notvault.localhost", "vault.localhost.example.com"] {

@@ -130,6 +130,36 @@ impl Emulator {
         format!("https://{vault}.{}:{}", self.inner.domain, self.https_port())
     }
 
+    /// `https://{hsm}.managedhsm.{parent of the domain}:{port}`: a Managed HSM's URL.
+    #[must_use]
+    pub fn hsm_url(&self, hsm: &str) -> String {
+        format!("https://{hsm}.{}:{}", vaults::hsm_domain(&self.inner.domain), self.https_port())
+    }
+
+    /// Creates Managed HSM `name` as the management API does: with `initial_admins` as its
+    /// Administrators, and not activated unless `activated` (a security domain download
+    /// activates it). Declaring an existing HSM again adds admins and may activate it.
+    ///
+    /// # Errors
+    /// A name that is not valid, or taken by a vault.
+    pub async fn create_managed_hsm(
+        &self,
+        name: &str,
+        initial_admins: &[uuid::Uuid],
+        activated: bool,
+    ) -> Result<std::sync::Arc<vaults::Vault>, vaults::VaultError> {
+        let name = vaults::VaultName::parse(name)
+            .ok_or_else(|| vaults::VaultError::Invalid(format!("'{name}' is not a valid managed HSM name")))?;
+        let settings = vaults::VaultSettings::new(name);
+        self.inner.state().vaults.ensure_hsm(&settings, self.tenant_id(), initial_admins, activated).await
+    }
+
+    /// Every Managed HSM this emulator serves.
+    #[must_use]
+    pub fn managed_hsms(&self) -> Vec<std::sync::Arc<vaults::Vault>> {
+        self.inner.state().vaults.all_hsms()
+    }
+
     /// Every vault this emulator serves, `default` included.
     #[must_use]
     pub fn vaults(&self) -> Vec<std::sync::Arc<vaults::Vault>> {

@@ -103,6 +103,17 @@ fn print_banner(emulator: &Emulator, admin_token_required: bool) {
     out.push_str(&format!(
         "  https://localhost:{port}  (also vault \"default\"; SDKs need challenge-resource verification off)\n"
     ));
+    for hsm in emulator.managed_hsms() {
+        let name = hsm.name.as_str();
+        let activated = hsm.managed_hsm().is_some_and(|state| state.activated);
+        out.push_str(&format!(
+            "  {}  (managed HSM \"{name}\"; {}, soft-delete retention {} days{})\n",
+            emulator.hsm_url(name),
+            if activated { "activated" } else { "not activated" },
+            hsm.soft_delete_retention_days,
+            if hsm.purge_protection { ", purge protection" } else { "" }
+        ));
+    }
     out.push_str(&format!(
         "  Managed identity: {} (App Service), {}/metadata/identity/oauth2/token (IMDS)\n",
         emulator.identity_endpoint(),

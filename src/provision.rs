@@ -24,6 +24,46 @@ pub fn default_policies(identities: &IdentityDirectory, tenant: Uuid) -> Vec<Acc
     policies
 }
 
+/// Declares Managed HSM `settings` for `--hsm` or the config file: activated (no security
+/// domain needed), with `users` as its initial Administrators and as Crypto Users at scope `/`,
+/// so tests that do not care about local RBAC can use its keys at once. Idempotent.
+pub async fn declare_hsm(
+    registry: &VaultRegistry,
+    settings: &VaultSettings,
+    tenant: Uuid,
+    users: &[Uuid],
+) -> Result<Vault, crate::vaults::VaultError> {
+    registry.ensure_hsm(settings, tenant, users, true).await?;
+    grant_crypto_user(registry, settings, users).await
+}
+
+/// Gives `users` Managed HSM Crypto User at `/` of HSM `settings.name` (idempotent).
+async fn grant_crypto_user(
+    registry: &VaultRegistry,
+    settings: &VaultSettings,
+    users: &[Uuid],
+) -> Result<Vault, crate::vaults::VaultError> {
+    let written = registry
+        .modify_hsm(settings.name.as_str(), |hsm| {
+            for &user in users {
+                let scope = AssignmentScope::Vault;
+                let role = crate::auth::local_rbac::CRYPTO_USER;
+                let id = assignment_id(settings.name.as_str(), user, role, &scope);
+                if !hsm.role_assignments.iter().any(|a| a.id == id) {
+                    hsm.role_assignments.push(RoleAssignment {
+                        id,
+                        principal_id: user,
+                        role_definition_id: role,
+                        scope,
+                    });
+                }
+            }
+            Ok::<_, crate::vaults::VaultError>(())
+        })
+        .await?;
+    Ok((*written.after).clone())
+}
+
 fn assignment_id(vault: &str, principal: Uuid, role: Uuid, scope: &AssignmentScope) -> Uuid {
     crate::auth::identity::derived_id(principal, &format!("{vault}/{role}/{scope:?}"), "role-assignment")
 }
@@ -92,6 +132,32 @@ pub async fn apply_vaults(
             seed_key(keys, &vault, seed)
                 .await
                 .map_err(|e| format!("vault '{}', key '{}': {e}", vault.name, seed.name))?;
+        }
+    }
+    Ok(())
+}
+
+/// Applies a config file's managed HSMs: `default_access` makes the default identity and admin
+/// Administrators and Crypto Users (as `--hsm` does); `initial_admins` are Administrators.
+pub async fn apply_hsms(
+    config: &ConfigFile,
+    tenant: Uuid,
+    identities: &IdentityDirectory,
+    vaults: &VaultRegistry,
+) -> Result<(), String> {
+    for declaration in &config.managed_hsms {
+        let mut settings = VaultSettings::new(declaration.name.clone());
+        settings.soft_delete_retention_days = declaration.retention_days.unwrap_or(settings.soft_delete_retention_days);
+        settings.purge_protection = declaration.purge_protection;
+        let failed = |e: crate::vaults::VaultError| format!("managed HSM '{}': {e}", declaration.name);
+        vaults
+            .ensure_hsm(&settings, tenant, &declaration.initial_admins, declaration.activated)
+            .await
+            .map_err(failed)?;
+        if declaration.default_access {
+            let users: Vec<Uuid> = default_policies(identities, tenant).iter().map(|p| p.object_id).collect();
+            vaults.ensure_hsm(&settings, tenant, &users, false).await.map_err(failed)?;
+            grant_crypto_user(vaults, &settings, &users).await.map_err(failed)?;
         }
     }
     Ok(())

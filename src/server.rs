@@ -68,7 +68,7 @@ async fn due_work_sweep(keys: KeyService, vaults: VaultRegistry) {
         if let Err(err) = vaults.purge_due().await {
             tracing::warn!(error = %err, "purging deleted vaults past their date failed");
         }
-        if let Err(err) = keys.run_due(&vaults.all()).await {
+        if let Err(err) = keys.run_due(&vaults.all_stores()).await {
             tracing::warn!(error = %err, "due-work sweep (purge, rotation) failed; retrying");
         }
     }
@@ -226,6 +226,10 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     for settings in config.vaults.iter().filter(|v| v.name != default_name) {
         vaults.ensure(&settings.name, Some(settings), config.tenant_id, &policies).await?;
     }
+    let hsm_users: Vec<_> = policies.iter().map(|p| p.object_id).collect();
+    for settings in &config.hsms {
+        provision::declare_hsm(&vaults, settings, config.tenant_id, &hsm_users).await?;
+    }
 
     let settings = Arc::new(Settings {
         owners: config.config_file.as_ref().map(|f| f.owners.clone()).unwrap_or_default(),
@@ -240,6 +244,9 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
     keys.purge_due().await.map_err(|e| StartError::Purge(e.to_string()))?;
     if let Some(file) = &config.config_file {
         provision::apply_vaults(file, config.tenant_id, &identities.current(), &vaults, &keys)
+            .await
+            .map_err(StartError::Config)?;
+        provision::apply_hsms(file, config.tenant_id, &identities.current(), &vaults)
             .await
             .map_err(StartError::Config)?;
     }

@@ -1,7 +1,7 @@
 //! TLS for the HTTPS port: a local CA created once per data directory, and a leaf certificate
 //! issued from it at every start (sdk-clients §2: a separate CA, RFC 5280-clean extensions, and
-//! SANs for `localhost`, the domain, `*.{domain}`, 127.0.0.1 and ::1; never `*.localhost`,
-//! which webpki refuses).
+//! SANs for `localhost`, the domain, `*.{domain}`, the Managed HSM domain and `*.` it,
+//! 127.0.0.1 and ::1; never `*.localhost`, which webpki refuses).
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::Path;
@@ -94,7 +94,14 @@ impl LocalCa {
     ) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), TlsError> {
         let (extra_ips, extra_dns): (Vec<_>, Vec<_>) =
             extra_names.iter().partition(|name| name.parse::<IpAddr>().is_ok());
-        let mut names = vec!["localhost".to_owned(), domain.to_owned(), format!("*.{domain}")];
+        let hsm_domain = crate::vaults::hsm_domain(domain);
+        let mut names = vec![
+            "localhost".to_owned(),
+            domain.to_owned(),
+            format!("*.{domain}"),
+            format!("*.{hsm_domain}"),
+            hsm_domain,
+        ];
         for name in extra_dns {
             if !names.contains(name) {
                 names.push(name.clone());

@@ -45,7 +45,7 @@ async fn cloud_endpoints(State(state): State<AppState>, Origin(origin): Origin, 
 
 /// The document for a client that reached the emulator at `origin` (`https://host[:port]`).
 fn cloud_document(origin: &str, vault_domain: &str) -> Value {
-    let port = super::vault::split_authority(origin.trim_start_matches("https://")).1;
+    let port = super::host::split_authority(origin.trim_start_matches("https://")).1;
     let key_vault_dns = match port {
         Some(port) => format!("{vault_domain}:{port}"),
         None => vault_domain.to_owned(),

@@ -155,6 +155,15 @@ impl VaultRequest {
                 message: messages::access_denied(&self.principal.describe(), permission, self.vault.name.as_str()),
                 inner: "AccessDenied",
             },
+            Denial::LocalRbac { data_action } => ApiError::Forbidden {
+                message: messages::local_rbac_denied(
+                    &self.principal.describe(),
+                    data_action,
+                    &target.key.map_or_else(|| "/".to_owned(), |key| format!("/keys/{key}")),
+                    self.vault.name.as_str(),
+                ),
+                inner: "ForbiddenByRbac",
+            },
             Denial::Rbac { data_action } => {
                 let mut resource = self.vault.resource_id();
                 if let Some(key) = target.key {
@@ -193,7 +202,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Origin {
     type Rejection = std::convert::Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(format!("https://{}", super::vault::authority_of(&parts.uri, &parts.headers))))
+        Ok(Self(format!("https://{}", super::host::authority_of(&parts.uri, &parts.headers))))
     }
 }
 

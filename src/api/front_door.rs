@@ -100,7 +100,7 @@ fn foreign_origin(port: Port, uri: &Uri, headers: &HeaderMap) -> Option<String> 
 /// `host[:port]` pairs compared as origins do: host case-insensitively, the port defaulted.
 fn same_authority(a: &str, b: &str, default_port: u16) -> bool {
     let normalize = |authority: &str| {
-        let (host, port) = super::vault::split_authority(authority);
+        let (host, port) = super::host::split_authority(authority);
         let port = match port {
             Some(port) => port.parse::<u16>().ok(),
             None => Some(default_port),

@@ -373,6 +373,10 @@ mod tests {
     #[test]
     fn client_credential_scopes_name_one_resource() {
         assert_eq!(resource_of("https://vault.azure.net/.default").as_deref(), Some("https://vault.azure.net"));
+        assert_eq!(
+            resource_of("https://managedhsm.azure.net/.default").as_deref(),
+            Some("https://managedhsm.azure.net")
+        );
         assert_eq!(resource_of("https://vault.azure.net/keys.read"), None);
         assert_eq!(resource_of("a/.default b/.default"), None);
         assert_eq!(resource_of("/.default"), None);

@@ -109,6 +109,25 @@ pub fn rbac_denied(caller: &str, action: &str, resource: &str, vault: &str) -> S
     )
 }
 
+/// A key or role operation on a Managed HSM whose security domain was never downloaded.
+/// [unverified]: the real service's text for this state is not documented.
+#[must_use]
+pub fn hsm_not_activated(hsm: &str) -> String {
+    format!(
+        "Managed HSM '{hsm}' is not activated. Download its security domain (POST /securitydomain/download) or upload one to activate it."
+    )
+}
+
+/// A Managed HSM's local RBAC refused: the vault text with the HSM-local resource (`/`,
+/// `/keys/{name}`). [unverified] against a real HSM's wording.
+#[must_use]
+pub fn local_rbac_denied(caller: &str, action: &str, resource: &str, hsm: &str) -> String {
+    format!(
+        "Caller is not authorized to perform action on resource.\r\nIf role assignments were changed recently, please observe propagation time.\r\nCaller: {caller}\r\nAction: '{action}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nManaged HSM: {hsm}\r\n",
+        resource.to_ascii_lowercase()
+    )
+}
+
 /// [sdk] §6; innererror KeyOperationForbidden.
 #[must_use]
 pub fn operation_not_permitted(op: &str) -> String {

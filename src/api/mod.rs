@@ -12,6 +12,8 @@ pub mod extract;
 pub mod front_door;
 pub mod graph;
 pub mod host;
+#[cfg(test)]
+mod import_graph;
 pub mod login;
 pub mod messages;
 pub mod msi;
@@ -100,7 +102,7 @@ impl AppState {
     /// keys and policy rotations in the remaining vaults.
     pub async fn run_due(&self) -> Result<crate::keys::service::DueWork, crate::keys::Error> {
         let purged_vaults = self.vaults.purge_due().await.map_err(|e| crate::keys::Error::Internal(e.to_string()))?;
-        let mut done = self.keys.run_due(&self.vaults.all()).await?;
+        let mut done = self.keys.run_due(&self.vaults.all_stores()).await?;
         done.purged_vaults = purged_vaults;
         Ok(done)
     }

@@ -1,7 +1,9 @@
-//! The one authorization decision for vault requests: access policies or RBAC, whichever the
-//! vault uses, from the operation table, with an audit record for every outcome.
+//! The one authorization decision for data-plane requests: access policies or RBAC, whichever
+//! the vault uses, or local RBAC on a Managed HSM, from the operation table, with an audit
+//! record for every outcome.
 
 use super::Principal;
+use super::local_rbac;
 use super::policy;
 use super::rbac;
 use super::table::Operation;
@@ -14,6 +16,9 @@ pub enum Denial {
     AccessPolicy { permission: &'static str },
     /// RBAC vault: no role assigned to the caller at a covering scope grants this data action.
     Rbac { data_action: &'static str },
+    /// Managed HSM: no local role assigned to the caller at a covering scope grants this data
+    /// action.
+    LocalRbac { data_action: &'static str },
 }
 
 /// What the request is about, for scope checks and the audit log.
@@ -24,9 +29,10 @@ pub struct Target<'a> {
 }
 
 /// Why a request was allowed, for the audit log.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum Grant {
     Role(&'static str),
+    LocalRole(String),
     Permission(&'static str),
 }
 
@@ -34,6 +40,7 @@ impl std::fmt::Display for Grant {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Self::Role(role) => write!(f, "role '{role}'"),
+            Self::LocalRole(role) => write!(f, "local role '{role}'"),
             Self::Permission(permission) => write!(f, "access policy grants '{permission}'"),
         }
     }
@@ -53,7 +60,12 @@ impl std::fmt::Display for Reason<'_> {
 
 /// Allows or refuses `operation` on `target` for `principal`, and writes the audit record.
 pub fn decide(vault: &Vault, principal: &Principal, operation: Operation, target: Target<'_>) -> Result<(), Denial> {
-    let outcome = if vault.rbac_authorization {
+    let outcome = if let Some(hsm) = vault.managed_hsm() {
+        // Access policies and the vault's Azure RBAC never apply to an HSM.
+        local_rbac::authorize(&vault.role_assignments, &hsm.role_definitions, principal, operation, target.key)
+            .map(Grant::LocalRole)
+            .map_err(|denied| Denial::LocalRbac { data_action: denied.data_action })
+    } else if vault.rbac_authorization {
         rbac::authorize(&vault.role_assignments, principal, operation, target.key)
             .map(Grant::Role)
             .map_err(|denied| Denial::Rbac { data_action: denied.data_action })

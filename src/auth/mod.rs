@@ -5,12 +5,16 @@
 //! - `validate`: checks a bearer token and yields the calling [`Principal`].
 //! - `table`: every vault operation with its access-policy permission and RBAC data action.
 //! - `policy`: access policies; `rbac`: built-in roles and role assignments.
+//! - `local_rbac`: Managed HSM local RBAC (its built-in roles, custom roles, the decision).
 //! - `decision`: the one authorization decision (policies or RBAC) and its audit record.
 
 pub mod attestation;
 pub mod decision;
 pub mod identity;
 pub mod issuer;
+pub mod local_rbac;
+#[cfg(test)]
+mod local_rbac_matrix;
 pub mod policy;
 pub mod rbac;
 pub mod table;

@@ -170,6 +170,8 @@ pub fn action_matches(pattern: &str, action: &str) -> bool {
 #[serde(rename_all = "camelCase", tag = "kind", content = "key")]
 pub enum AssignmentScope {
     Vault,
+    /// Every key of a Managed HSM (its local scope `/keys`); vaults have no such scope.
+    AllKeys,
     Key(String),
     Inherited(String),
 }
@@ -190,6 +192,7 @@ impl AssignmentScope {
     fn covers(&self, key: Option<&str>) -> bool {
         match (self, key) {
             (Self::Vault | Self::Inherited(_), _) => true,
+            (Self::AllKeys, _) => false,
             (Self::Key(scoped), Some(key)) => scoped.eq_ignore_ascii_case(key),
             // A key-scoped assignment never grants vault-level operations such as listing.
             (Self::Key(_), None) => false,

@@ -22,6 +22,8 @@ pub const CLOCK_SKEW_SECONDS: i64 = 300;
 
 /// The Key Vault resource every real token for a vault names.
 pub const KEY_VAULT_AUDIENCE: &str = "https://vault.azure.net";
+/// The resource every real token for a Managed HSM names.
+pub const MANAGED_HSM_AUDIENCE: &str = "https://managedhsm.azure.net";
 /// Key Vault's first-party application id, also accepted as an audience.
 pub const KEY_VAULT_APP_ID: &str = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
 
@@ -67,6 +69,9 @@ struct ValidatedClaims {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Audience<'a> {
     Vault,
+    /// A Managed HSM: `https://managedhsm.azure.net` or `https://{hsm domain}` on any port.
+    /// Vault tokens are not accepted, nor HSM tokens on vaults.
+    ManagedHsm,
     /// Azure Resource Manager: `https://management.azure.com/` or the older
     /// `https://management.core.windows.net/`.
     Management,
@@ -121,6 +126,16 @@ pub fn is_vault_audience(aud: &str, domain: &str) -> bool {
     host.eq_ignore_ascii_case(domain)
 }
 
+/// Is `aud` a Managed HSM audience for an HSM under `vault_domain`'s HSM sibling?
+#[must_use]
+pub fn is_managed_hsm_audience(aud: &str, vault_domain: &str) -> bool {
+    let trimmed = aud.strip_suffix('/').unwrap_or(aud);
+    trimmed.eq_ignore_ascii_case(MANAGED_HSM_AUDIENCE)
+        || (!trimmed.eq_ignore_ascii_case(KEY_VAULT_APP_ID)
+            && !trimmed.eq_ignore_ascii_case(KEY_VAULT_AUDIENCE)
+            && is_vault_audience(trimmed, &crate::vaults::hsm_domain(vault_domain)))
+}
+
 impl TokenValidator {
     #[must_use]
     pub fn new(issuer: TokenIssuer, domain: &str) -> Self {
@@ -135,6 +150,16 @@ impl TokenValidator {
             return Err(TokenError::Missing);
         }
         self.validate(token.trim(), tenant, wall_now())
+    }
+
+    /// Validates a raw `Authorization` header value for a Managed HSM of `tenant`.
+    pub fn validate_hsm_header(&self, authorization: Option<&str>, tenant: Uuid) -> Result<Principal, TokenError> {
+        let value = authorization.ok_or(TokenError::Missing)?;
+        let (scheme, token) = value.trim().split_once(' ').ok_or(TokenError::Missing)?;
+        if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+            return Err(TokenError::Missing);
+        }
+        self.validate_for(token.trim(), tenant, wall_now(), Audience::ManagedHsm)
     }
 
     pub fn validate(&self, token: &str, tenant: Uuid, now: UnixSeconds) -> Result<Principal, TokenError> {
@@ -239,6 +264,7 @@ impl TokenValidator {
         };
         let accepted = |aud: &str| match audience {
             Audience::Vault => is_vault_audience(aud, &self.domain),
+            Audience::ManagedHsm => is_managed_hsm_audience(aud, &self.domain),
             Audience::Management => is_management_audience(aud),
             Audience::Graph { own_origin } => is_graph_audience(aud, own_origin),
         };
@@ -334,6 +360,18 @@ mod tests {
         let mut c = claims();
         c.aud = "https://management.azure.com/".into();
         assert!(matches!(check(&c), Err(TokenError::InvalidAudience { .. })));
+    }
+
+    #[test]
+    fn managed_hsm_audiences_are_not_vault_audiences() {
+        for ok in ["https://managedhsm.azure.net", "https://managedhsm.azure.net/", "https://managedhsm.localhost:8443"]
+        {
+            assert!(is_managed_hsm_audience(ok, "vault.localhost"), "{ok}");
+            assert!(!is_vault_audience(ok, "vault.localhost"), "{ok}");
+        }
+        for bad in ["https://vault.azure.net", KEY_VAULT_APP_ID, "https://vault.localhost:8443"] {
+            assert!(!is_managed_hsm_audience(bad, "vault.localhost"), "{bad}");
+        }
     }
 
     #[test]

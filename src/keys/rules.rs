@@ -51,6 +51,16 @@ pub(super) fn checked_key_ops(
     Ok(key_ops)
 }
 
+/// A Managed HSM holds only HSM-protected key types (RSA-HSM, EC-HSM, oct-HSM, AKP-HSM); a
+/// software type is refused with the service's invalid-kty error ([unverified] on an HSM: the
+/// text is the one a vault gives for a type it does not hold).
+pub(super) fn check_store_accepts(vault: &crate::vaults::Vault, key_type: KeyType) -> Result<()> {
+    if vault.is_managed_hsm() && !key_type.is_hsm() {
+        return Err(Error::BadParameter(format!("Invalid kty value: {}", key_type.as_str())));
+    }
+    Ok(())
+}
+
 /// What a create will generate, once its parameters are checked.
 #[derive(Clone, Copy, Debug)]
 pub(super) enum GenerationPlan {

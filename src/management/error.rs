@@ -67,6 +67,7 @@ impl From<VaultError> for ManagementError {
             VaultError::Deleted(name) => Self::VaultSoftDeleted(name),
             VaultError::NotFound(name) => Self::VaultNotFound(name),
             VaultError::PurgeProtected(name) => Self::PurgeProtected(name),
+            taken @ VaultError::NameTaken { .. } => Self::InvalidRequest(taken.to_string()),
             VaultError::Store(err) => err.into(),
         }
     }

@@ -112,6 +112,7 @@ pub fn scope_id(vault: &Vault, scope: &AssignmentScope) -> String {
     match scope {
         AssignmentScope::Vault => vault.resource_id(),
         AssignmentScope::Key(key) => format!("{}/keys/{key}", vault.resource_id()),
+        AssignmentScope::AllKeys => format!("{}/keys", vault.resource_id()),
         AssignmentScope::Inherited(scope) => scope.clone(),
     }
 }

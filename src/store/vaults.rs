@@ -6,10 +6,15 @@ use uuid::Uuid;
 use crate::auth::policy::AccessPolicy;
 use crate::auth::rbac::RoleAssignment;
 use crate::clock::UnixSeconds;
-use crate::vaults::{ArmInfo, Vault, VaultDeletion, VaultName};
+use crate::vaults::{ArmInfo, ManagedHsm, Vault, VaultDeletion, VaultKind, VaultName};
 
 fn json<T: serde::Serialize>(value: &T) -> Result<String, sqlx::Error> {
     serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
+/// The HSM state column: NULL for a vault.
+fn managed_hsm(vault: &Vault) -> Result<Option<String>, sqlx::Error> {
+    vault.managed_hsm().map(json).transpose()
 }
 
 /// The vault's own assignments as stored; inherited ones live in `scoped_role_assignments`.
@@ -19,8 +24,8 @@ fn own_assignments(vault: &Vault) -> Result<String, sqlx::Error> {
 
 pub async fn insert(conn: &mut SqliteConnection, vault: &Vault, now: UnixSeconds) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO vaults (name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments, arm, created)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO vaults (name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments, arm, managed_hsm, created)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )
     .bind(vault.name.as_str())
     .bind(vault.tenant_id.to_string())
@@ -30,17 +35,18 @@ pub async fn insert(conn: &mut SqliteConnection, vault: &Vault, now: UnixSeconds
     .bind(vault.rbac_authorization)
     .bind(own_assignments(vault)?)
     .bind(json(&vault.arm)?)
+    .bind(managed_hsm(vault)?)
     .bind(now)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Writes everything about a vault but its name and retention (which never changes).
+/// Writes everything about a vault but its name, retention and kind (which never change).
 pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE vaults SET tenant_id = ?, purge_protection = ?, access_policies = ?, rbac_authorization = ?, role_assignments = ?, arm = ?,
-         deleted_date = ?, scheduled_purge_date = ? WHERE name = ?",
+         managed_hsm = ?, deleted_date = ?, scheduled_purge_date = ? WHERE name = ?",
     )
         .bind(vault.tenant_id.to_string())
         .bind(vault.purge_protection)
@@ -48,6 +54,7 @@ pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sq
         .bind(vault.rbac_authorization)
         .bind(own_assignments(vault)?)
         .bind(json(&vault.arm)?)
+        .bind(managed_hsm(vault)?)
         .bind(vault.deletion.map(|d| d.deleted_date))
         .bind(vault.deletion.map(|d| d.scheduled_purge_date))
         .bind(vault.name.as_str())
@@ -56,7 +63,7 @@ pub async fn update(conn: &mut SqliteConnection, vault: &Vault) -> Result<(), sq
     Ok(())
 }
 
-const COLUMNS: &str = "name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments, arm, deleted_date, scheduled_purge_date";
+const COLUMNS: &str = "name, tenant_id, soft_delete_retention_days, purge_protection, access_policies, rbac_authorization, role_assignments, arm, managed_hsm, deleted_date, scheduled_purge_date";
 
 pub async fn list(conn: &mut SqliteConnection) -> Result<Vec<Vault>, sqlx::Error> {
     let rows =
@@ -101,6 +108,12 @@ fn vault_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Vault, sqlx::Error> {
                 Some(VaultDeletion { deleted_date, scheduled_purge_date })
             }
             _ => None,
+        },
+        kind: match row.try_get::<Option<String>, _>("managed_hsm")? {
+            None => VaultKind::Vault,
+            Some(state) => {
+                VaultKind::ManagedHsm(serde_json::from_str::<ManagedHsm>(&state).map_err(|e| decode(Box::new(e)))?)
+            }
         },
     })
 }

@@ -5,6 +5,8 @@
 //! protection, once on, stays on. Nothing here knows HTTP; the management API's wire mapping
 //! lives in `api/arm`.
 
+mod hsm;
+pub mod local_rbac;
 mod registry;
 mod rules;
 mod settings;
@@ -14,6 +16,7 @@ use uuid::Uuid;
 use crate::auth::policy::AccessPolicy;
 use crate::auth::rbac::RoleAssignment;
 
+pub use hsm::{Flavour, HSM_SKU, ManagedHsm, VaultKind, hsm_domain};
 pub use registry::{VaultError, VaultRegistry, Written, deletion_at};
 pub use rules::{RETENTION_DAYS, VaultRule, check_retention, next_purge_protection, retention_is_fixed};
 pub use settings::VaultSettings;
@@ -68,6 +71,9 @@ pub struct Vault {
     pub arm: ArmInfo,
     /// Set while the vault is soft-deleted: its keys are unreachable until it is recovered.
     pub deletion: Option<VaultDeletion>,
+    /// A Key Vault vault, or a Managed HSM with its own state. Both kinds share one namespace
+    /// (one table, names unique across both): see `vaults::hsm`.
+    pub kind: VaultKind,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -112,16 +118,50 @@ impl Vault {
             role_assignments: vec![],
             arm: ArmInfo::default(),
             deletion: None,
+            kind: VaultKind::Vault,
         }
     }
 
-    /// The ARM resource id the emulator gives the vault (RBAC scopes and messages use it).
+    /// A new, not yet activated Managed HSM: soft delete is always on, local RBAC always decides
+    /// (access policies never apply), and `initial_admin_object_ids` are its first
+    /// Administrators at scope `/`.
+    #[must_use]
+    pub fn new_managed_hsm(settings: &VaultSettings, tenant_id: Uuid, initial_admin_object_ids: Vec<Uuid>) -> Self {
+        let mut hsm = Self::new(settings, tenant_id);
+        hsm.rbac_authorization = true;
+        hsm.role_assignments = initial_admin_object_ids.iter().map(|&id| hsm::initial_administrator(id)).collect();
+        hsm.arm.sku = hsm::HSM_SKU.to_owned();
+        hsm.kind = VaultKind::ManagedHsm(ManagedHsm::new(initial_admin_object_ids));
+        hsm
+    }
+
+    /// The Managed HSM state, if this is one.
+    #[must_use]
+    pub fn managed_hsm(&self) -> Option<&ManagedHsm> {
+        match &self.kind {
+            VaultKind::ManagedHsm(hsm) => Some(hsm),
+            VaultKind::Vault => None,
+        }
+    }
+
+    #[must_use]
+    pub fn flavour(&self) -> Flavour {
+        self.kind.flavour()
+    }
+
+    #[must_use]
+    pub fn is_managed_hsm(&self) -> bool {
+        self.managed_hsm().is_some()
+    }
+
+    /// The ARM resource id the emulator gives the vault or HSM (RBAC scopes and messages use it).
     #[must_use]
     pub fn resource_id(&self) -> String {
         format!(
-            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/vaults/{}",
+            "/subscriptions/{}/resourceGroups/{}/providers/Microsoft.KeyVault/{}/{}",
             crate::auth::identity::default_subscription(self.tenant_id),
             self.arm.resource_group,
+            self.kind.resource_type(),
             self.name
         )
     }

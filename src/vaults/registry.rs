@@ -7,9 +7,12 @@
 //! the cache is updated in commit order. A read-modify-write that read the cache instead lost
 //! concurrent access-policy and role-assignment grants (issue 14).
 //!
+//! Vaults and Managed HSMs share the registry and its one namespace; every lookup and write
+//! names the flavour it wants (`Flavour`), so a vault path never reaches an HSM.
+//!
 //! Over 400 lines because the one write path, the purge path and the inherited (subscription-
-//! and group-scope) assignments share the cache and the write lock kept here; about a third is
-//! tests.
+//! and group-scope) assignments share the cache and the write lock kept here, for both
+//! flavours; about a third is tests.
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
@@ -17,8 +20,8 @@ use std::sync::{Arc, RwLock};
 use uuid::Uuid;
 
 use super::{
-    Authorization, DEFAULT_VAULT, Vault, VaultDeletion, VaultName, VaultRule, VaultSettings, next_purge_protection,
-    retention_is_fixed,
+    Authorization, DEFAULT_VAULT, Flavour, ManagedHsm, Vault, VaultDeletion, VaultKind, VaultName, VaultRule,
+    VaultSettings, next_purge_protection, retention_is_fixed,
 };
 use crate::auth::policy::AccessPolicy;
 use crate::auth::rbac::{AssignmentScope, scope_covers};
@@ -40,6 +43,9 @@ pub enum VaultError {
     NotFound(String),
     #[error("vault '{0}' has purge protection: it is purged at its scheduled purge date, not before")]
     PurgeProtected(String),
+    /// Vaults and HSMs share one namespace: the name is held by the other kind.
+    #[error("the name '{name}' is already used by a {holder}")]
+    NameTaken { name: String, holder: &'static str },
     #[error("store: {0}")]
     Store(#[from] sqlx::Error),
 }
@@ -135,25 +141,51 @@ impl VaultRegistry {
         self.vaults.read().unwrap_or_else(std::sync::PoisonError::into_inner).get(&name.to_ascii_lowercase()).cloned()
     }
 
-    /// An active (not soft-deleted) vault.
+    /// An active (not soft-deleted) store of `flavour` named `name`.
+    #[must_use]
+    pub fn get_of(&self, flavour: Flavour, name: &str) -> Option<Arc<Vault>> {
+        self.any(name).filter(|v| v.deletion.is_none() && v.flavour() == flavour)
+    }
+
+    /// A soft-deleted store of `flavour`.
+    #[must_use]
+    pub fn get_deleted_of(&self, flavour: Flavour, name: &str) -> Option<Arc<Vault>> {
+        self.any(name).filter(|v| v.deletion.is_some() && v.flavour() == flavour)
+    }
+
+    /// An active (not soft-deleted) vault (never an HSM).
     #[must_use]
     pub fn get(&self, name: &str) -> Option<Arc<Vault>> {
-        self.any(name).filter(|v| v.deletion.is_none())
+        self.get_of(Flavour::Vault, name)
     }
 
-    /// A soft-deleted vault.
+    /// A soft-deleted vault (never an HSM).
     #[must_use]
     pub fn get_deleted(&self, name: &str) -> Option<Arc<Vault>> {
-        self.any(name).filter(|v| v.deletion.is_some())
+        self.get_deleted_of(Flavour::Vault, name)
     }
 
-    fn sorted(&self, deleted: bool) -> Vec<Arc<Vault>> {
+    /// An active Managed HSM.
+    #[must_use]
+    pub fn get_hsm(&self, name: &str) -> Option<Arc<Vault>> {
+        self.get_of(Flavour::ManagedHsm, name)
+    }
+
+    /// A soft-deleted Managed HSM.
+    #[must_use]
+    pub fn get_deleted_hsm(&self, name: &str) -> Option<Arc<Vault>> {
+        self.get_deleted_of(Flavour::ManagedHsm, name)
+    }
+
+    /// Every store of `flavour`, active or soft-deleted as `deleted` says, by name.
+    #[must_use]
+    pub fn all_of(&self, flavour: Flavour, deleted: bool) -> Vec<Arc<Vault>> {
         let mut vaults: Vec<_> = self
             .vaults
             .read()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .values()
-            .filter(|v| v.deletion.is_some() == deleted)
+            .filter(|v| v.deletion.is_some() == deleted && v.flavour() == flavour)
             .cloned()
             .collect();
         vaults.sort_by(|a, b| a.name.as_str().cmp(b.name.as_str()));
@@ -163,20 +195,62 @@ impl VaultRegistry {
     /// Every active vault, by name.
     #[must_use]
     pub fn all(&self) -> Vec<Arc<Vault>> {
-        self.sorted(false)
+        self.all_of(Flavour::Vault, false)
     }
 
     /// Every soft-deleted vault, by name.
     #[must_use]
     pub fn all_deleted(&self) -> Vec<Arc<Vault>> {
-        self.sorted(true)
+        self.all_of(Flavour::Vault, true)
     }
 
-    /// The one write path. Reads vault `name` (active or soft-deleted) inside a write
-    /// transaction; `change` decides from that and returns the vault to store; the commit comes
-    /// before the cache update. Returning the vault unchanged writes nothing.
+    /// Every active Managed HSM, by name.
+    #[must_use]
+    pub fn all_hsms(&self) -> Vec<Arc<Vault>> {
+        self.all_of(Flavour::ManagedHsm, false)
+    }
+
+    /// Every active vault and HSM: what due work (rotation, purges of keys) runs over.
+    #[must_use]
+    pub fn all_stores(&self) -> Vec<Arc<Vault>> {
+        let mut all = self.all();
+        all.extend(self.all_hsms());
+        all
+    }
+
+    /// The one write path for vaults: [`VaultRegistry::transact_of`] for [`Flavour::Vault`].
     pub async fn transact<E>(
         &self,
+        name: &str,
+        change: impl FnOnce(Option<&Vault>) -> Result<Vault, E>,
+    ) -> Result<Written, E>
+    where
+        E: From<VaultError>,
+    {
+        self.transact_of(Flavour::Vault, name, change).await
+    }
+
+    /// The one write path for Managed HSMs: [`VaultRegistry::transact_of`] for
+    /// [`Flavour::ManagedHsm`].
+    pub async fn transact_hsm<E>(
+        &self,
+        name: &str,
+        change: impl FnOnce(Option<&Vault>) -> Result<Vault, E>,
+    ) -> Result<Written, E>
+    where
+        E: From<VaultError>,
+    {
+        self.transact_of(Flavour::ManagedHsm, name, change).await
+    }
+
+    /// The one write path. Reads store `name` (active or soft-deleted) inside a write
+    /// transaction; `change` decides from that and returns the store to write; the commit comes
+    /// before the cache update. Returning it unchanged writes nothing. A name held by the other
+    /// flavour is `NameTaken` before `change` runs, and `change` cannot turn one flavour into the
+    /// other.
+    pub async fn transact_of<E>(
+        &self,
+        flavour: Flavour,
         name: &str,
         change: impl FnOnce(Option<&Vault>) -> Result<Vault, E>,
     ) -> Result<Written, E>
@@ -187,9 +261,15 @@ impl VaultRegistry {
         let _serialised = self.writes.lock().await;
         let mut tx = store::begin_write(&self.pool).await.map_err(VaultError::from)?;
         let before = store::vaults::get(&mut tx, &name).await.map_err(VaultError::from)?;
+        if let Some(holder) = before.as_ref().filter(|v| v.flavour() != flavour) {
+            return Err(VaultError::NameTaken { name, holder: holder.kind.noun() }.into());
+        }
         let after = change(before.as_ref())?;
         if after.name.as_str() != name {
             return Err(VaultError::Invalid(format!("a write to vault '{name}' cannot rename it")).into());
+        }
+        if after.flavour() != flavour {
+            return Err(VaultError::Invalid(format!("a write to '{name}' cannot change its kind")).into());
         }
         if before.as_ref() == Some(&after) {
             drop(tx);
@@ -217,7 +297,31 @@ impl VaultRegistry {
     where
         E: From<VaultError>,
     {
-        self.transact(name, |current| {
+        self.modify_of(Flavour::Vault, name, change).await
+    }
+
+    /// Changes an active Managed HSM; a missing or soft-deleted one is `NotFound`.
+    pub async fn modify_hsm<E>(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut Vault) -> Result<(), E>,
+    ) -> Result<Written, E>
+    where
+        E: From<VaultError>,
+    {
+        self.modify_of(Flavour::ManagedHsm, name, change).await
+    }
+
+    async fn modify_of<E>(
+        &self,
+        flavour: Flavour,
+        name: &str,
+        change: impl FnOnce(&mut Vault) -> Result<(), E>,
+    ) -> Result<Written, E>
+    where
+        E: From<VaultError>,
+    {
+        self.transact_of(flavour, name, |current| {
             let mut vault =
                 current.filter(|v| !v.is_deleted()).cloned().ok_or_else(|| VaultError::NotFound(name.to_owned()))?;
             change(&mut vault)?;
@@ -229,9 +333,14 @@ impl VaultRegistry {
     /// Soft-deletes a vault: it and its keys disappear from the data plane until recovered,
     /// and it is purged `retention` days later on the emulator clock.
     pub async fn delete(&self, name: &str) -> Result<Arc<Vault>, VaultError> {
+        self.delete_of(Flavour::Vault, name).await
+    }
+
+    /// Soft-deletes a vault or HSM of `flavour` (an HSM always has soft delete).
+    pub async fn delete_of(&self, flavour: Flavour, name: &str) -> Result<Arc<Vault>, VaultError> {
         let now = self.clock.now();
         let written = self
-            .modify(name, |vault| {
+            .modify_of(flavour, name, |vault| {
                 if vault.name.as_str() == DEFAULT_VAULT {
                     return Err(VaultError::Invalid(
                         "the emulator's default vault always exists and cannot be deleted".into(),
@@ -246,8 +355,19 @@ impl VaultRegistry {
 
     /// Purges a soft-deleted vault and its keys for good; refused under purge protection.
     pub async fn purge(&self, name: &str) -> Result<(), VaultError> {
+        self.purge_of(Flavour::Vault, name).await
+    }
+
+    /// Purges a soft-deleted vault or HSM of `flavour`; refused under purge protection.
+    pub async fn purge_of(&self, flavour: Flavour, name: &str) -> Result<(), VaultError> {
         self.remove(name, |vault| {
-            if vault.purge_protection { Err(VaultError::PurgeProtected(vault.name.to_string())) } else { Ok(()) }
+            if vault.flavour() != flavour {
+                Err(VaultError::NotFound(vault.name.to_string()))
+            } else if vault.purge_protection {
+                Err(VaultError::PurgeProtected(vault.name.to_string()))
+            } else {
+                Ok(())
+            }
         })
         .await
     }
@@ -256,7 +376,9 @@ impl VaultRegistry {
     pub async fn purge_due(&self) -> Result<usize, VaultError> {
         let now = self.clock.now();
         let due = |vault: &Vault| vault.deletion.is_some_and(|d| d.scheduled_purge_date <= now);
-        let candidates: Vec<_> = self.all_deleted().into_iter().filter(|v| due(v)).collect();
+        let mut candidates = self.all_of(Flavour::Vault, true);
+        candidates.extend(self.all_of(Flavour::ManagedHsm, true));
+        candidates.retain(|v| due(v));
         let mut purged = 0;
         for vault in &candidates {
             // Recovered since the list was taken: not due any more.
@@ -307,11 +429,13 @@ impl VaultRegistry {
         vault
     }
 
-    /// Creates a vault, or returns the existing one unchanged when the name is taken.
+    /// Creates a vault or HSM, or returns the existing one unchanged when the name is taken by
+    /// the same kind.
     pub async fn create(&self, vault: Vault) -> Result<Arc<Vault>, VaultError> {
         super::check_retention(vault.soft_delete_retention_days)?;
+        let flavour = vault.flavour();
         let written = self
-            .transact(vault.name.as_str().to_owned().as_str(), |current| match current {
+            .transact_of(flavour, vault.name.as_str().to_owned().as_str(), |current| match current {
                 Some(existing) if existing.is_deleted() => Err(VaultError::Deleted(existing.name.to_string())),
                 Some(existing) => Ok(existing.clone()),
                 None => Ok(vault),
@@ -361,6 +485,68 @@ impl VaultRegistry {
             .modify(name, |vault| {
                 authorization.apply_to(vault);
                 Ok::<_, VaultError>(())
+            })
+            .await?;
+        Ok(written.after)
+    }
+
+    /// Makes sure Managed HSM `settings.name` exists in `tenant`, with `initial_admins` as
+    /// Administrators at `/`, active when `activated` says so (the `--hsm` flag and the config
+    /// file declare HSMs active for tests that do not care about the security domain). An
+    /// existing HSM keeps its state; it is activated if asked, never deactivated, and learns
+    /// initial administrators it did not have.
+    pub async fn ensure_hsm(
+        &self,
+        settings: &VaultSettings,
+        tenant_id: Uuid,
+        initial_admins: &[Uuid],
+        activated: bool,
+    ) -> Result<Arc<Vault>, VaultError> {
+        super::check_retention(settings.soft_delete_retention_days)?;
+        let written = self
+            .transact_hsm(settings.name.as_str(), |current| {
+                let mut hsm = match current {
+                    Some(existing) if existing.is_deleted() => {
+                        return Err(VaultError::Deleted(settings.name.to_string()));
+                    }
+                    Some(existing) => existing.clone(),
+                    None => Vault::new_managed_hsm(settings, tenant_id, initial_admins.to_vec()),
+                };
+                retention_is_fixed(
+                    settings.name.as_str(),
+                    hsm.soft_delete_retention_days,
+                    settings.soft_delete_retention_days,
+                )?;
+                hsm.purge_protection = next_purge_protection(hsm.purge_protection, Some(settings.purge_protection))?;
+                hsm.tenant_id = tenant_id;
+                if let VaultKind::ManagedHsm(state) = &mut hsm.kind {
+                    state.activated |= activated;
+                    for admin in initial_admins {
+                        if !state.initial_admin_object_ids.contains(admin) {
+                            state.initial_admin_object_ids.push(*admin);
+                            hsm.role_assignments.push(super::hsm::initial_administrator(*admin));
+                        }
+                    }
+                }
+                Ok(hsm)
+            })
+            .await?;
+        Ok(written.after)
+    }
+
+    /// Sets HSM `name`'s activation state in one write (the security domain flow calls this).
+    pub async fn set_hsm_state<E>(
+        &self,
+        name: &str,
+        change: impl FnOnce(&mut ManagedHsm) -> Result<(), E>,
+    ) -> Result<Arc<Vault>, E>
+    where
+        E: From<VaultError>,
+    {
+        let written = self
+            .modify_hsm(name, |hsm| match &mut hsm.kind {
+                VaultKind::ManagedHsm(state) => change(state),
+                VaultKind::Vault => Err(VaultError::NotFound(name.to_owned()).into()),
             })
             .await?;
         Ok(written.after)
@@ -483,5 +669,40 @@ mod tests {
         assert!(registry.get("kept").is_none() && registry.get_deleted("kept").is_some());
         assert!(matches!(registry.purge("kept").await, Err(VaultError::PurgeProtected(_))));
         assert!(matches!(registry.delete(DEFAULT_VAULT).await, Err(VaultError::NotFound(_))));
+    }
+
+    #[tokio::test]
+    async fn vaults_and_hsms_share_one_namespace_and_lookups_keep_them_apart() {
+        let registry = registry().await;
+        let tenant = Uuid::from_u128(1);
+        let admin = Uuid::from_u128(7);
+        let mut settings = VaultSettings::new(VaultName::parse("hsm1").unwrap());
+        settings.purge_protection = true;
+        let hsm = registry.ensure_hsm(&settings, tenant, &[admin], false).await.unwrap();
+        let state = hsm.managed_hsm().unwrap();
+        assert!(!state.activated && state.initial_admin_object_ids == [admin]);
+        assert_eq!(hsm.role_assignments.len(), 1, "the initial admin is an Administrator at /");
+        assert!(registry.get("hsm1").is_none() && registry.get_hsm("hsm1").is_some());
+        assert!(registry.all().iter().all(|v| !v.is_managed_hsm()));
+
+        // A vault cannot take the HSM's name, nor an HSM a vault's.
+        let taken = registry.ensure(&VaultName::parse("hsm1").unwrap(), None, tenant, &[]).await;
+        assert!(matches!(taken, Err(VaultError::NameTaken { holder: "managed HSM", .. })), "{taken:?}");
+        registry.ensure(&VaultName::parse("cmk").unwrap(), None, tenant, &[]).await.unwrap();
+        let taken = registry.ensure_hsm(&VaultSettings::new(VaultName::parse("cmk").unwrap()), tenant, &[], true).await;
+        assert!(matches!(taken, Err(VaultError::NameTaken { holder: "vault", .. })), "{taken:?}");
+        assert!(
+            registry.modify("hsm1", |_| Ok::<_, VaultError>(())).await.is_err(),
+            "a vault write never reaches an HSM"
+        );
+
+        // Activation only goes one way; purge protection stays on; the state survives a reload.
+        registry.ensure_hsm(&settings, tenant, &[], true).await.unwrap();
+        settings.purge_protection = false;
+        assert!(registry.ensure_hsm(&settings, tenant, &[], false).await.is_err());
+        let reloaded = VaultRegistry::load(registry.pool.clone(), Clock::new(), Arc::default()).await.unwrap();
+        let hsm = reloaded.get_hsm("hsm1").unwrap();
+        assert!(hsm.managed_hsm().unwrap().activated && hsm.purge_protection);
+        assert_eq!(hsm.resource_id().rsplit('/').nth(1), Some("managedHSMs"));
     }
 }

@@ -15,6 +15,7 @@ mod deleted_keys;
 mod faults;
 mod fixture;
 mod helpers;
+mod hsm;
 mod identity;
 mod import;
 mod keys;

@@ -33,6 +33,8 @@ fi
 export KVEMU_BIN
 # A second vault with a 7-day retention and purge protection, for the soft-delete scenarios.
 export KVEMU_VAULTS="${KVEMU_VAULTS:-protected:retention-days=7:purge-protection}"
+# The Managed HSM of test_managed_hsm.py: activated, administered and used by the default identity.
+export KVEMU_HSMS="${KVEMU_HSMS:-hsm1}"
 # The identities and vaults of the identity scenarios (storage, app; vaults cmk and cmkrbac).
 export KVEMU_CONFIG="${KVEMU_CONFIG:-$SDK_DIR/kvemu.toml}"
 
@@ -89,7 +91,7 @@ run_examples() (
   trap 'if [[ -n "${pid:-}" ]]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi; rm -rf "$tmp" "$jsdir"' EXIT
   trap 'exit 130' INT TERM
   cp "$REPO_ROOT/examples/cosmos_cmk.mjs" "$jsdir/" || return 1
-  env -u KVEMU_CONFIG -u KVEMU_VAULTS "$KVEMU_BIN" --data-dir "$tmp/data" --https-port 0 --http-port 0 \
+  env -u KVEMU_CONFIG -u KVEMU_VAULTS -u KVEMU_HSMS "$KVEMU_BIN" --data-dir "$tmp/data" --https-port 0 --http-port 0 \
     </dev/null >"$tmp/stdout" 2>"$tmp/stderr" &
   pid=$!
   emulator_output() { echo "run.sh: emulator output:" >&2; cat "$tmp/stdout" >&2; tail -c 8000 "$tmp/stderr" >&2; }

@@ -41,7 +41,7 @@ pub fn routes() -> Routes {
 
 /// The ARM representation of a vault; `origin` gives the port its `vaultUri` carries.
 pub fn vault_body(vault: &Vault, origin: &str, domain: &str) -> Value {
-    let port = crate::api::vault::split_authority(origin.trim_start_matches("https://")).1;
+    let port = crate::api::host::split_authority(origin.trim_start_matches("https://")).1;
     let port = port.map(|p| format!(":{p}")).unwrap_or_default();
     json!({
         "id": vault.resource_id(),

@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod deleted_keys;
 pub mod key_ref;
 pub mod keys;
+pub mod local_rbac;
 pub mod release;
 pub mod rotation;
 pub mod secure_wrap;
@@ -23,10 +24,11 @@ use axum::routing::{MethodRouter, delete, get, patch, post, put};
 use super::AppState;
 use super::errors::ApiError;
 use super::extract::VaultRequest;
+use super::host::{challenge, request_authority, split_authority, store_for_host};
 use super::messages;
 use crate::auth::decision::Target;
-use crate::auth::table::Operation;
-use crate::vaults::DEFAULT_VAULT;
+use crate::auth::table::{NOT_ON_VAULTS, Operation};
+use crate::vaults::Flavour;
 use axum::extract::FromRequestParts;
 
 pub fn router(state: AppState) -> Routes {
@@ -76,7 +78,41 @@ pub fn router(state: AppState) -> Routes {
                 .merge(endpoint(delete(deleted_keys::purge_deleted_key), Op::PurgeDeletedKey)),
         )
         .route("/deletedkeys/{name}/recover", endpoint(post(deleted_keys::recover_deleted_key), Op::RecoverDeletedKey))
+        .merge(local_rbac_routes())
         .map_router(|router| router.layer(middleware::from_fn_with_state(state, authenticate)))
+}
+
+/// A Managed HSM's local RBAC at its three scopes: `/`, `/keys` and `/keys/{name}` (the scope
+/// is the path before `/providers/`; the SDKs' empty segments are collapsed before routing).
+fn local_rbac_routes() -> Routes {
+    use Operation as Op;
+    const ASSIGNMENTS: &str = "providers/Microsoft.Authorization/roleAssignments";
+    const DEFINITIONS: &str = "providers/Microsoft.Authorization/roleDefinitions";
+    let mut routes = Routes::new();
+    for scope in ["", "/keys", "/keys/{name}"] {
+        routes = routes
+            .route(
+                &format!("{scope}/{ASSIGNMENTS}"),
+                endpoint(get(local_rbac::list_role_assignments), Op::ReadRoleAssignment),
+            )
+            .route(
+                &format!("{scope}/{ASSIGNMENTS}/{{assignment}}"),
+                endpoint(get(local_rbac::get_role_assignment), Op::ReadRoleAssignment)
+                    .merge(endpoint(put(local_rbac::create_role_assignment), Op::WriteRoleAssignment))
+                    .merge(endpoint(delete(local_rbac::delete_role_assignment), Op::DeleteRoleAssignment)),
+            )
+            .route(
+                &format!("{scope}/{DEFINITIONS}"),
+                endpoint(get(local_rbac::list_role_definitions), Op::ReadRoleDefinition),
+            )
+            .route(
+                &format!("{scope}/{DEFINITIONS}/{{definition}}"),
+                endpoint(get(local_rbac::get_role_definition), Op::ReadRoleDefinition)
+                    .merge(endpoint(put(local_rbac::set_role_definition), Op::WriteRoleDefinition))
+                    .merge(endpoint(delete(local_rbac::delete_role_definition), Op::DeleteRoleDefinition)),
+            );
+    }
+    routes
 }
 
 /// `/keys/{name}` and `/keys/{name}/`: get and update the current version, delete the key,
@@ -133,62 +169,25 @@ async fn authorize(operation: Operation, req: Request, next: Next) -> Response {
     if let Some(response) = fault {
         return ApiError::injected(response).into_response();
     }
+    // Local RBAC and the security domain exist only on a Managed HSM's host.
+    if operation.permission() == NOT_ON_VAULTS && !ctx.vault.is_managed_hsm() {
+        let (method, path) = (parts.method.as_str(), parts.uri.path());
+        return ApiError::RouteNotFound { message: messages::route_not_found(method, path) }.into_response();
+    }
+    if let Some(hsm) = ctx.vault.managed_hsm()
+        && hsm.refuses_before_activation(operation)
+    {
+        return ApiError::Forbidden {
+            message: messages::hsm_not_activated(ctx.vault.name.as_str()),
+            inner: "HsmNotActivated",
+        }
+        .into_response();
+    }
     let decision = ctx.authorize(operation, target);
     match decision {
         Ok(()) => next.run(Request::from_parts(parts, body)).await,
         Err(err) => err.into_response(),
     }
-}
-
-/// The authority the client addressed: HTTP/2 `:authority`, else the Host header.
-pub fn request_authority(req: &Request) -> String {
-    authority_of(req.uri(), req.headers())
-}
-
-/// [`request_authority`] from a request's parts.
-pub fn authority_of(uri: &axum::http::Uri, headers: &axum::http::HeaderMap) -> String {
-    uri.authority()
-        .map(|a| a.as_str().to_owned())
-        .or_else(|| headers.get(header::HOST).and_then(|h| h.to_str().ok()).map(str::to_owned))
-        .unwrap_or_else(|| "localhost".to_owned())
-        .to_ascii_lowercase()
-}
-
-/// Splits `host[:port]` (IPv6 literals in brackets) into host and port.
-#[must_use]
-pub fn split_authority(authority: &str) -> (&str, Option<&str>) {
-    if let Some(rest) = authority.strip_prefix('[')
-        && let Some((host, after)) = rest.split_once(']')
-    {
-        return (host, after.strip_prefix(':'));
-    }
-    match authority.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => (host, Some(port)),
-        _ => (authority, None),
-    }
-}
-
-/// The vault a host names: `{vault}.{domain}` names a vault; any other host (`localhost`, an
-/// IP, the bare domain, a compose service name) means the default vault. `None`: a host under
-/// the domain with more than one label before it, which names nothing.
-#[must_use]
-pub fn vault_for_host<'a>(host: &'a str, domain: &str) -> Option<&'a str> {
-    // A fully qualified name may end with a dot; it names the same host.
-    let host = host.strip_suffix('.').unwrap_or(host);
-    match host.strip_suffix(domain).and_then(|prefix| prefix.strip_suffix('.')) {
-        Some(label) if !label.is_empty() && !label.contains('.') => Some(label),
-        Some(_) => None,
-        None => Some(DEFAULT_VAULT),
-    }
-}
-
-/// `WWW-Authenticate` for a request to `authority` (contract §3, sdk-clients §1): the resource
-/// is the domain with the client's port, so the vault host always ends with `.` + resource
-/// host; values carry no `,` or `=`, since Python splits on them.
-#[must_use]
-pub fn challenge(authority: &str, domain: &str, tenant: &uuid::Uuid) -> String {
-    let port = split_authority(authority).1.map(|p| format!(":{p}")).unwrap_or_default();
-    format!(r#"Bearer authorization="https://localhost{port}/{tenant}", resource="https://{domain}{port}""#)
 }
 
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -198,12 +197,17 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         return ApiError::bad_parameter("The request has an empty Host header.").into_response();
     }
     let domain = &state.settings.domain;
-    let vault = vault_for_host(host, domain).and_then(|name| state.vaults.get(name));
-    let Some(vault) = vault else {
+    let addressed = store_for_host(host, domain);
+    let vault = addressed.and_then(|(flavour, name)| state.vaults.get_of(flavour, name));
+    let (Some((flavour, _)), Some(vault)) = (addressed, vault) else {
         return ApiError::VaultNotFound { message: messages::vault_not_found(host) }.into_response();
     };
     let header_value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match state.validator.validate_header(header_value, vault.tenant_id) {
+    let validated = match flavour {
+        Flavour::Vault => state.validator.validate_header(header_value, vault.tenant_id),
+        Flavour::ManagedHsm => state.validator.validate_hsm_header(header_value, vault.tenant_id),
+    };
+    match validated {
         Ok(principal) => {
             let origin = format!("https://{authority}");
             req.extensions_mut().insert(VaultRequest { vault, origin, principal });
@@ -215,50 +219,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
         }
         Err(err) => {
             tracing::debug!(error = %err, "rejected bearer token");
-            ApiError::unauthorized(&err, challenge(&authority, domain, &vault.tenant_id)).into_response()
+            ApiError::unauthorized(&err, challenge(&authority, flavour, domain, &vault.tenant_id)).into_response()
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hosts_map_to_vaults() {
-        let d = "vault.localhost";
-        assert_eq!(vault_for_host("default.vault.localhost", d), Some("default"));
-        assert_eq!(vault_for_host("cmk.vault.localhost", d), Some("cmk"));
-        assert_eq!(vault_for_host("localhost", d), Some(DEFAULT_VAULT));
-        assert_eq!(vault_for_host("127.0.0.1", d), Some(DEFAULT_VAULT));
-        assert_eq!(vault_for_host("vault.localhost", d), Some(DEFAULT_VAULT));
-        assert_eq!(vault_for_host("keyvault", d), Some(DEFAULT_VAULT));
-        assert_eq!(vault_for_host("a.b.vault.localhost", d), None);
-        assert_eq!(vault_for_host("cmk.vault.localhost.", d), Some("cmk"));
-    }
-
-    #[test]
-    fn authorities_split() {
-        assert_eq!(split_authority("a.vault.localhost:8443"), ("a.vault.localhost", Some("8443")));
-        assert_eq!(split_authority("localhost"), ("localhost", None));
-        assert_eq!(split_authority("[::1]:8443"), ("::1", Some("8443")));
-        assert_eq!(split_authority("[::1]"), ("::1", None));
-    }
-
-    #[test]
-    fn challenge_keeps_the_port_and_has_no_commas_or_equals_in_values() {
-        let tenant = uuid::Uuid::nil();
-        let c = challenge("default.vault.localhost:8443", "vault.localhost", &tenant);
-        assert_eq!(
-            c,
-            r#"Bearer authorization="https://localhost:8443/00000000-0000-0000-0000-000000000000", resource="https://vault.localhost:8443""#
-        );
-        for value in c.split('"').skip(1).step_by(2) {
-            assert!(!value.contains(',') && !value.contains('='), "{value}");
-        }
-        assert!(
-            challenge("x.vault.localhost", "vault.localhost", &tenant)
-                .ends_with(r#"resource="https://vault.localhost""#)
-        );
     }
 }

@@ -597,6 +597,7 @@ mod tests {
             role_assignments: vec![],
             arm: crate::vaults::ArmInfo::default(),
             deletion: None,
+            kind: crate::vaults::VaultKind::Vault,
         }
     }
 

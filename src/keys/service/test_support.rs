@@ -28,6 +28,7 @@ pub(crate) async fn service() -> (KeyService, Vault) {
             role_assignments: vec![],
             arm: crate::vaults::ArmInfo::default(),
             deletion: None,
+            kind: crate::vaults::VaultKind::Vault,
         })
         .await
         .unwrap();

@@ -11,7 +11,8 @@ use crate::keys::model::{
 use crate::keys::release::ReleasePolicy;
 use crate::keys::requests::{AttributeChanges, CreateKeyRequest, ImportKeyRequest, UpdateKeyRequest};
 use crate::keys::rules::{
-    GenerationPlan, check_exportability, checked_key_ops, immutable_policy, validate_generation, validate_key_ops,
+    GenerationPlan, check_exportability, check_store_accepts, checked_key_ops, immutable_policy, validate_generation,
+    validate_key_ops,
 };
 use crate::keys::{Error, Result};
 
@@ -50,6 +51,7 @@ impl KeyService {
 
     /// Creates a key, or a new current version of an existing one.
     pub async fn create_key(&self, vault: &Vault, name: &KeyName, request: CreateKeyRequest) -> Result<Key> {
+        check_store_accepts(vault, request.key_type.created_as())?;
         let key_ops = checked_key_ops(request.key_ops.clone(), request.key_type, request.tags.as_ref())?;
         let material = self.new_material(request.clone()).await?;
         let version = NewVersion {
@@ -68,6 +70,7 @@ impl KeyService {
     pub async fn import_key(&self, vault: &Vault, name: &KeyName, request: ImportKeyRequest) -> Result<Key> {
         let (jwk, hsm) = (request.material, request.hsm);
         let (key_type, material) = run_blocking("key import", move || imported_material(&jwk, hsm)).await?;
+        check_store_accepts(vault, key_type)?;
         let key_ops = checked_key_ops(request.key_ops, key_type, request.tags.as_ref())?;
         let version = NewVersion {
             key_type,

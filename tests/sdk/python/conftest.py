@@ -85,6 +85,8 @@ class Emulator:
         cmd = [str(self.binary), "--in-memory", "--https-port", "0", "--http-port", "0"]
         env = dict(os.environ)
         env.setdefault("KVEMU_CONFIG", str(DEFAULT_CONFIG))
+        # The Managed HSM of test_managed_hsm.py (run.sh sets the same).
+        env.setdefault("KVEMU_HSMS", "hsm1")
         self.config_path = env["KVEMU_CONFIG"]
         self.proc = subprocess.Popen(
             cmd,
