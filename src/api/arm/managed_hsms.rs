@@ -25,7 +25,7 @@ use crate::api::routes::Routes;
 use crate::auth::identity::default_subscription;
 use crate::auth::table::ManagementOperation as Op;
 use crate::management::managed_hsms::{self as rules, HsmChange, NameUnavailable};
-use crate::management::vaults::{CreateMode, PutOutcome};
+use crate::management::vaults::CreateMode;
 use crate::vaults::{Flavour, Vault, VaultName};
 
 const HSMS: &str = "/subscriptions/{subscription}/resourcegroups/{group}/providers/microsoft.keyvault/managedhsms";
@@ -194,9 +194,10 @@ async fn put_hsm(
 ) -> ArmResult<Response> {
     check_subscription(&state, &subscription)?;
     let name = VaultName::parse(&name).ok_or(ArmError::VaultNameNotValid(name))?;
-    let (hsm, outcome) = rules::put_hsm(&state.vaults, &name, change_of(body)?, &group).await?;
-    let status = if outcome == PutOutcome::Created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(hsm_body(&hsm, &origin, &state.settings.domain))).into_response())
+    // 200 for creation too: the managedHSMs PUT answers 200 or 202 (never 201), and the SDK
+    // refuses any other status.
+    let (hsm, _outcome) = rules::put_hsm(&state.vaults, &name, change_of(body)?, &group).await?;
+    Ok((StatusCode::OK, Json(hsm_body(&hsm, &origin, &state.settings.domain))).into_response())
 }
 
 async fn patch_hsm(
