@@ -83,7 +83,7 @@ async fn transact<T>(
 
 fn operation_response(status: StatusCode, origin: &str, pending: &str, body: Value) -> Response {
     let mut response = (status, Json(body)).into_response();
-    if let Ok(url) = HeaderValue::from_str(&format!("{origin}/securitydomain/{pending}/pending")) {
+    if let Ok(url) = HeaderValue::from_str(&format!("{origin}/securitydomain/{pending}/pending?api-version=7.5")) {
         response.headers_mut().insert(HeaderName::from_static("azure-asyncoperation"), url);
     }
     response.headers_mut().insert(HeaderName::from_static("retry-after"), HeaderValue::from_static("0"));
