@@ -109,7 +109,11 @@ def test_storage_seed_flow_on_a_managed_hsm(arm, clean_identity_env):  # noqa: F
     activated = arm.keyvault.managed_hsms.get(group, name)
     assert activated.properties.security_domain_properties.activation_status == "Active"
 
-    # 2. an RSA-HSM 3072 key
+    # 2. an RSA-HSM 3072 key: the Administrator manages roles, not keys (as in Azure), so it
+    #    gives itself Crypto User (key create and use) first
+    access = KeyVaultAccessControlClient(hsm_uri, arm.credential)
+    roles = {d.role_name: d for d in access.list_role_definitions("/")}
+    access.create_role_assignment("/", roles["Managed HSM Crypto User"].id, arm.admin["objectId"])
     key = keys.create_rsa_key(key_name, size=3072, hardware_protected=True)
     assert key.key_type == "RSA-HSM" and len(key.key.n) == 384 and key.id.startswith(hsm_uri)
 
@@ -117,10 +121,8 @@ def test_storage_seed_flow_on_a_managed_hsm(arm, clean_identity_env):  # noqa: F
     identity = arm.msi.user_assigned_identities.create_or_update(
         group, _unique("storage-id"), UserAssignedIdentity(location=LOCATION)
     )
-    access = KeyVaultAccessControlClient(hsm_uri, arm.credential)
     scope = f"/keys/{key_name}"
-    [role] = [d for d in access.list_role_definitions("/") if d.role_name == SERVICE_ENCRYPTION_USER]
-    assignment = access.create_role_assignment(scope, role.id, identity.principal_id)
+    assignment = access.create_role_assignment(scope, roles[SERVICE_ENCRYPTION_USER].id, identity.principal_id)
     assert assignment.properties.scope == scope
 
     # 4. the identity wraps and unwraps
