@@ -153,7 +153,8 @@ struct HsmProperties {
     tenant_id: Option<Uuid>,
     initial_admin_object_ids: Option<Vec<Uuid>>,
     enable_soft_delete: Option<bool>,
-    soft_delete_retention_in_days: Option<u32>,
+    /// A number, or a string of digits: what `az keyvault create --hsm-name --retention-days` sends.
+    soft_delete_retention_in_days: Option<Value>,
     enable_purge_protection: Option<bool>,
     create_mode: Option<String>,
 }
@@ -180,7 +181,17 @@ fn change_of(body: HsmPut) -> ArmResult<HsmChange> {
         tenant_id: properties.tenant_id,
         initial_admin_object_ids: properties.initial_admin_object_ids,
         enable_soft_delete: properties.enable_soft_delete,
-        soft_delete_retention_in_days: properties.soft_delete_retention_in_days,
+        soft_delete_retention_in_days: match properties.soft_delete_retention_in_days {
+            None | Some(Value::Null) => None,
+            Some(days) => Some(
+                days.as_u64()
+                    .or_else(|| days.as_str().and_then(|t| t.parse().ok()))
+                    .and_then(|d| u32::try_from(d).ok())
+                    .ok_or_else(|| {
+                        ArmError::BadRequest(format!("'softDeleteRetentionInDays' is not a number of days: {days}"))
+                    })?,
+            ),
+        },
         enable_purge_protection: properties.enable_purge_protection,
         create_mode: CreateMode::parse(properties.create_mode.as_deref())?,
     })

@@ -130,6 +130,13 @@ def run(flow, group, location, workdir, app_oid):
         lambda hsm: expect(hsm["properties"]["securityDomainProperties"]["activationStatus"] == "Active", hsm),
     )
 
+    # The Administrator manages roles, not keys (as in Azure): it gives itself Crypto User.
+    flow.step(
+        "keyvault role assignment create --hsm-name --scope / (Crypto User for the admin)",
+        ["keyvault", "role", "assignment", "create", "--hsm-name", HSM, "--role", "Managed HSM Crypto User",
+         "--scope", "/", "--assignee-object-id", e.admin_object_id, "--assignee-principal-type", "ServicePrincipal",
+         "-o", "json"],
+    )
     kid_prefix = f"https://{HSM}.managedhsm.localhost:{port}/keys/{KEY}/"
     flow.step(
         "keyvault key create --hsm-name (RSA-HSM 3072)",
