@@ -78,6 +78,7 @@ pub mod keys;
 pub mod management;
 pub mod metrics;
 pub mod provision;
+pub mod security_domain;
 pub mod server;
 pub mod store;
 #[cfg(feature = "testcontainers")]

@@ -46,10 +46,13 @@ async fn cloud_endpoints(State(state): State<AppState>, Origin(origin): Origin, 
 /// The document for a client that reached the emulator at `origin` (`https://host[:port]`).
 fn cloud_document(origin: &str, vault_domain: &str) -> Value {
     let port = super::host::split_authority(origin.trim_start_matches("https://")).1;
-    let key_vault_dns = match port {
-        Some(port) => format!("{vault_domain}:{port}"),
-        None => vault_domain.to_owned(),
+    let with_port = |domain: &str| match port {
+        Some(port) => format!("{domain}:{port}"),
+        None => domain.to_owned(),
     };
+    let key_vault_dns = with_port(vault_domain);
+    // `az ... --hsm-name X` builds `https://X.{mhsmDns}` from this suffix.
+    let managed_hsm_dns = with_port(&crate::vaults::hsm_domain(vault_domain));
     let own = format!("{origin}/");
     json!({
         "name": CLOUD_NAME,
@@ -65,6 +68,7 @@ fn cloud_document(origin: &str, vault_domain: &str) -> Value {
         "microsoftGraphResourceId": own,
         "suffixes": {
             "keyVaultDns": key_vault_dns,
+            "mhsmDns": managed_hsm_dns,
         },
     })
 }
@@ -81,6 +85,7 @@ mod tests {
         assert_eq!(doc["authentication"]["audiences"][0], "https://management.core.windows.net/");
         assert_eq!(doc["microsoftGraphResourceId"], "https://localhost:8443/");
         assert_eq!(doc["suffixes"]["keyVaultDns"], "vault.localhost:8443");
+        assert_eq!(doc["suffixes"]["mhsmDns"], "managedhsm.localhost:8443");
         let behind_a_proxy = cloud_document("https://kv.example", "vault.example");
         assert_eq!(behind_a_proxy["suffixes"]["keyVaultDns"], "vault.example");
         assert_eq!(

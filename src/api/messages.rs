@@ -281,3 +281,12 @@ pub fn injected_fault(status: u16, retry_after: Option<u32>) -> String {
 pub const SERVICE_UNAVAILABLE: &str = "The vault is busy with another write; retry the request.";
 
 pub const INTERNAL: &str = "The emulator hit an internal error; the detail is in its log.";
+
+/// A security-domain download or upload, or a transfer key, on an HSM that already has its
+/// security domain (issue 19; the emulator's wording).
+pub const HSM_ALREADY_ACTIVATED: &str = "This managed HSM is already activated: its security domain was downloaded or uploaded. A security domain is restored into a new, not yet activated HSM.";
+/// An upload before the transfer key was fetched.
+pub const HSM_NO_TRANSFER_KEY: &str = "This managed HSM has no transfer key yet: get it first (GET /securitydomain/upload or /securitydomain/transferkey; az keyvault security-domain init-recovery) and wrap the restore blob to it.";
+/// A download request's certificate without `n`, `e` or `x5c`.
+pub const SECURITY_DOMAIN_CERTIFICATE: &str =
+    "Each certificate of a security-domain download is an RSA JSON Web Key with 'n', 'e' and its certificate in 'x5c'.";

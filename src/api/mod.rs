@@ -286,6 +286,7 @@ const ARM_WORDS: &[&str] = &[
     "resources",
     "managedhsms",
     "deletedmanagedhsms",
+    "checkmhsmnameavailability",
 ];
 const OPERATIONS: &[&str] = &[
     "create",

@@ -171,6 +171,10 @@ pub enum ManagementOperation {
     ListResources,
     ReadManagedHsm,
     ReadDeletedManagedHsm,
+    WriteManagedHsm,
+    DeleteManagedHsm,
+    PurgeDeletedManagedHsm,
+    CheckManagedHsmName,
 }
 
 /// Who may call a management operation.
@@ -237,6 +241,16 @@ pub const MANAGEMENT_TABLE: &[(ManagementOperation, ManagementAccess)] = &[
     (
         ManagementOperation::ReadDeletedManagedHsm,
         ManagementAccess::Action("Microsoft.KeyVault/locations/deletedManagedHSMs/read"),
+    ),
+    (ManagementOperation::WriteManagedHsm, ManagementAccess::Action("Microsoft.KeyVault/managedHSMs/write")),
+    (ManagementOperation::DeleteManagedHsm, ManagementAccess::Action("Microsoft.KeyVault/managedHSMs/delete")),
+    (
+        ManagementOperation::PurgeDeletedManagedHsm,
+        ManagementAccess::Action("Microsoft.KeyVault/locations/deletedManagedHSMs/purge/action"),
+    ),
+    (
+        ManagementOperation::CheckManagedHsmName,
+        ManagementAccess::Action("Microsoft.KeyVault/checkMhsmNameAvailability/read"),
     ),
 ];
 

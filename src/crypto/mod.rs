@@ -12,6 +12,8 @@ pub mod mldsa_variants;
 pub mod rsa;
 pub mod rsa_unhashed;
 pub mod sealing;
+pub mod security_domain;
+pub mod shamir;
 
 use thiserror::Error;
 

@@ -9,6 +9,7 @@ pub mod access_policies;
 mod error;
 pub mod graph_directory;
 pub mod identities;
+pub mod managed_hsms;
 pub mod odata_filter;
 pub mod resource_query;
 pub mod role_assignments;

@@ -13,6 +13,7 @@ use crate::auth::identity::{Identity, IdentityKind};
 use crate::vaults::Vault;
 
 pub const VAULT_TYPE: &str = "Microsoft.KeyVault/vaults";
+pub const MANAGED_HSM_TYPE: &str = "Microsoft.KeyVault/managedHSMs";
 pub const USER_ASSIGNED_IDENTITY_TYPE: &str = "Microsoft.ManagedIdentity/userAssignedIdentities";
 
 /// The most one page holds, and what `$top` may ask for (ARM's own limit).
@@ -34,7 +35,7 @@ impl ResourceRecord {
         Self {
             id: vault.resource_id(),
             name: vault.name.as_str().to_owned(),
-            resource_type: VAULT_TYPE,
+            resource_type: if vault.is_managed_hsm() { MANAGED_HSM_TYPE } else { VAULT_TYPE },
             location: vault.arm.location.clone(),
             tags: vault.arm.tags.clone(),
         }

@@ -78,6 +78,9 @@ pub struct ManagedHsm {
     /// Custom role definitions of the HSM's local RBAC (built-in ones are not stored).
     #[serde(default)]
     pub role_definitions: Vec<crate::auth::local_rbac::CustomRole>,
+    /// The security domain: its key once activated, the transfer key, the last outcomes.
+    #[serde(default)]
+    pub security_domain: crate::security_domain::SecurityDomainState,
 }
 
 impl ManagedHsm {
@@ -89,7 +92,12 @@ impl ManagedHsm {
 
     #[must_use]
     pub fn new(initial_admin_object_ids: Vec<Uuid>) -> Self {
-        Self { activated: false, initial_admin_object_ids, role_definitions: vec![] }
+        Self {
+            activated: false,
+            initial_admin_object_ids,
+            role_definitions: vec![],
+            security_domain: Default::default(),
+        }
     }
 }
 

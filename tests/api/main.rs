@@ -5,6 +5,7 @@ mod api_versions;
 mod arm;
 mod arm_concurrency;
 mod arm_identities;
+mod arm_managed_hsms;
 mod arm_roles;
 mod audit;
 mod auth;

@@ -1,6 +1,7 @@
 //! The subset of Azure Resource Manager that provisioning code uses before any key operation:
 //! the subscription and resource groups (so the SDKs' preflight calls answer),
-//! `Microsoft.KeyVault/vaults` with their access policies and deleted vaults, user-assigned
+//! `Microsoft.KeyVault/vaults` with their access policies and deleted vaults, managed HSMs
+//! (`managedHSMs`, `deletedManagedHSMs`), user-assigned
 //! identities, and role assignments and definitions. Thin handlers, one file per resource: the
 //! rules live in `crate::management`, each route declares its operation from the one
 //! authorization table where it is registered, and [`ArmError`] is the one error shape.
@@ -13,6 +14,7 @@ mod access_policies;
 mod deleted_vaults;
 mod error;
 mod identities;
+mod managed_hsms;
 mod resources;
 mod role_assignments;
 mod role_definitions;
@@ -36,6 +38,7 @@ pub fn router(state: AppState) -> Routes {
         .merge(access_policies::routes())
         .merge(deleted_vaults::routes())
         .merge(identities::routes())
+        .merge(managed_hsms::routes())
         .merge(role_assignments::routes())
         .merge(role_definitions::routes())
         .merge(resources::routes())

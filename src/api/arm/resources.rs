@@ -1,7 +1,6 @@
 //! Resource Manager listings beside the Key Vault provider's own: the generic resource list
 //! (`/subscriptions/{s}[/resourceGroups/{g}]/resources`, what `az keyvault list` and
-//! `az keyvault show --name X` without `-g` call), and the managed-HSM lists, empty until
-//! managed HSMs exist (`az keyvault list` and `list-deleted` ask for both kinds). The rules
+//! `az keyvault show --name X` without `-g` call). The managed-HSM lists are `managed_hsms`'. The rules
 //! (what is a resource, the `$filter` forms, paging) are `management::resource_query`'s.
 //!
 //! Each route declares its operation from the one authorization table, as every ARM route does.
@@ -22,7 +21,6 @@ use crate::auth::table::ManagementOperation as Op;
 use crate::management::resource_query::{ResourceQuery, ResourceQueryError, ResourceRecord};
 
 pub fn routes() -> Routes {
-    let hsms = || get(list_managed_hsms.layer(requires(Op::ReadManagedHsm)));
     Routes::new()
         .route(
             "/subscriptions/{subscription}/resources",
@@ -31,12 +29,6 @@ pub fn routes() -> Routes {
         .route(
             "/subscriptions/{subscription}/resourcegroups/{group}/resources",
             get(list_group_resources.layer(requires(Op::ListResources))),
-        )
-        .route("/subscriptions/{subscription}/providers/microsoft.keyvault/managedhsms", hsms())
-        .route("/subscriptions/{subscription}/resourcegroups/{group}/providers/microsoft.keyvault/managedhsms", hsms())
-        .route(
-            "/subscriptions/{subscription}/providers/microsoft.keyvault/deletedmanagedhsms",
-            get(list_managed_hsms.layer(requires(Op::ReadDeletedManagedHsm))),
         )
 }
 
@@ -51,10 +43,11 @@ impl From<ResourceQueryError> for ArmError {
     }
 }
 
-/// Every resource the emulator holds: vaults (not the soft-deleted ones) and user-assigned
-/// identities.
+/// Every resource the emulator holds: vaults and managed HSMs (not the soft-deleted ones) and
+/// user-assigned identities.
 fn all_resources(state: &AppState) -> Vec<ResourceRecord> {
-    let vaults = state.vaults.all().iter().map(|v| ResourceRecord::of_vault(v)).collect::<Vec<_>>();
+    let vaults = state.vaults.all().into_iter().chain(state.vaults.all_hsms());
+    let vaults = vaults.map(|v| ResourceRecord::of_vault(&v)).collect::<Vec<_>>();
     let identities = state.identities.all().into_iter().filter_map(|identity| {
         let stored = state.identities.arm_metadata(&identity);
         let (location, tags) = match &stored {
@@ -117,13 +110,4 @@ async fn list_group_resources(
     let id = check_subscription(&state, &requested)?;
     let path = format!("/subscriptions/{id}/resourceGroups/{group}/resources");
     listing(&state, &origin, &path, query.as_deref(), Some(&group), id)
-}
-
-/// Managed HSMs, live or deleted, at subscription or group scope: there are none yet.
-async fn list_managed_hsms(
-    State(state): State<AppState>,
-    Path(params): Path<std::collections::HashMap<String, String>>,
-) -> ArmResult<Json<Value>> {
-    check_subscription(&state, params.get("subscription").map_or("", String::as_str))?;
-    Ok(Json(json!({"value": []})))
 }

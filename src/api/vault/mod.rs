@@ -13,6 +13,7 @@ pub mod release;
 pub mod rotation;
 pub mod route_table;
 pub mod secure_wrap;
+pub mod security_domain;
 pub mod signing;
 pub mod wire;
 
@@ -81,6 +82,24 @@ pub fn router(state: AppState) -> Routes {
         )
         .route("/deletedkeys/{name}/recover", endpoint(post(deleted_keys::recover_deleted_key), Op::RecoverDeletedKey))
         .merge(local_rbac_routes())
+        .route("/securitydomain/download", endpoint(post(security_domain::download), Op::SecurityDomainDownload))
+        .route(
+            "/securitydomain/download/pending",
+            endpoint(get(security_domain::download_status), Op::SecurityDomainDownloadStatus),
+        )
+        .route(
+            "/securitydomain/transferkey",
+            endpoint(get(security_domain::transfer_key), Op::SecurityDomainTransferKey),
+        )
+        .route(
+            "/securitydomain/upload",
+            endpoint(post(security_domain::upload), Op::SecurityDomainUpload)
+                .merge(endpoint(get(security_domain::transfer_key), Op::SecurityDomainTransferKey)),
+        )
+        .route(
+            "/securitydomain/upload/pending",
+            endpoint(get(security_domain::upload_status), Op::SecurityDomainUploadStatus),
+        )
         .map_router(|router| router.layer(middleware::from_fn_with_state(state, authenticate)))
 }
 

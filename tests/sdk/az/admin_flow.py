@@ -23,6 +23,8 @@ import tempfile
 import time
 import urllib.request
 
+import hsm_steps
+
 # Steps that fail on this branch only because the issue-14 management-plane work is elsewhere.
 HERE = os.path.dirname(os.path.abspath(__file__))
 SDK_DIR = os.path.dirname(HERE)
@@ -80,6 +82,7 @@ class Emulator:
 class Flow:
     def __init__(self, emulator, workdir):
         self.emulator = emulator
+        self.workdir = workdir
         self.base_env = {
             k: v
             for k, v in os.environ.items()
@@ -335,6 +338,8 @@ class Flow:
             ["keyvault", "purge", "-n", "cmkrbac"],
             expect_failure="purge protection",
         )
+
+        hsm_steps.run(self, GROUP, LOCATION, self.workdir, app_oid)
 
         # The identity's own key use, signed in as a service is: the App Service variables.
         self.step("logout", ["logout"])
