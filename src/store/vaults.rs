@@ -111,9 +111,9 @@ fn vault_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Vault, sqlx::Error> {
         },
         kind: match row.try_get::<Option<String>, _>("managed_hsm")? {
             None => VaultKind::Vault,
-            Some(state) => {
-                VaultKind::ManagedHsm(serde_json::from_str::<ManagedHsm>(&state).map_err(|e| decode(Box::new(e)))?)
-            }
+            Some(state) => VaultKind::ManagedHsm(Box::new(
+                serde_json::from_str::<ManagedHsm>(&state).map_err(|e| decode(Box::new(e)))?,
+            )),
         },
     })
 }

@@ -24,7 +24,8 @@ pub const HSM_SKU: &str = "Standard_B1";
 pub enum VaultKind {
     #[default]
     Vault,
-    ManagedHsm(ManagedHsm),
+    // Boxed: an HSM's state is far larger than a vault's nothing, and every `Vault` carries a kind.
+    ManagedHsm(Box<ManagedHsm>),
 }
 
 impl VaultKind {

@@ -131,7 +131,7 @@ impl Vault {
         hsm.rbac_authorization = true;
         hsm.role_assignments = initial_admin_object_ids.iter().map(|&id| hsm::initial_administrator(id)).collect();
         hsm.arm.sku = hsm::HSM_SKU.to_owned();
-        hsm.kind = VaultKind::ManagedHsm(ManagedHsm::new(initial_admin_object_ids));
+        hsm.kind = VaultKind::ManagedHsm(Box::new(ManagedHsm::new(initial_admin_object_ids)));
         hsm
     }
 
