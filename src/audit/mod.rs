@@ -101,6 +101,16 @@ impl std::fmt::Debug for Command {
     }
 }
 
+/// (emulator time, wall time) in milliseconds: records and retention need finer than the
+/// clock's seconds, or an age limit of one second would keep what is up to two seconds old.
+#[must_use]
+pub fn now_ms(clock: &Clock) -> (i64, i64) {
+    let wall = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+    (wall.saturating_add(clock.offset().saturating_mul(1000)), wall)
+}
+
 impl AuditLog {
     /// Starts the writer task (when enabled). Fails only if the diagnostics file cannot be
     /// opened.
@@ -144,10 +154,7 @@ impl AuditLog {
     /// The emulator time and wall time, in Unix milliseconds, for a record made now.
     #[must_use]
     pub fn now_ms(&self) -> (i64, i64) {
-        let wall = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
-        (wall.saturating_add(self.clock.offset().saturating_mul(1000)), wall)
+        now_ms(&self.clock)
     }
 
     /// Hands a record to the writer without waiting; drops (and counts) it when the channel is

@@ -99,7 +99,8 @@ impl Writer {
     }
 
     async fn prune(&self) {
-        let oldest = self.clock.now().saturating_sub(self.settings.max_age_seconds).saturating_mul(1000);
+        let (now_ms, _) = super::now_ms(&self.clock);
+        let oldest = now_ms.saturating_sub(self.settings.max_age_seconds.saturating_mul(1000));
         let pruned = async {
             let mut tx = store::begin_write(&self.pool).await?;
             let gone = store::audit::prune(&mut tx, self.settings.max_records, oldest).await?;

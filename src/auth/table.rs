@@ -275,7 +275,7 @@ mod tests {
         for (op, _) in MANAGEMENT_TABLE {
             assert_eq!(MANAGEMENT_TABLE.iter().filter(|(o, _)| o == op).count(), 1, "{op:?}");
         }
-        assert_eq!(MANAGEMENT_TABLE.len(), 20);
+        assert_eq!(MANAGEMENT_TABLE.len(), 24);
         assert_eq!(ManagementOperation::ListSubscriptions.access(), ManagementAccess::AnyCaller);
         assert_eq!(
             ManagementOperation::WriteAccessPolicy.access(),

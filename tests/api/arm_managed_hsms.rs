@@ -174,6 +174,21 @@ async fn a_security_domain_activates_and_restores_into_a_new_hsm_with_a_quorum()
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "one domain per HSM: {body}");
+    // As in Azure, the Administrator manages roles but uses no keys: it gives itself Crypto User.
+    let admin = hsm.vault.emulator.identity("admin").unwrap().object_id.to_string();
+    let crypto_user = json!({"properties": {
+        "roleDefinitionId": "Microsoft.KeyVault/providers/Microsoft.Authorization/roleDefinitions/21dbd100-6940-42c2-9190-5d6cb909625b",
+        "principalId": admin,
+    }});
+    let (status, body) = hsm
+        .data(
+            Method::PUT,
+            "first",
+            "/providers/Microsoft.Authorization/roleAssignments/0d6b1b4e-5a1c-4c55-9a0e-6c2f1d1e7a01",
+            Some(crypto_user),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
     let (status, body) =
         hsm.data(Method::POST, "first", "/keys/cmk/create", Some(json!({"kty": "RSA-HSM", "key_size": 3072}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");

@@ -213,6 +213,48 @@ pub const MANAGEMENT_ROUTE_CASES: &[ManagementRouteCase] = &[
         Op::ReadDeletedManagedHsm,
         Some("Microsoft.KeyVault/locations/deletedManagedHSMs/read"),
     ),
+    case(
+        "GET",
+        "/subscriptions/{sub}/resourcegroups/rg/providers/microsoft.keyvault/managedhsms/h1",
+        Op::ReadManagedHsm,
+        Some("Microsoft.KeyVault/managedHSMs/read"),
+    ),
+    case(
+        "PUT",
+        "/subscriptions/{sub}/resourcegroups/rg/providers/microsoft.keyvault/managedhsms/h1",
+        Op::WriteManagedHsm,
+        Some("Microsoft.KeyVault/managedHSMs/write"),
+    ),
+    case(
+        "PATCH",
+        "/subscriptions/{sub}/resourcegroups/rg/providers/microsoft.keyvault/managedhsms/h1",
+        Op::WriteManagedHsm,
+        Some("Microsoft.KeyVault/managedHSMs/write"),
+    ),
+    case(
+        "DELETE",
+        "/subscriptions/{sub}/resourcegroups/rg/providers/microsoft.keyvault/managedhsms/h1",
+        Op::DeleteManagedHsm,
+        Some("Microsoft.KeyVault/managedHSMs/delete"),
+    ),
+    case(
+        "GET",
+        "/subscriptions/{sub}/providers/microsoft.keyvault/locations/local/deletedmanagedhsms/h1",
+        Op::ReadDeletedManagedHsm,
+        Some("Microsoft.KeyVault/locations/deletedManagedHSMs/read"),
+    ),
+    case(
+        "POST",
+        "/subscriptions/{sub}/providers/microsoft.keyvault/locations/local/deletedmanagedhsms/h1/purge",
+        Op::PurgeDeletedManagedHsm,
+        Some("Microsoft.KeyVault/locations/deletedManagedHSMs/purge/action"),
+    ),
+    case(
+        "POST",
+        "/subscriptions/{sub}/providers/microsoft.keyvault/checkmhsmnameavailability",
+        Op::CheckManagedHsmName,
+        Some("Microsoft.KeyVault/checkMhsmNameAvailability/read"),
+    ),
 ];
 
 #[cfg(test)]
