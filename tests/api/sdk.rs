@@ -1,6 +1,6 @@
 //! The official Rust SDK (`azure_security_keyvault_keys`) against the emulator with default
 //! client settings: challenge-resource verification on, TLS verification on. Over 400 lines:
-//! one scenario per client area (keys, crypto, rotation, backup, Managed HSM), each read alone.
+//! one scenario per client area (keys, crypto, rotation, backup), each read alone.
 
 use azure_core::http::RequestContent;
 use azure_security_keyvault_keys::ResourceExt;
