@@ -16,6 +16,8 @@ use crate::store::{self, Pool};
 /// Retention runs after this many new records or this long, whichever comes first.
 const PRUNE_EVERY_RECORDS: u64 = 1000;
 const PRUNE_EVERY: Duration = Duration::from_secs(5);
+/// How long the writer waits for more records after the first of a batch.
+const BATCH_LINGER: Duration = Duration::from_millis(25);
 
 pub(super) struct Writer {
     pub receiver: mpsc::Receiver<Command>,
@@ -37,6 +39,17 @@ impl Writer {
         self.prune().await;
         let mut commands = Vec::with_capacity(BATCH_SIZE);
         while self.receiver.recv_many(&mut commands, BATCH_SIZE).await > 0 {
+            // Gather a batch before committing: a commit (and its fsync) per request costs more
+            // than the request itself. A flush (a reader waiting) is served at once.
+            if commands.len() < BATCH_SIZE && !commands.iter().any(|c| matches!(c, Command::Flush(_))) {
+                tokio::time::sleep(BATCH_LINGER).await;
+                while commands.len() < BATCH_SIZE {
+                    match self.receiver.try_recv() {
+                        Ok(command) => commands.push(command),
+                        Err(_) => break,
+                    }
+                }
+            }
             let mut records = Vec::with_capacity(commands.len());
             let mut flushes = Vec::new();
             for command in commands.drain(..) {
