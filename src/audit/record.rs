@@ -208,7 +208,7 @@ impl PendingAudit {
                 let reason = decision.reason(&vault, operation);
                 let version = version.or(exchange.resolved_version.clone());
                 (
-                    "vault",
+                    if vault.is_managed_hsm() { "managedHsm" } else { "vault" },
                     Some(vault.name.to_string()),
                     vault.resource_id(),
                     format!("{operation:?}"),

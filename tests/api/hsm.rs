@@ -220,6 +220,21 @@ async fn a_key_scoped_assignment_grants_at_once_and_its_removal_refuses_at_once(
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a data action the role does not hold");
 
+    // The audit log names the plane and the local role that granted the wrap.
+    let audit: Value = vault
+        .http
+        .get(format!("{}/_emulator/audit?vault=hsm1&operation=WrapKey&decision=allowed", vault.emulator.http_url()))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let record = &audit["value"][0];
+    assert_eq!(record["plane"], "managedHsm", "{audit}");
+    assert_eq!(record["rule"]["kind"], "localRoleAssignment", "{audit}");
+    assert_eq!(record["rule"]["roleAssignment"]["scope"], "/keys/cmk", "{audit}");
+
     // The listing at the key's scope shows it; the caller without role management may not list.
     let (status, list) = vault
         .hsm_call(
