@@ -68,11 +68,11 @@ mod tests {
     use super::*;
     use crate::clock::Clock;
     use crate::crypto::sealing::MasterKey;
-    use crate::keys::model::{KeyName, KeyType};
+    use crate::keys::model::KeyName;
     use crate::keys::pool::RsaKeyPool;
-    use crate::keys::requests::{AttributeChanges, CreateKeyRequest};
+    use crate::keys::service::test_support::ec_request;
     use crate::keys::version_cache::VersionCache;
-    use crate::vaults::{ArmInfo, Vault, VaultName};
+    use crate::vaults::{Vault, VaultName, VaultSettings};
 
     const DAY: i64 = 86_400;
 
@@ -89,34 +89,13 @@ mod tests {
     async fn vault(scheduler: &DueWorkScheduler, name: &str) -> Arc<Vault> {
         scheduler
             .vaults
-            .create(Vault {
-                name: VaultName::parse(name).unwrap(),
-                tenant_id: uuid::Uuid::nil(),
-                soft_delete_retention_days: 7,
-                purge_protection: false,
-                access_policies: vec![],
-                rbac_authorization: false,
-                role_assignments: vec![],
-                arm: ArmInfo::default(),
-                deletion: None,
-                kind: crate::vaults::VaultKind::Vault,
+            .create({
+                let mut settings = VaultSettings::new(VaultName::parse(name).unwrap());
+                settings.soft_delete_retention_days = 7;
+                Vault::new(&settings, uuid::Uuid::nil())
             })
             .await
             .unwrap()
-    }
-
-    fn ec_key() -> CreateKeyRequest {
-        CreateKeyRequest {
-            key_type: KeyType::Ec,
-            key_size: None,
-            public_exponent: None,
-            curve: None,
-            ml_dsa: None,
-            key_ops: None,
-            attributes: AttributeChanges::default(),
-            tags: None,
-            release_policy: None,
-        }
     }
 
     #[tokio::test]
@@ -125,9 +104,9 @@ mod tests {
         let kept = vault(&scheduler, "kept").await;
         vault(&scheduler, "gone").await;
         let name = |text| KeyName::parse(text).unwrap();
-        scheduler.keys.create_key(&kept, &name("deleted"), ec_key()).await.unwrap();
+        scheduler.keys.create_key(&kept, &name("deleted"), ec_request()).await.unwrap();
         scheduler.keys.delete_key(&kept, &name("deleted")).await.unwrap();
-        let first = scheduler.keys.create_key(&kept, &name("rotating"), ec_key()).await.unwrap();
+        let first = scheduler.keys.create_key(&kept, &name("rotating"), ec_request()).await.unwrap();
         let policy = serde_json::from_value(serde_json::json!({
             "lifetimeActions": [{ "trigger": { "timeAfterCreate": "P10D" }, "action": { "type": "Rotate" } }]
         }))
@@ -150,7 +129,7 @@ mod tests {
         let (scheduler, clock) = scheduler().await;
         let kept = vault(&scheduler, "kept").await;
         let name = KeyName::parse("k").unwrap();
-        scheduler.keys.create_key(&kept, &name, ec_key()).await.unwrap();
+        scheduler.keys.create_key(&kept, &name, ec_request()).await.unwrap();
         let policy = serde_json::from_value(serde_json::json!({
             "lifetimeActions": [{ "trigger": { "timeAfterCreate": "P7D" }, "action": { "type": "Rotate" } }]
         }))
