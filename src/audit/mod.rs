@@ -36,8 +36,10 @@ use crate::store::Pool;
 /// Records the channel holds before new ones are dropped: far more than a burst of requests on
 /// two cores produces while the writer commits one batch.
 pub const CHANNEL_CAPACITY: usize = 8192;
-/// Records written per transaction at most.
+/// Records written per transaction (and per INSERT statement) at most.
 pub const BATCH_SIZE: usize = 512;
+// A batch is one INSERT with 12 parameters a record; SQLite allows 32,766 parameters.
+const _: () = assert!(BATCH_SIZE * 12 <= 32_766);
 /// Stream subscribers that fall this far behind skip ahead (and are told how much they missed).
 const LIVE_CAPACITY: usize = 1024;
 
@@ -90,6 +92,7 @@ pub struct AuditLog {
     live: broadcast::Sender<LiveRecord>,
     clock: Clock,
     pool: Pool,
+    flush_requested: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for Command {
@@ -123,6 +126,7 @@ impl AuditLog {
         let (live, _) = broadcast::channel(LIVE_CAPACITY);
         let dropped = Arc::new(AtomicU64::new(0));
         let written = Arc::new(AtomicU64::new(0));
+        let flush_requested = Arc::new(tokio::sync::Notify::new());
         let sender = if settings.enabled {
             let diagnostics =
                 settings.diagnostics_log.as_deref().map(diagnostics::DiagnosticsFile::open).transpose()?;
@@ -137,13 +141,15 @@ impl AuditLog {
                 diagnostics,
                 dropped: dropped.clone(),
                 written: written.clone(),
+                own_connection: None,
+                flush_requested: flush_requested.clone(),
             };
             tokio::spawn(writer.run());
             Some(sender)
         } else {
             None
         };
-        Ok(Arc::new(Self { sender, dropped, written, live, clock, pool }))
+        Ok(Arc::new(Self { sender, dropped, written, live, clock, pool, flush_requested }))
     }
 
     #[must_use]
@@ -172,6 +178,7 @@ impl AuditLog {
         let Some(sender) = &self.sender else { return };
         let (done, wait) = oneshot::channel();
         if sender.send(Command::Flush(done)).await.is_ok() {
+            self.flush_requested.notify_one();
             let _ = wait.await;
         }
     }

@@ -77,6 +77,34 @@ pub async fn begin_write(pool: &Pool) -> Result<sqlx::Transaction<'static, sqlx:
 
 pub type Conn = SqliteConnection;
 
+/// A connection of its own to the pool's database file, for a task that writes all the time
+/// (the audit writer). The pool hands out its idle connections in turn, and a connection that
+/// finds the file changed by another one drops its page cache: a writer that keeps one
+/// connection keeps its cache. `None` for the in-memory database, which exists only inside the
+/// pool's one connection.
+///
+/// Two pragmas differ from the pool's, because only the audit log, which no client waits for and
+/// which holds no key material, writes through it:
+/// - `synchronous=NORMAL`: in WAL mode a commit then reaches the log without an fsync, so it
+///   survives a killed process but not a power cut;
+/// - `secure_delete=OFF`: retention deletes as many rows as are written, and zeroing them would
+///   double the pages written.
+pub async fn dedicated_connection(pool: &Pool) -> Result<Option<SqliteConnection>, sqlx::Error> {
+    use sqlx::{ConnectOptions, Row};
+    let file: String = sqlx::query("PRAGMA database_list").fetch_one(pool).await?.try_get("file")?;
+    if file.is_empty() {
+        return Ok(None);
+    }
+    let options =
+        (*pool.connect_options()).clone().synchronous(SqliteSynchronous::Normal).pragma("secure_delete", "OFF");
+    Ok(Some(options.connect().await?))
+}
+
+/// Starts a write transaction on a connection the caller holds (see [`begin_write`]).
+pub async fn begin_write_on(conn: &mut SqliteConnection) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, sqlx::Error> {
+    sqlx::Connection::begin_with(conn, "BEGIN IMMEDIATE").await
+}
+
 /// SQLITE_BUSY (and its extended codes), SQLITE_LOCKED, or no free connection in time: another
 /// writer held the store past the busy timeout. Worth a retry (503 on both planes), not a 500.
 #[must_use]
