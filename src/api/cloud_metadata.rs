@@ -40,7 +40,7 @@ async fn cloud_endpoints(State(state): State<AppState>, Origin(origin): Origin, 
         }});
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
-    Json(cloud_document(&origin, &state.settings.domain)).into_response()
+    Json(cloud_document(&origin, &state.facts.domain)).into_response()
 }
 
 /// The document for a client that reached the emulator at `origin` (`https://host[:port]`).

@@ -76,7 +76,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn health(State(state): State<AppState>) -> Response {
-    if state.settings.is_ready() {
+    if state.facts.is_ready() {
         // Ready RSA keys per size, so a benchmark or test can wait for a warm pool.
         let pool: serde_json::Map<String, serde_json::Value> = state
             .keys
@@ -92,7 +92,7 @@ async fn health(State(state): State<AppState>) -> Response {
 }
 
 async fn ca_pem(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "application/x-pem-file")], state.settings.ca_pem.clone()).into_response()
+    ([(header::CONTENT_TYPE, "application/x-pem-file")], state.facts.ca_pem.clone()).into_response()
 }
 
 /// How to move the clock: exactly one of the fields.

@@ -117,7 +117,7 @@ type GraphResult<T> = Result<T, GraphError>;
 /// A Graph token of the emulator's tenant, or Graph's 401; the caller rides along as an extension.
 async fn authenticate(State(state): State<AppState>, Origin(origin): Origin, mut req: Request, next: Next) -> Response {
     let value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let principal = match state.validator.validate_graph_header(value, state.settings.tenant_id, &origin) {
+    let principal = match state.validator.validate_graph_header(value, state.facts.tenant_id, &origin) {
         Ok(principal) => principal,
         Err(_) if value.is_none() => return GraphError::MissingToken.into_response(),
         Err(err) => return GraphError::InvalidToken(err.to_string()).into_response(),

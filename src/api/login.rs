@@ -77,7 +77,7 @@ fn unknown_tenant(tenant: &str) -> AadError {
 /// A tenant the emulator serves: the default one, or one an identity or vault belongs to.
 fn known_tenant(state: &AppState, tenant: &str) -> Option<Uuid> {
     let id = Uuid::parse_str(tenant).ok()?;
-    let known = id == state.settings.tenant_id
+    let known = id == state.facts.tenant_id
         || state.identities.all().iter().any(|i| i.tenant_id == id)
         || state.vaults.all().iter().any(|v| v.tenant_id == id);
     known.then_some(id)

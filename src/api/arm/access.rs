@@ -35,7 +35,7 @@ impl Caller {
 }
 
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let tenant = state.settings.tenant_id;
+    let tenant = state.facts.tenant_id;
     let value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let principal = match state.validator.validate_management_header(value, tenant) {
         Ok(principal) => principal,
@@ -50,7 +50,7 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         }
     };
     let owner = state.identities.by_name(DEFAULT_ADMIN).is_some_and(|admin| admin.object_id == principal.object_id)
-        || state.settings.owners.contains(&principal.object_id);
+        || state.facts.owners.contains(&principal.object_id);
     let roles = crate::management::role_assignments::roles_of(&state.vaults, principal.object_id);
     req.extensions_mut().insert(Caller { principal, owner, roles });
     if state.audit.enabled() {

@@ -115,7 +115,7 @@ async fn get_hsm(
     check_subscription(&state, &subscription)?;
     let hsm = state.vaults.get_hsm(&name).filter(|h| h.arm.resource_group.eq_ignore_ascii_case(&group));
     let hsm = hsm.ok_or_else(|| not_found(name))?;
-    Ok(Json(hsm_body(&hsm, &origin, &state.settings.domain)))
+    Ok(Json(hsm_body(&hsm, &origin, &state.facts.domain)))
 }
 
 fn list_body(state: &AppState, origin: &str, group: Option<&str>) -> Json<Value> {
@@ -124,7 +124,7 @@ fn list_body(state: &AppState, origin: &str, group: Option<&str>) -> Json<Value>
         .all_of(Flavour::ManagedHsm, false)
         .iter()
         .filter(|h| group.is_none_or(|g| h.arm.resource_group.eq_ignore_ascii_case(g)))
-        .map(|h| hsm_body(h, origin, &state.settings.domain))
+        .map(|h| hsm_body(h, origin, &state.facts.domain))
         .collect();
     Json(json!({ "value": value }))
 }
@@ -208,7 +208,7 @@ async fn put_hsm(
     // 200 for creation too: the managedHSMs PUT answers 200 or 202 (never 201), and the SDK
     // refuses any other status.
     let (hsm, _outcome) = rules::put_hsm(&state.vaults, &name, change_of(body)?, &group).await?;
-    Ok((StatusCode::OK, Json(hsm_body(&hsm, &origin, &state.settings.domain))).into_response())
+    Ok((StatusCode::OK, Json(hsm_body(&hsm, &origin, &state.facts.domain))).into_response())
 }
 
 async fn patch_hsm(
@@ -222,7 +222,7 @@ async fn patch_hsm(
         crate::management::ManagementError::VaultNotFound(_) => not_found(name.clone()),
         other => other.into(),
     })?;
-    Ok(Json(hsm_body(&hsm, &origin, &state.settings.domain)))
+    Ok(Json(hsm_body(&hsm, &origin, &state.facts.domain)))
 }
 
 /// A soft delete (soft delete is always on for an HSM): its keys are unreachable until it is
@@ -241,7 +241,7 @@ fn deleted_hsm_body(state: &AppState, hsm: &Vault) -> Value {
     json!({
         "id": format!(
             "/subscriptions/{}/providers/Microsoft.KeyVault/locations/{}/deletedManagedHSMs/{}",
-            default_subscription(state.settings.tenant_id),
+            default_subscription(state.facts.tenant_id),
             hsm.arm.location,
             hsm.name
         ),

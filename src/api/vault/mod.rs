@@ -237,7 +237,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     if host.is_empty() {
         return ApiError::bad_parameter("The request has an empty Host header.").into_response();
     }
-    let domain = &state.settings.domain;
+    let domain = &state.facts.domain;
     let addressed = store_for_host(host, domain);
     let vault = addressed.and_then(|(flavour, name)| state.vaults.get_of(flavour, name));
     let (Some((flavour, _)), Some(vault)) = (addressed, vault) else {
