@@ -8,6 +8,7 @@ pub mod audit;
 pub mod body;
 pub mod cloud_metadata;
 pub mod dashboard;
+pub mod data_plane;
 pub mod emulator;
 pub mod errors;
 pub mod extract;
@@ -23,7 +24,6 @@ pub mod msi;
 pub mod router;
 pub mod routes;
 pub mod state;
-pub mod vault;
 
 #[cfg(test)]
 mod router_tests;

@@ -9,13 +9,15 @@ use axum::middleware;
 use super::errors::{self, ApiError};
 use super::middleware::{key_vault_headers, observe};
 use super::state::AppState;
-use super::{arm, attestation, audit, cloud_metadata, dashboard, emulator, graph, login, messages, msi, routes, vault};
+use super::{
+    arm, attestation, audit, cloud_metadata, dashboard, data_plane, emulator, graph, login, messages, msi, routes,
+};
 
 /// The routes served over HTTPS: the vaults, the Entra-like login endpoints, attestation and
 /// the management API.
 pub fn https_routes(state: &AppState) -> routes::Routes {
     routes::Routes::new()
-        .merge(vault::router(state.clone()))
+        .merge(data_plane::router(state.clone()))
         .merge(login::router())
         .merge(attestation::router())
         .merge(arm::router(state.clone()))

@@ -2,7 +2,7 @@
 //! Over 400 lines because every key type (RSA, EC, oct, AKP) has its members here, in one place,
 //! with their stored form; the rules that use them live in the modules beside this one.
 //! Parsing here is validation: a value of these types is always well-formed (parse, don't
-//! validate). Wire shapes live in `api::vault::wire`, not here.
+//! validate). Wire shapes live in `api::data_plane::wire`, not here.
 
 use std::collections::BTreeMap;
 use std::fmt;

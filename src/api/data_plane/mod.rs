@@ -1,7 +1,7 @@
-//! The vault data plane: routes, and the authentication layer that runs before any handler,
-//! before any body is read (SDKs send their first request without a body and expect a 401
-//! challenge; contract §3, §9.1). Bodies are read only when a handler's extractor asks
-//! (`api/body.rs`); `api/router_tests.rs` checks that a 401 never touches the body.
+//! The Key Vault data plane (vaults and Managed HSMs): routes, and the authentication layer that
+//! runs before any handler, before any body is read (SDKs send their first request without a
+//! body and expect a 401 challenge; contract §3, §9.1). Bodies are read only when a handler's
+//! extractor asks (`api/body.rs`); `api/router_tests.rs` checks that a 401 never touches the body.
 
 pub mod backup;
 pub mod crypto;
