@@ -76,6 +76,7 @@ pub mod fixture;
 pub mod fuzzing;
 pub mod keys;
 pub mod management;
+pub mod messages;
 pub mod metrics;
 pub mod provision;
 pub mod security_domain;

@@ -16,11 +16,11 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
 use super::errors::{ApiError, ApiResult};
-use super::messages;
 use super::routes::Routes;
 use crate::audit::LiveRecord;
 use crate::audit::filter::AuditFilter;
 use crate::audit::record::AuditRecord;
+use crate::messages;
 use crate::store;
 
 /// Records a stream replays after `Last-Event-ID` before going live.
@@ -136,7 +136,7 @@ fn audit_events(
 /// `GET /_emulator/keys/{vault}/{key}/usage`.
 async fn key_usage(State(state): State<AppState>, Path((vault, key)): Path<(String, String)>) -> ApiResult<Response> {
     if state.vaults.get(&vault).is_none() {
-        return Err(ApiError::VaultNotFound { message: messages::vault_not_found(&vault) });
+        return Err(ApiError::VaultNotFound { message: messages::data_plane::vault_not_found(&vault) });
     }
     state.audit.flush().await;
     let mut conn = state.audit.pool().acquire().await.map_err(|e| internal(&e))?;

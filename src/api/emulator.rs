@@ -19,9 +19,9 @@ use serde::Deserialize;
 
 use super::errors::{ApiError, ApiResult};
 use super::extract::{KvJson, KvQuery};
-use super::messages;
 use crate::clock::parse_iso8601_duration;
 use crate::due_work::DueWork;
+use crate::messages;
 use crate::vaults::Authorization;
 
 use super::AppState;
@@ -44,7 +44,7 @@ pub fn router() -> Routes {
 async fn json_for_changes(req: Request, next: Next) -> Response {
     let changes = [Method::POST, Method::PUT, Method::PATCH].contains(req.method());
     if changes && !is_json(req.headers()) {
-        return ApiError::UnsupportedMediaType { message: messages::JSON_CONTENT_TYPE_REQUIRED.to_owned() }
+        return ApiError::UnsupportedMediaType { message: messages::emulator::JSON_CONTENT_TYPE_REQUIRED.to_owned() }
             .into_response();
     }
     next.run(req).await
@@ -63,7 +63,7 @@ fn require_metadata_header(headers: &HeaderMap) -> ApiResult<()> {
     if headers.get("metadata").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true")) {
         Ok(())
     } else {
-        Err(ApiError::bad_parameter(messages::METADATA_HEADER_REQUIRED))
+        Err(ApiError::bad_parameter(messages::emulator::METADATA_HEADER_REQUIRED))
     }
 }
 

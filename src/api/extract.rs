@@ -9,11 +9,11 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::errors::ApiError;
-use super::messages;
 use crate::api_version::{DataPlaneVersion, Feature, Policy};
 use crate::auth::Principal;
 use crate::auth::decision::{Decision, Denial, Target, decide};
 use crate::auth::table::Operation;
+use crate::messages;
 use crate::vaults::Vault;
 
 fn query_map(parts: &Parts) -> HashMap<String, String> {
@@ -64,7 +64,7 @@ impl ApiVersion {
         if self.has(feature) {
             Ok(())
         } else {
-            Err(ApiError::bad_parameter(messages::not_in_api_version(
+            Err(ApiError::bad_parameter(messages::data_plane::not_in_api_version(
                 what,
                 &self.requested,
                 DataPlaneVersion::introducing(feature).name,
@@ -78,13 +78,15 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = query_map(parts);
-        let requested =
-            query.get("api-version").ok_or_else(|| ApiError::bad_parameter(messages::missing_api_version()))?;
+        let requested = query
+            .get("api-version")
+            .ok_or_else(|| ApiError::bad_parameter(messages::data_plane::missing_api_version()))?;
         // The vault layer hands over the configured policy; without one, as strict as Azure.
         let strict = Policy::default();
         let policy = parts.extensions.get::<Arc<Policy>>().map_or(&strict, |p| p.as_ref());
-        let served =
-            policy.resolve(requested).map_err(|_| ApiError::bad_parameter(messages::unknown_api_version(requested)))?;
+        let served = policy
+            .resolve(requested)
+            .map_err(|_| ApiError::bad_parameter(messages::data_plane::unknown_api_version(requested)))?;
         Ok(Self { requested: requested.clone(), served })
     }
 }
@@ -162,11 +164,15 @@ impl VaultRequest {
         let denial = decision.outcome.clone().err()?;
         Some(match denial {
             Denial::AccessPolicy { permission } => ApiError::Forbidden {
-                message: messages::access_denied(&self.principal.describe(), permission, self.vault.name.as_str()),
+                message: messages::data_plane::access_denied(
+                    &self.principal.describe(),
+                    permission,
+                    self.vault.name.as_str(),
+                ),
                 inner: "AccessDenied",
             },
             Denial::LocalRbac { data_action } => ApiError::Forbidden {
-                message: messages::local_rbac_denied(
+                message: messages::data_plane::local_rbac_denied(
                     &self.principal.describe(),
                     data_action,
                     &target.key.map_or_else(|| "/".to_owned(), |key| format!("/keys/{key}")),
@@ -180,7 +186,7 @@ impl VaultRequest {
                     resource.push_str(&format!("/keys/{key}"));
                 }
                 ApiError::Forbidden {
-                    message: messages::rbac_denied(
+                    message: messages::data_plane::rbac_denied(
                         &self.principal.describe(),
                         data_action,
                         &resource,

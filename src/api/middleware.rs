@@ -8,7 +8,8 @@ use axum::response::Response;
 use uuid::Uuid;
 
 use super::state::AppState;
-use super::{errors, host, messages};
+use super::{errors, host};
+use crate::messages;
 
 /// Every request on both ports: a fresh `x-ms-request-id` and the caller's
 /// `x-ms-client-request-id` echoed back (as Azure does), one log event (target `request`), and
@@ -96,7 +97,7 @@ pub(super) async fn key_vault_headers(req: Request, next: Next) -> Response {
         (header::PRAGMA.as_str(), "no-cache"),
         (header::EXPIRES.as_str(), "-1"),
         ("x-ms-keyvault-service-version", concat!("1.9.0.0-emulator-", env!("CARGO_PKG_VERSION"))),
-        ("x-ms-keyvault-region", messages::REGION),
+        ("x-ms-keyvault-region", messages::data_plane::REGION),
         (header::STRICT_TRANSPORT_SECURITY.as_str(), "max-age=31536000;includeSubDomains"),
         (header::X_CONTENT_TYPE_OPTIONS.as_str(), "nosniff"),
     ];

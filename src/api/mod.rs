@@ -18,7 +18,6 @@ pub mod host;
 #[cfg(test)]
 mod import_graph;
 pub mod login;
-pub mod messages;
 pub mod middleware;
 pub mod msi;
 pub mod router;

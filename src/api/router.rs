@@ -9,9 +9,8 @@ use axum::middleware;
 use super::errors::{self, ApiError};
 use super::middleware::{key_vault_headers, observe};
 use super::state::AppState;
-use super::{
-    arm, attestation, audit, cloud_metadata, dashboard, data_plane, emulator, graph, login, messages, msi, routes,
-};
+use super::{arm, attestation, audit, cloud_metadata, dashboard, data_plane, emulator, graph, login, msi, routes};
+use crate::messages;
 
 /// The routes served over HTTPS: the vaults, the Entra-like login endpoints, attestation and
 /// the management API.
@@ -60,9 +59,9 @@ fn serve(routes: routes::Routes, state: AppState) -> Router {
 }
 
 async fn route_not_found(method: Method, uri: Uri) -> ApiError {
-    ApiError::RouteNotFound { message: messages::route_not_found(method.as_str(), uri.path()) }
+    ApiError::RouteNotFound { message: messages::data_plane::route_not_found(method.as_str(), uri.path()) }
 }
 
 async fn method_not_allowed(method: Method, uri: Uri) -> ApiError {
-    ApiError::MethodNotAllowed { message: messages::method_not_allowed(method.as_str(), uri.path()) }
+    ApiError::MethodNotAllowed { message: messages::data_plane::method_not_allowed(method.as_str(), uri.path()) }
 }

@@ -19,8 +19,8 @@ use axum::routing::get;
 
 use super::AppState;
 use super::errors::ApiError;
-use super::messages;
 use super::routes::Routes;
+use crate::messages;
 
 /// The header the page sends its token in.
 pub const TOKEN_HEADER: &str = "x-kvemu-dashboard-token";
@@ -99,9 +99,9 @@ pub async fn browser_writes_need_token(State(state): State<AppState>, req: Reque
         let presented = headers.get(TOKEN_HEADER).map(HeaderValue::as_bytes);
         let expected = state.facts.dashboard_token.as_bytes();
         let refusal = match presented {
-            None => Some((messages::DASHBOARD_TOKEN_MISSING, "DashboardTokenMissing")),
+            None => Some((messages::emulator::DASHBOARD_TOKEN_MISSING, "DashboardTokenMissing")),
             Some(token) if aws_lc_rs::constant_time::verify_slices_are_equal(token, expected).is_err() => {
-                Some((messages::DASHBOARD_TOKEN_WRONG, "DashboardTokenInvalid"))
+                Some((messages::emulator::DASHBOARD_TOKEN_WRONG, "DashboardTokenInvalid"))
             }
             Some(_) => None,
         };

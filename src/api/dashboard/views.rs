@@ -13,12 +13,12 @@ use serde_json::{Value, json};
 use super::super::AppState;
 use super::super::errors::{ApiError, ApiResult};
 use super::super::extract::{KvJson, KvPath, KvQuery};
-use super::super::messages;
 use super::super::routes::Routes;
 use crate::auth::effective;
 use crate::auth::rbac::RoleDefinition;
 use crate::keys::model::{DeletedKey, Key, KeyName};
 use crate::keys::requests::{AttributeChanges, UpdateKeyRequest};
+use crate::messages;
 use crate::vaults::{Authorization, Vault};
 
 /// A page of keys is at most this long (the page asks for fewer).
@@ -38,7 +38,10 @@ pub fn router() -> Routes {
 }
 
 fn vault(state: &AppState, name: &str) -> ApiResult<std::sync::Arc<Vault>> {
-    state.vaults.get(name).ok_or_else(|| ApiError::VaultNotFound { message: messages::vault_not_found(name) })
+    state
+        .vaults
+        .get(name)
+        .ok_or_else(|| ApiError::VaultNotFound { message: messages::data_plane::vault_not_found(name) })
 }
 
 fn vault_view(vault: &Vault) -> Value {

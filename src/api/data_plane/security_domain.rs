@@ -22,10 +22,13 @@ impl From<SecurityDomainError> for ApiError {
     fn from(err: SecurityDomainError) -> Self {
         match err {
             SecurityDomainError::Invalid(message) => ApiError::bad_parameter(message),
-            SecurityDomainError::AlreadyActivated => {
-                ApiError::Conflict { message: crate::api::messages::HSM_ALREADY_ACTIVATED.to_owned(), inner: None }
+            SecurityDomainError::AlreadyActivated => ApiError::Conflict {
+                message: crate::messages::data_plane::HSM_ALREADY_ACTIVATED.to_owned(),
+                inner: None,
+            },
+            SecurityDomainError::NoTransferKey => {
+                ApiError::bad_parameter(crate::messages::data_plane::HSM_NO_TRANSFER_KEY)
             }
-            SecurityDomainError::NoTransferKey => ApiError::bad_parameter(crate::api::messages::HSM_NO_TRANSFER_KEY),
             SecurityDomainError::Crypto(detail) => ApiError::Internal { detail },
         }
     }
@@ -112,7 +115,7 @@ struct WrappingJwk {
 }
 
 fn certificate(jwk: &WrappingJwk) -> ApiResult<Certificate> {
-    let bad = || ApiError::bad_parameter(crate::api::messages::SECURITY_DOMAIN_CERTIFICATE);
+    let bad = || ApiError::bad_parameter(crate::messages::data_plane::SECURITY_DOMAIN_CERTIFICATE);
     let decode = |text: Option<&String>| text.and_then(|t| base64url::decode(t).ok()).ok_or_else(bad);
     Ok(Certificate { n: decode(jwk.n.as_ref())?, e: decode(jwk.e.as_ref())?, x5c: decode(jwk.x5c.first())? })
 }

@@ -35,7 +35,7 @@ impl AttributesInput {
     /// the emulator has none, and answers as a vault without that capability.
     fn check_version(&self, version: &DataPlaneVersion) -> Result<()> {
         if self.external_key.is_some() && version.has(Feature::SecureWrapAndKeySize) {
-            return Err(Error::BadParameter(crate::api::messages::EXTERNAL_KEYS_UNSUPPORTED.into()));
+            return Err(Error::BadParameter(crate::messages::data_plane::EXTERNAL_KEYS_UNSUPPORTED.into()));
         }
         Ok(())
     }
@@ -254,7 +254,7 @@ impl TryFrom<KeyImportParameters> for ImportKeyRequest {
             }
             KeyFamily::Oct => PrivateJwk::Oct { k: required(jwk.k, "k", kty)? },
             KeyFamily::Akp => {
-                return Err(Error::BadParameter(crate::api::messages::AKP_IMPORT_UNSUPPORTED.into()));
+                return Err(Error::BadParameter(crate::messages::data_plane::AKP_IMPORT_UNSUPPORTED.into()));
             }
         };
         Ok(Self {

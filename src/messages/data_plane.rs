@@ -1,6 +1,5 @@
-//! Every client-facing message text that the contract fixes, in one place.
-//! Tags follow `keys-api-contract.md`: [rec] recorded from the real service, [sdk]/[ext] quoted
-//! by SDK guides or third parties, [unverified] our best guess, kept here so it can change.
+//! The Key Vault data plane's texts (vaults and Managed HSMs): the error table, authorization
+//! refusals, bearer-token failures (`AKV100xx`), key lifecycle and the security domain.
 
 use crate::api_version::DataPlaneVersion;
 
@@ -222,62 +221,6 @@ pub fn method_not_allowed(method: &str, path: &str) -> String {
     format!("The HTTP method {method} is not allowed on {path}.")
 }
 
-#[must_use]
-pub fn body_too_large(limit: usize) -> String {
-    format!("The request body is larger than {limit} bytes.")
-}
-
-#[must_use]
-pub fn body_timed_out(limit: std::time::Duration) -> String {
-    format!("The request body did not arrive within {} seconds; the connection is closed.", limit.as_secs())
-}
-
-pub const BODY_BUDGET_EXHAUSTED: &str =
-    "The emulator is holding as many request bodies as it allows (--max-body-buffer-mib); retry the request.";
-
-pub const MISSING_HOST: &str = "The request has no Host header; HTTP/1.1 requires one (RFC 9112 section 3.2).";
-
-#[must_use]
-pub fn malformed_host(why: &str) -> String {
-    format!("The Host header is not a host and optional port: {why}.")
-}
-
-#[must_use]
-pub fn host_not_served(host: &str) -> String {
-    format!(
-        "This emulator does not serve the host '{host}'. It answers to IP addresses, localhost and *.localhost, \
-         its vault domain and the names given with --tls-san (this refusal defeats DNS rebinding)."
-    )
-}
-
-#[must_use]
-pub fn foreign_origin(origin: &str) -> String {
-    format!("Requests from the web origin '{origin}' are refused: only the emulator's own pages may call it.")
-}
-
-pub const JSON_CONTENT_TYPE_REQUIRED: &str =
-    "Emulator controls that change state require 'Content-Type: application/json' (so that no web page can send them).";
-
-pub const ADMIN_TOKEN_REQUIRED: &str = "This emulator was started with --admin-token: send 'Authorization: Bearer <admin token>', \
-     or put the admin token as the first path segment (http://host:port/<admin token>/...).";
-
-/// A browser's write to the emulator controls without the dashboard's per-start token.
-pub const DASHBOARD_TOKEN_MISSING: &str = "A browser may change the emulator's state only from its own dashboard: \
-     send the per-start token of the page served at / in the X-Kvemu-Dashboard-Token header.";
-pub const DASHBOARD_TOKEN_WRONG: &str = "The X-Kvemu-Dashboard-Token header does not hold this emulator's \
-     per-start dashboard token (it changes at every start: reload the dashboard).";
-pub const METADATA_HEADER_REQUIRED: &str = "Send the header 'Metadata: true' (as with IMDS), so that no web page or forged server-side request can mint a token.";
-
-/// Key Vault's throttling message for 429; the others say plainly that they were asked for.
-#[must_use]
-pub fn injected_fault(status: u16, retry_after: Option<u32>) -> String {
-    match (status, retry_after) {
-        (429, Some(seconds)) => format!("Rate limit is exceeded. Try again in {seconds} seconds."),
-        (503, _) => "The service is temporarily unavailable (injected by /_emulator/faults).".to_owned(),
-        _ => "An unexpected error occurred (injected by /_emulator/faults).".to_owned(),
-    }
-}
-
 pub const SERVICE_UNAVAILABLE: &str = "The vault is busy with another write; retry the request.";
 
 pub const INTERNAL: &str = "The emulator hit an internal error; the detail is in its log.";
@@ -285,8 +228,10 @@ pub const INTERNAL: &str = "The emulator hit an internal error; the detail is in
 /// A security-domain download or upload, or a transfer key, on an HSM that already has its
 /// security domain (issue 19; the emulator's wording).
 pub const HSM_ALREADY_ACTIVATED: &str = "This managed HSM is already activated: its security domain was downloaded or uploaded. A security domain is restored into a new, not yet activated HSM.";
+
 /// An upload before the transfer key was fetched.
 pub const HSM_NO_TRANSFER_KEY: &str = "This managed HSM has no transfer key yet: get it first (GET /securitydomain/upload or /securitydomain/transferkey; az keyvault security-domain init-recovery) and wrap the restore blob to it.";
+
 /// A download request's certificate without `n`, `e` or `x5c`.
 pub const SECURITY_DOMAIN_CERTIFICATE: &str =
     "Each certificate of a security-domain download is an RSA JSON Web Key with 'n', 'e' and its certificate in 'x5c'.";
