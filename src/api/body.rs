@@ -86,7 +86,7 @@ impl BodyFailure {
             Self::OverBudget => {
                 ApiError::Overloaded { message: messages::front_door::BODY_BUDGET_EXHAUSTED.to_owned() }
             }
-            Self::Broken => ApiError::bad_parameter("The request body could not be read."),
+            Self::Broken => ApiError::bad_parameter(messages::data_plane::BROKEN_BODY),
         };
         let mut response = error.into_response();
         response.extensions_mut().insert(Refused(self.reason()));

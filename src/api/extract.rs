@@ -28,7 +28,7 @@ fn url_decode_pairs(query: &str) -> Vec<(String, String)> {
 /// The query string deserialized into `T`, or what is wrong with it.
 pub fn parse_query<T: DeserializeOwned>(parts: &Parts) -> Result<T, String> {
     serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
-        .map_err(|e| format!("The query string is not valid for this request: {e}."))
+        .map_err(|e| messages::data_plane::invalid_query(&e.to_string()))
 }
 
 /// Query parameters as `T`; one that does not fit is a Key Vault `BadParameter`, not axum's
@@ -108,9 +108,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
         let max_results = match query.get("maxresults") {
             None => MAX_PAGE_SIZE,
             Some(text) => text.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
-                ApiError::bad_parameter(format!(
-                    "The value of maxresults ({text}) is invalid: it must be an integer between 1 and {MAX_PAGE_SIZE}."
-                ))
+                ApiError::bad_parameter(messages::data_plane::invalid_max_results(text, MAX_PAGE_SIZE))
             })?,
         };
         Ok(Self { max_results, skip_token: query.get("$skiptoken").cloned() })
@@ -126,17 +124,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KvJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::bad_parameter(format!("The request body could not be read: {e}")))?;
+            .map_err(|e| ApiError::bad_parameter(messages::data_plane::unreadable_body(&e.to_string())))?;
         if bytes.is_empty() {
-            return Err(ApiError::bad_parameter("The request body is empty; a JSON object is required."));
+            return Err(ApiError::bad_parameter(messages::data_plane::EMPTY_BODY));
         }
         // serde reads a struct from a JSON array too, field by field; Key Vault wants objects.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(ApiError::bad_parameter("The request body must be a JSON object."));
+            return Err(ApiError::bad_parameter(messages::data_plane::BODY_NOT_AN_OBJECT));
         }
         serde_json::from_slice(&bytes)
             .map(KvJson)
-            .map_err(|e| ApiError::bad_parameter(format!("The request body is not valid: {e}")))
+            .map_err(|e| ApiError::bad_parameter(messages::data_plane::invalid_body(&e.to_string())))
     }
 }
 
@@ -233,6 +231,6 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for KvPath<
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| KvPath(value))
-            .map_err(|rejection| ApiError::bad_parameter(format!("The request URI is not valid: {rejection}")))
+            .map_err(|rejection| ApiError::bad_parameter(messages::data_plane::invalid_uri(&rejection.to_string())))
     }
 }

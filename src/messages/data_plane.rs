@@ -235,3 +235,107 @@ pub const HSM_NO_TRANSFER_KEY: &str = "This managed HSM has no transfer key yet:
 /// A download request's certificate without `n`, `e` or `x5c`.
 pub const SECURITY_DOMAIN_CERTIFICATE: &str =
     "Each certificate of a security-domain download is an RSA JSON Web Key with 'n', 'e' and its certificate in 'x5c'.";
+
+// Requests the HTTP layer refuses before the domain sees them.
+
+#[must_use]
+pub fn invalid_query(error: &str) -> String {
+    format!("The query string is not valid for this request: {error}.")
+}
+
+#[must_use]
+pub fn invalid_max_results(text: &str, max: u32) -> String {
+    format!("The value of maxresults ({text}) is invalid: it must be an integer between 1 and {max}.")
+}
+
+pub const INVALID_SKIP_TOKEN: &str = "The $skiptoken value is not valid.";
+
+#[must_use]
+pub fn unreadable_body(error: &str) -> String {
+    format!("The request body could not be read: {error}")
+}
+
+/// The body stream broke before its end (a client reset, not a limit).
+pub const BROKEN_BODY: &str = "The request body could not be read.";
+pub const EMPTY_BODY: &str = "The request body is empty; a JSON object is required.";
+pub const BODY_NOT_AN_OBJECT: &str = "The request body must be a JSON object.";
+
+#[must_use]
+pub fn invalid_body(error: &str) -> String {
+    format!("The request body is not valid: {error}")
+}
+
+#[must_use]
+pub fn invalid_uri(error: &str) -> String {
+    format!("The request URI is not valid: {error}")
+}
+
+pub const EMPTY_HOST: &str = "The request has an empty Host header.";
+
+// Key parameters the wire types check while translating a request.
+
+#[must_use]
+pub fn parameter_required(name: &str) -> String {
+    format!("The '{name}' parameter is required.")
+}
+
+pub const ALG_REQUIRED: &str = "The 'alg' parameter is required.";
+
+#[must_use]
+pub fn external_mu_excludes(message_name: &str) -> String {
+    format!("When 'external_mu' is given, '{message_name}' and 'context' must not be.")
+}
+
+#[must_use]
+pub fn invalid_ml_dsa_algorithm(alg: &str) -> String {
+    format!("The algorithm '{alg}' is not valid for an AKP key. Valid values: ML-DSA-44, ML-DSA-65, ML-DSA-87.")
+}
+
+#[must_use]
+pub fn invalid_curve(crv: &str) -> String {
+    format!("The curve '{crv}' is not valid. Valid values: P-256, P-384, P-521, P-256K.")
+}
+
+pub const RELEASE_POLICY_DATA_REQUIRED: &str = "Key Release Policy: the 'data' member is required.";
+
+#[must_use]
+pub fn import_member_missing(kty: &str, name: &str) -> String {
+    format!("The {kty} key to import has no '{name}' member.")
+}
+
+pub const KEY_HSM_IMPORT_UNSUPPORTED: &str =
+    "Importing an HSM-protected key blob (key_hsm, BYOK) is not supported by this emulator.";
+pub const RSA_IMPORT_PARTIAL_CRT: &str =
+    "The RSA key to import has some but not all CRT members: send all of p, q, dp, dq and qi, or none of them.";
+pub const EC_IMPORT_WITHOUT_CURVE: &str = "The EC key to import has no 'crv' member.";
+
+// Release and secure unwrap: the attestation of the target environment.
+
+pub const TARGET_ATTESTATION_REQUIRED: &str = "The 'target' attestation token is required.";
+
+#[must_use]
+pub fn target_attestation_invalid(reason: &str) -> String {
+    format!("The target attestation token is not valid: {reason}.")
+}
+
+// Managed HSM local RBAC and the security domain.
+
+#[must_use]
+pub fn invalid_principal_id(text: &str) -> String {
+    format!("The principalId '{text}' is not a valid GUID.")
+}
+
+#[must_use]
+pub fn unsupported_assignment_filter(filter: &str) -> String {
+    format!("The $filter '{filter}' is not supported: use atScope() or principalId eq '{{id}}'.")
+}
+
+#[must_use]
+pub fn hsm_gone(hsm: &str) -> String {
+    format!("The managed HSM '{hsm}' no longer exists.")
+}
+
+pub const NOT_A_MANAGED_HSM: &str = "Not a managed HSM.";
+/// The status of a security-domain download or upload that never happened.
+pub const NO_SECURITY_DOMAIN_DOWNLOADED: &str = "No security domain has been downloaded from this HSM.";
+pub const NO_SECURITY_DOMAIN_UPLOADED: &str = "No security domain has been uploaded to this HSM.";

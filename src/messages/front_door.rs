@@ -36,3 +36,23 @@ pub fn foreign_origin(origin: &str) -> String {
 
 pub const ADMIN_TOKEN_REQUIRED: &str = "This emulator was started with --admin-token: send 'Authorization: Bearer <admin token>', \
      or put the admin token as the first path segment (http://host:port/<admin token>/...).";
+
+// What is wrong with a Host header, completing `malformed_host`.
+
+pub const HOST_REPEATED: &str = "more than one Host header";
+pub const HOST_NOT_TEXT: &str = "a Host header that is not text";
+
+/// `why` is one of the `AUTHORITY_*` texts below.
+#[must_use]
+pub fn authority_problem(authority: &str, why: &str) -> String {
+    format!("'{authority}' {why}")
+}
+
+pub const AUTHORITY_EMPTY: &str = "is empty";
+pub const AUTHORITY_USERINFO: &str = "carries userinfo";
+pub const AUTHORITY_PATH: &str = "carries a path";
+pub const AUTHORITY_UNCLOSED_IPV6: &str = "has an unclosed IPv6 literal";
+pub const AUTHORITY_BAD_IPV6: &str = "is not a valid IPv6 literal";
+pub const AUTHORITY_AFTER_IPV6: &str = "has characters after the IPv6 literal";
+pub const AUTHORITY_BAD_PORT: &str = "has an invalid port";
+pub const AUTHORITY_NOT_A_HOST_NAME: &str = "is not a host name";

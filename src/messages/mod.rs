@@ -10,6 +10,7 @@
 pub mod data_plane;
 pub mod emulator;
 pub mod front_door;
+pub mod keys;
 
 #[cfg(test)]
 mod tests {

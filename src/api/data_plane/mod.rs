@@ -236,7 +236,7 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     let authority = request_authority(&req);
     let (host, _) = split_authority(&authority);
     if host.is_empty() {
-        return ApiError::bad_parameter("The request has an empty Host header.").into_response();
+        return ApiError::bad_parameter(messages::data_plane::EMPTY_HOST).into_response();
     }
     let domain = &state.facts.domain;
     let addressed = store_for_host(host, domain);

@@ -65,11 +65,12 @@ pub async fn secure_unwrap_key(
     api_version.require(Feature::SecureWrapAndKeySize, "The secureunwrapkey operation")?;
     let algorithm = parse_wrap_algorithm(&body.alg)?;
     if body.target.is_empty() {
-        return Err(ApiError::bad_parameter("The 'target' attestation token is required."));
+        return Err(ApiError::bad_parameter(crate::messages::data_plane::TARGET_ATTESTATION_REQUIRED));
     }
     let authority = crate::api::attestation::signer(&state).await?;
-    let claims = attestation::verify(authority, &body.target)
-        .map_err(|reason| ApiError::bad_parameter(format!("The target attestation token is not valid: {reason}.")))?;
+    let claims = attestation::verify(authority, &body.target).map_err(|reason| {
+        ApiError::bad_parameter(crate::messages::data_plane::target_attestation_invalid(&reason.to_string()))
+    })?;
     let (key, unwrapped) =
         state.keys.secure_unwrap_key(&ctx.vault, &name, version.as_deref(), algorithm, body.value.0, &claims).await?;
     state.metrics.record_crypto("secureUnwrapKey", algorithm.as_str());

@@ -67,10 +67,12 @@ async fn transact<T>(
         .vaults
         .transact_hsm(hsm.name.as_str(), |current| {
             let mut current = current.filter(|v| !v.is_deleted()).cloned().ok_or_else(|| {
-                Failure::Rule(SecurityDomainError::Invalid(format!("The managed HSM '{}' no longer exists.", hsm.name)))
+                Failure::Rule(SecurityDomainError::Invalid(crate::messages::data_plane::hsm_gone(hsm.name.as_str())))
             })?;
             let VaultKind::ManagedHsm(hsm_state) = &mut current.kind else {
-                return Err(Failure::Rule(SecurityDomainError::Invalid("Not a managed HSM.".into())));
+                return Err(Failure::Rule(SecurityDomainError::Invalid(
+                    crate::messages::data_plane::NOT_A_MANAGED_HSM.into(),
+                )));
             };
             let (next, value) = change(&hsm_state.security_domain, hsm_state.activated).map_err(Failure::Rule)?;
             if let Some(next) = next {
@@ -137,7 +139,7 @@ pub async fn download(
 
 pub async fn download_status(ctx: VaultRequest, _version: ApiVersion) -> ApiResult<Json<Value>> {
     let domain = ctx.vault.managed_hsm().map(|h| h.security_domain.download.clone()).unwrap_or_default();
-    Ok(Json(status_body(domain.as_ref(), "No security domain has been downloaded from this HSM.")))
+    Ok(Json(status_body(domain.as_ref(), crate::messages::data_plane::NO_SECURITY_DOMAIN_DOWNLOADED)))
 }
 
 /// The transfer key as a JSON string inside the answer: what `az keyvault security-domain
@@ -194,5 +196,5 @@ pub async fn upload(
 
 pub async fn upload_status(ctx: VaultRequest, _version: ApiVersion) -> ApiResult<Json<Value>> {
     let domain = ctx.vault.managed_hsm().map(|h| h.security_domain.upload.clone()).unwrap_or_default();
-    Ok(Json(status_body(domain.as_ref(), "No security domain has been uploaded to this HSM.")))
+    Ok(Json(status_body(domain.as_ref(), crate::messages::data_plane::NO_SECURITY_DOMAIN_UPLOADED)))
 }
