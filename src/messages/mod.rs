@@ -11,6 +11,7 @@ pub mod data_plane;
 pub mod emulator;
 pub mod front_door;
 pub mod keys;
+pub mod management;
 
 #[cfg(test)]
 mod tests {

@@ -41,10 +41,8 @@ pub async fn authenticate(State(state): State<AppState>, mut req: Request, next:
         Ok(principal) => principal,
         Err(err) => {
             let (code, message) = match value {
-                None => {
-                    ("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.".to_owned())
-                }
-                Some(_) => ("InvalidAuthenticationToken", format!("The access token is invalid: {err}.")),
+                None => ("AuthenticationFailed", crate::messages::management::AUTHORIZATION_HEADER_MISSING.to_owned()),
+                Some(_) => ("InvalidAuthenticationToken", crate::messages::management::invalid_access_token(&err)),
             };
             return ArmError::Unauthenticated { code, message, tenant }.into_response();
         }

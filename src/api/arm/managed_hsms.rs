@@ -64,12 +64,9 @@ pub fn hsm_body(hsm: &Vault, origin: &str, vault_domain: &str) -> Value {
     let port = port.map(|p| format!(":{p}")).unwrap_or_default();
     let state = hsm.managed_hsm().cloned().unwrap_or_default();
     let (activation, activation_message) = if state.activated {
-        ("Active", "The Managed HSM is activated and ready to use.")
+        ("Active", crate::messages::management::HSM_ACTIVE)
     } else {
-        (
-            "NotActivated",
-            "Your HSM has been provisioned, but cannot be used for cryptographic operations until it is activated. To activate the HSM, download the security domain.",
-        )
+        ("NotActivated", crate::messages::management::HSM_NOT_ACTIVATED)
     };
     json!({
         "id": hsm.resource_id(),
@@ -85,7 +82,7 @@ pub fn hsm_body(hsm: &Vault, origin: &str, vault_domain: &str) -> Value {
             "enableSoftDelete": true,
             "softDeleteRetentionInDays": hsm.soft_delete_retention_days,
             "enablePurgeProtection": hsm.purge_protection,
-            "statusMessage": "The Managed HSM is provisioned and ready to use.",
+            "statusMessage": crate::messages::management::HSM_PROVISIONED,
             "provisioningState": "Succeeded",
             "securityDomainProperties": {
                 "activationStatus": activation,
@@ -308,12 +305,12 @@ async fn check_name(
         Some(NameUnavailable::Invalid) => json!({
             "nameAvailable": false,
             "reason": "AccountNameInvalid",
-            "message": format!("'{}' is not a valid managed HSM name: 3-24 letters, digits and hyphens, starting with a letter, ending with a letter or digit, no consecutive hyphens.", body.name),
+            "message": crate::messages::management::hsm_name_invalid(&body.name),
         }),
         Some(NameUnavailable::AlreadyExists) => json!({
             "nameAvailable": false,
             "reason": "AlreadyExists",
-            "message": format!("The name '{}' is already in use.", body.name),
+            "message": crate::messages::management::name_in_use(&body.name),
         }),
     }))
 }

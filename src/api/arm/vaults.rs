@@ -179,8 +179,10 @@ async fn put_vault(
 ) -> ArmResult<Response> {
     check_subscription(&state, &subscription)?;
     let name = VaultName::parse(&name).ok_or(ArmError::VaultNameNotValid(name))?;
-    let properties =
-        body.properties.take().ok_or_else(|| ArmError::BadRequest("The request body needs 'properties'.".into()))?;
+    let properties = body
+        .properties
+        .take()
+        .ok_or_else(|| ArmError::BadRequest(crate::messages::management::PROPERTIES_REQUIRED.into()))?;
     let change = change_of(body, properties)?;
     let context = Context { group: &group, default_tenant: state.facts.tenant_id, api_version: &version.api_version };
     let (vault, outcome) = rules::put_vault(&state.vaults, &name, change, context).await?;
