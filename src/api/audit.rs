@@ -35,7 +35,7 @@ pub fn router() -> Routes {
 
 fn query_pairs(query: Option<&str>) -> ApiResult<Vec<(String, String)>> {
     serde_urlencoded::from_str(query.unwrap_or(""))
-        .map_err(|e| ApiError::bad_parameter(format!("The query string is not valid: {e}.")))
+        .map_err(|e| ApiError::bad_parameter(crate::messages::emulator::audit_query_invalid(e)))
 }
 
 fn internal(err: &sqlx::Error) -> ApiError {
@@ -87,7 +87,7 @@ async fn stream_audit(
         match headers.get("last-event-id").map(|v| v.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok())) {
             None => None,
             Some(Some(id)) => Some(id),
-            Some(None) => return Err(ApiError::bad_parameter("Last-Event-ID must be the id of an audit event.")),
+            Some(None) => return Err(ApiError::bad_parameter(crate::messages::emulator::LAST_EVENT_ID_INVALID)),
         };
     // Subscribe before reading the backlog, so nothing falls between the two.
     let live = state.audit.subscribe();

@@ -36,7 +36,7 @@ async fn cloud_endpoints(State(state): State<AppState>, Origin(origin): Origin, 
     if !has_api_version {
         let body = json!({"error": {
             "code": "MissingApiVersionParameter",
-            "message": "The api-version query parameter (?api-version=) is required for all requests.",
+            "message": crate::messages::management::CLOUD_METADATA_API_VERSION_REQUIRED,
         }});
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }

@@ -145,15 +145,13 @@ async fn move_clock(
         }
         ClockChange { advance: None, advance_seconds: None, offset_seconds: None, reset: Some(true) } => Some(0),
         _ => {
-            return Err(ApiError::bad_parameter(
-                "Give exactly one of: advance (ISO-8601 duration), advanceSeconds, offsetSeconds, reset: true.",
-            ));
+            return Err(ApiError::bad_parameter(crate::messages::emulator::CLOCK_CHANGE_AMBIGUOUS));
         }
     };
     let max = crate::clock::MAX_OFFSET_SECONDS;
-    let new_offset = new_offset.filter(|offset| (-max..=max).contains(offset)).ok_or_else(|| {
-        ApiError::bad_parameter(format!("The clock may move at most {max} seconds (1,000 years) from the wall clock."))
-    })?;
+    let new_offset = new_offset
+        .filter(|offset| (-max..=max).contains(offset))
+        .ok_or_else(|| ApiError::bad_parameter(crate::messages::emulator::clock_offset_too_large(max)))?;
     state.clock.set_offset(new_offset);
     let done = state.due_work.run().await?;
     Ok(clock_view(&state, Some(done)))
@@ -187,7 +185,7 @@ async fn list_identities(State(state): State<AppState>) -> Json<serde_json::Valu
 }
 
 fn vault_not_found(name: &str) -> ApiError {
-    ApiError::VaultNotFound { message: format!("No vault named '{name}'.") }
+    ApiError::VaultNotFound { message: crate::messages::emulator::no_vault_named(name) }
 }
 
 /// A vault's authorization: `enableRbacAuthorization`, `accessPolicies`, `roleAssignments`.
@@ -279,7 +277,7 @@ async fn identity_token(
     let identity = state
         .identities
         .by_name(&query.identity)
-        .ok_or_else(|| ApiError::bad_parameter(format!("No identity named '{}'.", query.identity)))?;
+        .ok_or_else(|| ApiError::bad_parameter(crate::messages::emulator::no_identity_named(&query.identity)))?;
     let resource = crate::auth::scope::resource_of(&query.resource);
     state.issuer.ready().await;
     let token = state

@@ -203,3 +203,8 @@ pub fn invalid_skip_token(token: &str) -> String {
 
 pub const STORE_BUSY: &str = "The emulator's store is busy with other writes; retry the request.";
 pub const STORE_FAILED: &str = "The emulator's store failed.";
+
+// `/metadata/endpoints` (the cloud's endpoints document `az cloud register` reads).
+
+pub const CLOUD_METADATA_API_VERSION_REQUIRED: &str =
+    "The api-version query parameter (?api-version=) is required for all requests.";

@@ -10,7 +10,10 @@
 pub mod data_plane;
 pub mod emulator;
 pub mod front_door;
+pub mod graph;
 pub mod keys;
+pub mod login;
+pub mod managed_identity;
 pub mod management;
 
 #[cfg(test)]

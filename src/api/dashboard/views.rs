@@ -118,7 +118,7 @@ impl NamePage {
         if (1..=MAX_PAGE).contains(&self.top) {
             Ok(self.top)
         } else {
-            Err(ApiError::bad_parameter(format!("top must be between 1 and {MAX_PAGE}.")))
+            Err(ApiError::bad_parameter(crate::messages::emulator::page_size_out_of_range(MAX_PAGE)))
         }
     }
 }
@@ -217,7 +217,7 @@ async fn identity_permissions(State(state): State<AppState>, KvPath(name): KvPat
     let identity = state
         .identities
         .by_name(&name)
-        .ok_or_else(|| ApiError::bad_parameter(format!("No identity named '{name}'.")))?;
+        .ok_or_else(|| ApiError::bad_parameter(crate::messages::emulator::no_identity_named(&name)))?;
     let principal = effective::principal_of(&identity);
     let vaults: Vec<effective::VaultAccess> =
         state.vaults.all().iter().map(|vault| effective::vault_access(vault, &principal)).collect();
