@@ -170,7 +170,7 @@ impl VaultRequest {
                 inner: "AccessDenied",
             },
             Denial::LocalRbac { data_action } => ApiError::Forbidden {
-                message: messages::data_plane::local_rbac_denied(
+                message: messages::managed_hsm::local_rbac_denied(
                     &self.principal.describe(),
                     data_action,
                     &target.key.map_or_else(|| "/".to_owned(), |key| format!("/keys/{key}")),

@@ -108,25 +108,6 @@ pub fn rbac_denied(caller: &str, action: &str, resource: &str, vault: &str) -> S
     )
 }
 
-/// A key or role operation on a Managed HSM whose security domain was never downloaded.
-/// [unverified]: the real service's text for this state is not documented.
-#[must_use]
-pub fn hsm_not_activated(hsm: &str) -> String {
-    format!(
-        "Managed HSM '{hsm}' is not activated. Download its security domain (POST /securitydomain/download) or upload one to activate it."
-    )
-}
-
-/// A Managed HSM's local RBAC refused: the vault text with the HSM-local resource (`/`,
-/// `/keys/{name}`). [unverified] against a real HSM's wording.
-#[must_use]
-pub fn local_rbac_denied(caller: &str, action: &str, resource: &str, hsm: &str) -> String {
-    format!(
-        "Caller is not authorized to perform action on resource.\r\nIf role assignments were changed recently, please observe propagation time.\r\nCaller: {caller}\r\nAction: '{action}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nManaged HSM: {hsm}\r\n",
-        resource.to_ascii_lowercase()
-    )
-}
-
 /// [sdk] §6; innererror KeyOperationForbidden.
 #[must_use]
 pub fn operation_not_permitted(op: &str) -> String {
@@ -225,17 +206,6 @@ pub const SERVICE_UNAVAILABLE: &str = "The vault is busy with another write; ret
 
 pub const INTERNAL: &str = "The emulator hit an internal error; the detail is in its log.";
 
-/// A security-domain download or upload, or a transfer key, on an HSM that already has its
-/// security domain (issue 19; the emulator's wording).
-pub const HSM_ALREADY_ACTIVATED: &str = "This managed HSM is already activated: its security domain was downloaded or uploaded. A security domain is restored into a new, not yet activated HSM.";
-
-/// An upload before the transfer key was fetched.
-pub const HSM_NO_TRANSFER_KEY: &str = "This managed HSM has no transfer key yet: get it first (GET /securitydomain/upload or /securitydomain/transferkey; az keyvault security-domain init-recovery) and wrap the restore blob to it.";
-
-/// A download request's certificate without `n`, `e` or `x5c`.
-pub const SECURITY_DOMAIN_CERTIFICATE: &str =
-    "Each certificate of a security-domain download is an RSA JSON Web Key with 'n', 'e' and its certificate in 'x5c'.";
-
 // Requests the HTTP layer refuses before the domain sees them.
 
 #[must_use]
@@ -317,25 +287,3 @@ pub const TARGET_ATTESTATION_REQUIRED: &str = "The 'target' attestation token is
 pub fn target_attestation_invalid(reason: &str) -> String {
     format!("The target attestation token is not valid: {reason}.")
 }
-
-// Managed HSM local RBAC and the security domain.
-
-#[must_use]
-pub fn invalid_principal_id(text: &str) -> String {
-    format!("The principalId '{text}' is not a valid GUID.")
-}
-
-#[must_use]
-pub fn unsupported_assignment_filter(filter: &str) -> String {
-    format!("The $filter '{filter}' is not supported: use atScope() or principalId eq '{{id}}'.")
-}
-
-#[must_use]
-pub fn hsm_gone(hsm: &str) -> String {
-    format!("The managed HSM '{hsm}' no longer exists.")
-}
-
-pub const NOT_A_MANAGED_HSM: &str = "Not a managed HSM.";
-/// The status of a security-domain download or upload that never happened.
-pub const NO_SECURITY_DOMAIN_DOWNLOADED: &str = "No security domain has been downloaded from this HSM.";
-pub const NO_SECURITY_DOMAIN_UPLOADED: &str = "No security domain has been uploaded to this HSM.";

@@ -13,6 +13,7 @@ pub mod front_door;
 pub mod graph;
 pub mod keys;
 pub mod login;
+pub mod managed_hsm;
 pub mod managed_identity;
 pub mod management;
 

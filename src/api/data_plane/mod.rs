@@ -200,7 +200,7 @@ async fn authorize(operation: Operation, req: Request, next: Next) -> Response {
         && hsm.refuses_before_activation(operation)
     {
         return ApiError::Forbidden {
-            message: messages::data_plane::hsm_not_activated(ctx.vault.name.as_str()),
+            message: messages::managed_hsm::hsm_not_activated(ctx.vault.name.as_str()),
             inner: "HsmNotActivated",
         }
         .into_response();

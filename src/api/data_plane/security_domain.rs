@@ -23,11 +23,11 @@ impl From<SecurityDomainError> for ApiError {
         match err {
             SecurityDomainError::Invalid(message) => ApiError::bad_parameter(message),
             SecurityDomainError::AlreadyActivated => ApiError::Conflict {
-                message: crate::messages::data_plane::HSM_ALREADY_ACTIVATED.to_owned(),
+                message: crate::messages::managed_hsm::HSM_ALREADY_ACTIVATED.to_owned(),
                 inner: None,
             },
             SecurityDomainError::NoTransferKey => {
-                ApiError::bad_parameter(crate::messages::data_plane::HSM_NO_TRANSFER_KEY)
+                ApiError::bad_parameter(crate::messages::managed_hsm::HSM_NO_TRANSFER_KEY)
             }
             SecurityDomainError::Crypto(detail) => ApiError::Internal { detail },
         }
@@ -67,11 +67,11 @@ async fn transact<T>(
         .vaults
         .transact_hsm(hsm.name.as_str(), |current| {
             let mut current = current.filter(|v| !v.is_deleted()).cloned().ok_or_else(|| {
-                Failure::Rule(SecurityDomainError::Invalid(crate::messages::data_plane::hsm_gone(hsm.name.as_str())))
+                Failure::Rule(SecurityDomainError::Invalid(crate::messages::managed_hsm::hsm_gone(hsm.name.as_str())))
             })?;
             let VaultKind::ManagedHsm(hsm_state) = &mut current.kind else {
                 return Err(Failure::Rule(SecurityDomainError::Invalid(
-                    crate::messages::data_plane::NOT_A_MANAGED_HSM.into(),
+                    crate::messages::managed_hsm::NOT_A_MANAGED_HSM.into(),
                 )));
             };
             let (next, value) = change(&hsm_state.security_domain, hsm_state.activated).map_err(Failure::Rule)?;
@@ -117,7 +117,7 @@ struct WrappingJwk {
 }
 
 fn certificate(jwk: &WrappingJwk) -> ApiResult<Certificate> {
-    let bad = || ApiError::bad_parameter(crate::messages::data_plane::SECURITY_DOMAIN_CERTIFICATE);
+    let bad = || ApiError::bad_parameter(crate::messages::managed_hsm::SECURITY_DOMAIN_CERTIFICATE);
     let decode = |text: Option<&String>| text.and_then(|t| base64url::decode(t).ok()).ok_or_else(bad);
     Ok(Certificate { n: decode(jwk.n.as_ref())?, e: decode(jwk.e.as_ref())?, x5c: decode(jwk.x5c.first())? })
 }
@@ -139,7 +139,7 @@ pub async fn download(
 
 pub async fn download_status(ctx: VaultRequest, _version: ApiVersion) -> ApiResult<Json<Value>> {
     let domain = ctx.vault.managed_hsm().map(|h| h.security_domain.download.clone()).unwrap_or_default();
-    Ok(Json(status_body(domain.as_ref(), crate::messages::data_plane::NO_SECURITY_DOMAIN_DOWNLOADED)))
+    Ok(Json(status_body(domain.as_ref(), crate::messages::managed_hsm::NO_SECURITY_DOMAIN_DOWNLOADED)))
 }
 
 /// The transfer key as a JSON string inside the answer: what `az keyvault security-domain
@@ -196,5 +196,5 @@ pub async fn upload(
 
 pub async fn upload_status(ctx: VaultRequest, _version: ApiVersion) -> ApiResult<Json<Value>> {
     let domain = ctx.vault.managed_hsm().map(|h| h.security_domain.upload.clone()).unwrap_or_default();
-    Ok(Json(status_body(domain.as_ref(), crate::messages::data_plane::NO_SECURITY_DOMAIN_UPLOADED)))
+    Ok(Json(status_body(domain.as_ref(), crate::messages::managed_hsm::NO_SECURITY_DOMAIN_UPLOADED)))
 }
