@@ -208,3 +208,64 @@ pub const STORE_FAILED: &str = "The emulator's store failed.";
 
 pub const CLOUD_METADATA_API_VERSION_REQUIRED: &str =
     "The api-version query parameter (?api-version=) is required for all requests.";
+
+// OData `$filter` syntax (ARM listings and Graph queries), after `invalid_filter`'s prefix.
+
+#[must_use]
+pub fn filter_expected_and(rest: &str) -> String {
+    format!("expected 'and' before '{rest}'")
+}
+
+#[must_use]
+pub fn filter_expected_symbol(symbol: impl Display, rest: &str) -> String {
+    format!("expected '{symbol}' at '{rest}'")
+}
+
+#[must_use]
+pub fn filter_expected_property(rest: &str) -> String {
+    format!("expected a property name at '{rest}'")
+}
+
+pub const FILTER_UNCLOSED_STRING: &str = "a string literal is not closed";
+
+#[must_use]
+pub fn filter_wrong_lambda_variable(used: &str, variable: impl Display) -> String {
+    format!("'{used}' is not the lambda variable '{variable}'")
+}
+
+#[must_use]
+pub fn filter_expected_eq_at(rest: &str) -> String {
+    format!("expected 'eq' at '{rest}'")
+}
+
+#[must_use]
+pub fn filter_expected_eq_after(name: impl Display) -> String {
+    format!("expected 'eq' after '{name}'")
+}
+
+// The vault registry's refusals (`vaults::VaultError`) that reach a client.
+
+#[must_use]
+pub fn invalid_vault_settings(detail: &str) -> String {
+    format!("invalid vault settings: {detail}")
+}
+
+#[must_use]
+pub fn registry_vault_deleted(name: &str) -> String {
+    format!("vault '{name}' is soft-deleted; recover it or purge it first")
+}
+
+#[must_use]
+pub fn registry_vault_not_found(name: &str) -> String {
+    format!("no vault named '{name}'")
+}
+
+#[must_use]
+pub fn registry_purge_protected(name: &str) -> String {
+    format!("vault '{name}' has purge protection: it is purged at its scheduled purge date, not before")
+}
+
+#[must_use]
+pub fn name_taken(name: &str, holder: &str) -> String {
+    format!("the name '{name}' is already used by a {holder}")
+}

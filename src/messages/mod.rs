@@ -16,6 +16,7 @@ pub mod login;
 pub mod managed_hsm;
 pub mod managed_identity;
 pub mod management;
+pub mod token_reasons;
 
 #[cfg(test)]
 mod tests {
