@@ -78,15 +78,18 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = query_map(parts);
-        let requested = query
-            .get("api-version")
-            .ok_or_else(|| ApiError::bad_parameter(messages::data_plane::missing_api_version()))?;
+        let requested = query.get("api-version").ok_or_else(|| {
+            ApiError::bad_parameter(messages::data_plane::missing_api_version(DataPlaneVersion::latest_stable().name))
+        })?;
         // The vault layer hands over the configured policy; without one, as strict as Azure.
         let strict = Policy::default();
         let policy = parts.extensions.get::<Arc<Policy>>().map_or(&strict, |p| p.as_ref());
-        let served = policy
-            .resolve(requested)
-            .map_err(|_| ApiError::bad_parameter(messages::data_plane::unknown_api_version(requested)))?;
+        let served = policy.resolve(requested).map_err(|_| {
+            ApiError::bad_parameter(messages::data_plane::unknown_api_version(
+                requested,
+                DataPlaneVersion::latest_stable().name,
+            ))
+        })?;
         Ok(Self { requested: requested.clone(), served })
     }
 }

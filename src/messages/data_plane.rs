@@ -1,8 +1,6 @@
 //! The Key Vault data plane's texts (vaults and Managed HSMs): the error table, authorization
 //! refusals, bearer-token failures (`AKV100xx`), key lifecycle and the security domain.
 
-use crate::api_version::DataPlaneVersion;
-
 /// Portal/region label the real service appends to vault names in messages.
 pub const REGION: &str = "local";
 
@@ -62,10 +60,9 @@ pub fn invalid_name(name: &str) -> String {
 
 /// [ext] §1, matches a real message.
 #[must_use]
-pub fn unknown_api_version(version: &str) -> String {
+pub fn unknown_api_version(version: &str, latest: &str) -> String {
     format!(
-        "The specified version ({version}) is not recognized. Consider using the latest supported version ({}).",
-        DataPlaneVersion::latest_stable().name
+        "The specified version ({version}) is not recognized. Consider using the latest supported version ({latest})."
     )
 }
 
@@ -83,10 +80,9 @@ pub fn not_in_api_version(what: &str, version: &str, since: &str) -> String {
 
 /// [unverified] §1: api-version is required on every operation.
 #[must_use]
-pub fn missing_api_version() -> String {
+pub fn missing_api_version(latest: &str) -> String {
     format!(
-        "The 'api-version' query parameter is required for all requests. Consider using the latest supported version ({}).",
-        DataPlaneVersion::latest_stable().name
+        "The 'api-version' query parameter is required for all requests. Consider using the latest supported version ({latest})."
     )
 }
 
@@ -287,3 +283,26 @@ pub const TARGET_ATTESTATION_REQUIRED: &str = "The 'target' attestation token is
 pub fn target_attestation_invalid(reason: &str) -> String {
     format!("The target attestation token is not valid: {reason}.")
 }
+
+// Why a target attestation token is not valid, after `target_attestation_invalid`'s prefix.
+
+#[must_use]
+pub fn attestation_not_a_jwt(error: impl std::fmt::Display) -> String {
+    format!("it is not a JWT ({error})")
+}
+
+pub const ATTESTATION_NO_KID: &str = "its header has no 'kid'";
+
+#[must_use]
+pub fn attestation_unknown_kid(kid: &str, authority_path: &str) -> String {
+    format!(
+        "it was not signed by the emulator's attestation authority (unknown kid '{kid}'); mint targets at {authority_path}/generate-test-token"
+    )
+}
+
+#[must_use]
+pub fn attestation_does_not_verify(error: impl std::fmt::Display) -> String {
+    format!("it does not verify ({error})")
+}
+
+pub const ATTESTATION_FOREIGN_ISSUER: &str = "it was not issued by the emulator's attestation authority";
