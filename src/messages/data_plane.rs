@@ -78,6 +78,10 @@ pub fn not_in_api_version(what: &str, version: &str, since: &str) -> String {
     format!("{what} is not supported in api-version {version}; it is available from api-version {since}.")
 }
 
+/// What `not_in_api_version` names when a whole operation is newer than the request.
+pub const SECURE_WRAP_OPERATION: &str = "The securewrapkey operation";
+pub const SECURE_UNWRAP_OPERATION: &str = "The secureunwrapkey operation";
+
 /// [unverified] §1: api-version is required on every operation.
 #[must_use]
 pub fn missing_api_version(latest: &str) -> String {
