@@ -63,18 +63,18 @@ impl Faults {
         retry_after: Option<u32>,
     ) -> Result<FaultRule, String> {
         if !(1..=MAX_COUNT).contains(&count) {
-            return Err(format!("count must be between 1 and {MAX_COUNT}."));
+            return Err(crate::messages::emulator::fault_count_out_of_range(MAX_COUNT));
         }
         if !INJECTABLE_STATUSES.contains(&status) {
-            return Err("status must be 429, 500 or 503.".into());
+            return Err(crate::messages::emulator::FAULT_STATUS_NOT_INJECTABLE.into());
         }
         if retry_after.is_some_and(|seconds| seconds > MAX_RETRY_AFTER) {
-            return Err(format!("retryAfter must be at most {MAX_RETRY_AFTER} seconds."));
+            return Err(crate::messages::emulator::fault_retry_after_too_long(MAX_RETRY_AFTER));
         }
         let matches = match operation {
             Some(name) => Some(operation_named(name).ok_or_else(|| {
                 let names: Vec<String> = TABLE.iter().map(|(op, _, _, _)| format!("{op:?}")).collect();
-                format!("Unknown operation '{name}'; one of: {}.", names.join(", "))
+                crate::messages::emulator::fault_operation_unknown(name, &names.join(", "))
             })?),
             None => None,
         };

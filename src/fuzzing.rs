@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use uuid::Uuid;
 
-use crate::api::vault::wire;
+use crate::api::data_plane::wire;
 use crate::auth::identity::Identity;
 use crate::auth::issuer::TokenIssuer;
 use crate::auth::validate::{Audience, TokenValidator};

@@ -76,6 +76,7 @@ pub mod fixture;
 pub mod fuzzing;
 pub mod keys;
 pub mod management;
+pub mod messages;
 pub mod metrics;
 pub mod provision;
 pub mod security_domain;
@@ -271,8 +272,8 @@ impl Emulator {
     /// description covers every route.
     #[must_use]
     pub fn route_templates(&self) -> (Vec<String>, Vec<String>) {
-        let https = api::https_routes(self.inner.state()).paths().to_vec();
-        (https, api::http_routes().paths().to_vec())
+        let https = api::router::https_routes(self.inner.state()).paths().to_vec();
+        (https, api::router::http_routes().paths().to_vec())
     }
 
     /// Stops the listeners gracefully, letting requests in flight finish, and closes the store.

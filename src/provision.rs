@@ -223,9 +223,9 @@ fn parse_key_file(contents: &str) -> Result<(PrivateJwk, bool), String> {
             .map_err(|e| format!("the PEM body is not base64: {e}"))?;
         return Ok((PrivateJwk::Pkcs8 { der }, false));
     }
-    let jwk: crate::api::vault::wire::JsonWebKeyImport =
+    let jwk: crate::api::data_plane::wire::JsonWebKeyImport =
         serde_json::from_str(contents).map_err(|e| format!("neither a PKCS#8 PEM nor a JWK: {e}"))?;
-    let parameters = crate::api::vault::wire::KeyImportParameters {
+    let parameters = crate::api::data_plane::wire::KeyImportParameters {
         key: jwk,
         hsm: None,
         attributes: None,

@@ -99,23 +99,21 @@ pub fn download(
         return Err(SecurityDomainError::AlreadyActivated);
     }
     if !(MIN_CERTIFICATES..=MAX_CERTIFICATES).contains(&certificates.len()) {
-        return Err(SecurityDomainError::Invalid(format!(
-            "A security domain is wrapped to {MIN_CERTIFICATES} to {MAX_CERTIFICATES} certificates; the request has {}.",
-            certificates.len()
+        return Err(SecurityDomainError::Invalid(crate::messages::managed_hsm::certificate_count(
+            MIN_CERTIFICATES,
+            MAX_CERTIFICATES,
+            certificates.len(),
         )));
     }
     let required = u8::try_from(required).ok().filter(|r| *r >= 2 && usize::from(*r) <= certificates.len());
     let Some(required) = required else {
-        return Err(SecurityDomainError::Invalid(format!(
-            "The quorum ('required') is 2 to the number of certificates ({}).",
-            certificates.len()
+        return Err(SecurityDomainError::Invalid(crate::messages::managed_hsm::quorum_out_of_range(
+            certificates.len(),
         )));
     };
     for cert in certificates {
         if crate::crypto::trim_leading_zeros(&cert.n).len() * 8 < 2048 || cert.x5c.is_empty() {
-            return Err(SecurityDomainError::Invalid(
-                "Each certificate is an RSA key of at least 2048 bits with its certificate in 'x5c'.".into(),
-            ));
+            return Err(SecurityDomainError::Invalid(crate::messages::managed_hsm::CERTIFICATE_TOO_WEAK.into()));
         }
     }
     let keys: Vec<WrappingKey> = certificates
@@ -128,7 +126,7 @@ pub fn download(
         domain_key: Some(Base64Url(domain_key)),
         download: Some(Outcome {
             succeeded: true,
-            details: "The security domain was downloaded and the HSM activated.".into(),
+            details: crate::messages::managed_hsm::DOWNLOADED_AND_ACTIVATED.into(),
         }),
         ..state.clone()
     };
@@ -182,15 +180,10 @@ pub fn upload(
         .into_iter()
         .find(|(tag, key)| tag == DOMAIN_KEY_TAG && key.len() == DOMAIN_KEY_LEN)
         .map(|(_, key)| key)
-        .ok_or_else(|| {
-            SecurityDomainError::Invalid("The restore blob holds no security domain of this emulator.".into())
-        })?;
+        .ok_or_else(|| SecurityDomainError::Invalid(crate::messages::managed_hsm::FOREIGN_RESTORE_BLOB.into()))?;
     Ok(SecurityDomainState {
         domain_key: Some(Base64Url(domain_key)),
-        upload: Some(Outcome {
-            succeeded: true,
-            details: "The security domain was restored and the HSM activated.".into(),
-        }),
+        upload: Some(Outcome { succeeded: true, details: crate::messages::managed_hsm::RESTORED_AND_ACTIVATED.into() }),
         ..state.clone()
     })
 }

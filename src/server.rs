@@ -13,7 +13,7 @@ use tower::ServiceBuilder;
 use crate::api::body::BodyLimits;
 use crate::api::front_door::{FrontDoor, Port};
 use crate::api::host::HostPolicy;
-use crate::api::{self, AppState, Services, Settings};
+use crate::api::{self, AppState, RuntimeFacts, Services};
 use crate::auth::identity::IdentityDirectory;
 use crate::auth::issuer::TokenIssuer;
 use crate::auth::validate::TokenValidator;
@@ -232,7 +232,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         provision::declare_hsm(&vaults, settings, config.tenant_id, &hsm_users).await?;
     }
 
-    let settings = Arc::new(Settings {
+    let facts = Arc::new(RuntimeFacts {
         owners: config.config_file.as_ref().map(|f| f.owners.clone()).unwrap_or_default(),
         domain: config.domain.clone(),
         tenant_id: config.tenant_id,
@@ -269,7 +269,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         issuer,
         attestation: Arc::default(),
         federation: Arc::default(),
-        settings: settings.clone(),
+        facts: facts.clone(),
         metrics: metrics.clone(),
         faults: Arc::default(),
         api_versions: Arc::new(crate::api_version::Policy::new(config.lenient_api_version)),
@@ -301,10 +301,10 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         CappedAcceptor::new(Arc::new(tokio::sync::Semaphore::new(config.max_connections.max(1))), metrics.clone());
 
     let https_service = ServiceBuilder::new()
-        .map_request(api::with_axum_body)
+        .map_request(api::middleware::with_axum_body)
         .layer(front_door(Port::Https))
-        .map_request(api::normalize_path)
-        .service(api::https_router(state.clone()));
+        .map_request(api::middleware::normalize_path)
+        .service(api::router::https_router(state.clone()));
     let handle = axum_server::Handle::new();
     let mut https_server = axum_server::from_tcp_rustls(https_listener, rustls_config)
         .map_err(|source| StartError::Bind { addr: https_addr, source })?
@@ -323,9 +323,9 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
         .handle(handle.clone());
     limit_connections(http_server.http_builder());
     let http_service = ServiceBuilder::new()
-        .map_request(api::with_axum_body)
+        .map_request(api::middleware::with_axum_body)
         .layer(front_door(Port::Http))
-        .service(api::http_router(state.clone()));
+        .service(api::router::http_router(state.clone()));
     let http_task = tokio::spawn(async move {
         if let Err(err) = http_server.serve(with_client_address(http_service)).await {
             tracing::error!(error = %err, "HTTP listener stopped");
@@ -334,7 +334,7 @@ pub async fn start(config: Config) -> Result<RunningEmulator, StartError> {
 
     let sweep_task = tokio::spawn(due_work.sweep(crate::due_work::SWEEP_INTERVAL));
 
-    settings.mark_ready();
+    facts.mark_ready();
     // Only now, so that filling the pool never competes with start-up.
     state.keys.rsa_key_pool().start_refilling();
     Ok(RunningEmulator {

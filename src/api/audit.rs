@@ -16,11 +16,11 @@ use tokio::sync::broadcast::error::RecvError;
 
 use super::AppState;
 use super::errors::{ApiError, ApiResult};
-use super::messages;
 use super::routes::Routes;
 use crate::audit::LiveRecord;
 use crate::audit::filter::AuditFilter;
 use crate::audit::record::AuditRecord;
+use crate::messages;
 use crate::store;
 
 /// Records a stream replays after `Last-Event-ID` before going live.
@@ -35,7 +35,7 @@ pub fn router() -> Routes {
 
 fn query_pairs(query: Option<&str>) -> ApiResult<Vec<(String, String)>> {
     serde_urlencoded::from_str(query.unwrap_or(""))
-        .map_err(|e| ApiError::bad_parameter(format!("The query string is not valid: {e}.")))
+        .map_err(|e| ApiError::bad_parameter(crate::messages::emulator::audit_query_invalid(e)))
 }
 
 fn internal(err: &sqlx::Error) -> ApiError {
@@ -87,7 +87,7 @@ async fn stream_audit(
         match headers.get("last-event-id").map(|v| v.to_str().ok().and_then(|v| v.trim().parse::<i64>().ok())) {
             None => None,
             Some(Some(id)) => Some(id),
-            Some(None) => return Err(ApiError::bad_parameter("Last-Event-ID must be the id of an audit event.")),
+            Some(None) => return Err(ApiError::bad_parameter(crate::messages::emulator::LAST_EVENT_ID_INVALID)),
         };
     // Subscribe before reading the backlog, so nothing falls between the two.
     let live = state.audit.subscribe();
@@ -136,7 +136,7 @@ fn audit_events(
 /// `GET /_emulator/keys/{vault}/{key}/usage`.
 async fn key_usage(State(state): State<AppState>, Path((vault, key)): Path<(String, String)>) -> ApiResult<Response> {
     if state.vaults.get(&vault).is_none() {
-        return Err(ApiError::VaultNotFound { message: messages::vault_not_found(&vault) });
+        return Err(ApiError::VaultNotFound { message: messages::data_plane::vault_not_found(&vault) });
     }
     state.audit.flush().await;
     let mut conn = state.audit.pool().acquire().await.map_err(|e| internal(&e))?;

@@ -21,7 +21,7 @@ use http_body_util::BodyExt as _;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::errors::ApiError;
-use super::messages;
+use crate::messages;
 
 /// The largest request body read (Key Vault's own requests are a few KiB; a backup blob of a
 /// key with many versions stays well below).
@@ -77,10 +77,16 @@ enum BodyFailure {
 impl BodyFailure {
     fn into_response(self, limits: &BodyLimits) -> Response {
         let error = match self {
-            Self::TooLarge => ApiError::PayloadTooLarge { message: messages::body_too_large(MAX_BODY_BYTES) },
-            Self::TimedOut => ApiError::RequestTimeout { message: messages::body_timed_out(limits.timeout) },
-            Self::OverBudget => ApiError::Overloaded { message: messages::BODY_BUDGET_EXHAUSTED.to_owned() },
-            Self::Broken => ApiError::bad_parameter("The request body could not be read."),
+            Self::TooLarge => {
+                ApiError::PayloadTooLarge { message: messages::front_door::body_too_large(MAX_BODY_BYTES) }
+            }
+            Self::TimedOut => {
+                ApiError::RequestTimeout { message: messages::front_door::body_timed_out(limits.timeout) }
+            }
+            Self::OverBudget => {
+                ApiError::Overloaded { message: messages::front_door::BODY_BUDGET_EXHAUSTED.to_owned() }
+            }
+            Self::Broken => ApiError::bad_parameter(messages::data_plane::BROKEN_BODY),
         };
         let mut response = error.into_response();
         response.extensions_mut().insert(Refused(self.reason()));

@@ -36,11 +36,11 @@ async fn cloud_endpoints(State(state): State<AppState>, Origin(origin): Origin, 
     if !has_api_version {
         let body = json!({"error": {
             "code": "MissingApiVersionParameter",
-            "message": "The api-version query parameter (?api-version=) is required for all requests.",
+            "message": crate::messages::management::CLOUD_METADATA_API_VERSION_REQUIRED,
         }});
         return (StatusCode::BAD_REQUEST, Json(body)).into_response();
     }
-    Json(cloud_document(&origin, &state.settings.domain)).into_response()
+    Json(cloud_document(&origin, &state.facts.domain)).into_response()
 }
 
 /// The document for a client that reached the emulator at `origin` (`https://host[:port]`).

@@ -19,9 +19,9 @@ use serde::Deserialize;
 
 use super::errors::{ApiError, ApiResult};
 use super::extract::{KvJson, KvQuery};
-use super::messages;
 use crate::clock::parse_iso8601_duration;
 use crate::due_work::DueWork;
+use crate::messages;
 use crate::vaults::Authorization;
 
 use super::AppState;
@@ -44,7 +44,7 @@ pub fn router() -> Routes {
 async fn json_for_changes(req: Request, next: Next) -> Response {
     let changes = [Method::POST, Method::PUT, Method::PATCH].contains(req.method());
     if changes && !is_json(req.headers()) {
-        return ApiError::UnsupportedMediaType { message: messages::JSON_CONTENT_TYPE_REQUIRED.to_owned() }
+        return ApiError::UnsupportedMediaType { message: messages::emulator::JSON_CONTENT_TYPE_REQUIRED.to_owned() }
             .into_response();
     }
     next.run(req).await
@@ -63,7 +63,7 @@ fn require_metadata_header(headers: &HeaderMap) -> ApiResult<()> {
     if headers.get("metadata").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true")) {
         Ok(())
     } else {
-        Err(ApiError::bad_parameter(messages::METADATA_HEADER_REQUIRED))
+        Err(ApiError::bad_parameter(messages::emulator::METADATA_HEADER_REQUIRED))
     }
 }
 
@@ -76,7 +76,7 @@ async fn metrics(State(state): State<AppState>) -> Response {
 }
 
 async fn health(State(state): State<AppState>) -> Response {
-    if state.settings.is_ready() {
+    if state.facts.is_ready() {
         // Ready RSA keys per size, so a benchmark or test can wait for a warm pool.
         let pool: serde_json::Map<String, serde_json::Value> = state
             .keys
@@ -92,7 +92,7 @@ async fn health(State(state): State<AppState>) -> Response {
 }
 
 async fn ca_pem(State(state): State<AppState>) -> Response {
-    ([(header::CONTENT_TYPE, "application/x-pem-file")], state.settings.ca_pem.clone()).into_response()
+    ([(header::CONTENT_TYPE, "application/x-pem-file")], state.facts.ca_pem.clone()).into_response()
 }
 
 /// How to move the clock: exactly one of the fields.
@@ -145,15 +145,13 @@ async fn move_clock(
         }
         ClockChange { advance: None, advance_seconds: None, offset_seconds: None, reset: Some(true) } => Some(0),
         _ => {
-            return Err(ApiError::bad_parameter(
-                "Give exactly one of: advance (ISO-8601 duration), advanceSeconds, offsetSeconds, reset: true.",
-            ));
+            return Err(ApiError::bad_parameter(crate::messages::emulator::CLOCK_CHANGE_AMBIGUOUS));
         }
     };
     let max = crate::clock::MAX_OFFSET_SECONDS;
-    let new_offset = new_offset.filter(|offset| (-max..=max).contains(offset)).ok_or_else(|| {
-        ApiError::bad_parameter(format!("The clock may move at most {max} seconds (1,000 years) from the wall clock."))
-    })?;
+    let new_offset = new_offset
+        .filter(|offset| (-max..=max).contains(offset))
+        .ok_or_else(|| ApiError::bad_parameter(crate::messages::emulator::clock_offset_too_large(max)))?;
     state.clock.set_offset(new_offset);
     let done = state.due_work.run().await?;
     Ok(clock_view(&state, Some(done)))
@@ -187,7 +185,7 @@ async fn list_identities(State(state): State<AppState>) -> Json<serde_json::Valu
 }
 
 fn vault_not_found(name: &str) -> ApiError {
-    ApiError::VaultNotFound { message: format!("No vault named '{name}'.") }
+    ApiError::VaultNotFound { message: crate::messages::emulator::no_vault_named(name) }
 }
 
 /// A vault's authorization: `enableRbacAuthorization`, `accessPolicies`, `roleAssignments`.
@@ -279,7 +277,7 @@ async fn identity_token(
     let identity = state
         .identities
         .by_name(&query.identity)
-        .ok_or_else(|| ApiError::bad_parameter(format!("No identity named '{}'.", query.identity)))?;
+        .ok_or_else(|| ApiError::bad_parameter(crate::messages::emulator::no_identity_named(&query.identity)))?;
     let resource = crate::auth::scope::resource_of(&query.resource);
     state.issuer.ready().await;
     let token = state

@@ -7,9 +7,9 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use super::messages;
 use crate::auth::validate::TokenError;
 use crate::keys;
+use crate::messages;
 
 #[derive(Debug)]
 pub enum ApiError {
@@ -182,8 +182,8 @@ impl ApiError {
             | Self::MisdirectedRequest { message }
             | Self::Overloaded { message }
             | Self::Injected { message, .. } => message,
-            Self::ServiceUnavailable => messages::SERVICE_UNAVAILABLE,
-            Self::Internal { .. } => messages::INTERNAL,
+            Self::ServiceUnavailable => messages::data_plane::SERVICE_UNAVAILABLE,
+            Self::Internal { .. } => messages::data_plane::INTERNAL,
         }
     }
 
@@ -199,24 +199,26 @@ impl ApiError {
     /// The answer to a request that a rule of `/_emulator/faults` fails.
     #[must_use]
     pub fn injected(response: crate::faults::FaultResponse) -> Self {
-        Self::Injected { response, message: messages::injected_fault(response.status, response.retry_after) }
+        Self::Injected { response, message: messages::emulator::injected_fault(response.status, response.retry_after) }
     }
 
     /// The 401 for a token failure, carrying `challenge`.
     #[must_use]
     pub fn unauthorized(err: &TokenError, challenge: String) -> Self {
         let message = match err {
-            TokenError::Missing => messages::MISSING_TOKEN.to_owned(),
-            TokenError::Malformed(detail) => messages::malformed_token(detail),
-            TokenError::UnsupportedAlgorithm(alg) => messages::unsupported_token_algorithm(alg),
-            TokenError::UnknownSigningKey(kid) => messages::unknown_signing_key(kid),
-            TokenError::BadSignature => messages::BAD_SIGNATURE.to_owned(),
-            TokenError::InvalidIssuer { expected, found } => messages::invalid_issuer(expected, found),
-            TokenError::InvalidAudience { found } => messages::invalid_audience(found),
-            TokenError::Expired(exp) => messages::token_expired(*exp),
-            TokenError::NotYetValid(nbf) => messages::token_not_yet_valid(*nbf),
-            TokenError::WrongTenant { expected, found } => messages::wrong_tenant(&expected.to_string(), found),
-            TokenError::MissingClaim(claim) => messages::missing_claim(claim),
+            TokenError::Missing => messages::data_plane::MISSING_TOKEN.to_owned(),
+            TokenError::Malformed(detail) => messages::data_plane::malformed_token(detail),
+            TokenError::UnsupportedAlgorithm(alg) => messages::data_plane::unsupported_token_algorithm(alg),
+            TokenError::UnknownSigningKey(kid) => messages::data_plane::unknown_signing_key(kid),
+            TokenError::BadSignature => messages::data_plane::BAD_SIGNATURE.to_owned(),
+            TokenError::InvalidIssuer { expected, found } => messages::data_plane::invalid_issuer(expected, found),
+            TokenError::InvalidAudience { found } => messages::data_plane::invalid_audience(found),
+            TokenError::Expired(exp) => messages::data_plane::token_expired(*exp),
+            TokenError::NotYetValid(nbf) => messages::data_plane::token_not_yet_valid(*nbf),
+            TokenError::WrongTenant { expected, found } => {
+                messages::data_plane::wrong_tenant(&expected.to_string(), found)
+            }
+            TokenError::MissingClaim(claim) => messages::data_plane::missing_claim(claim),
         };
         Self::Unauthorized { message, challenge }
     }
@@ -284,34 +286,41 @@ impl From<keys::Error> for ApiError {
         use keys::Error as E;
         match err {
             E::KeyNotFound { name, version } => {
-                Self::KeyNotFound { message: messages::key_not_found(&name, version.as_deref()) }
+                Self::KeyNotFound { message: messages::data_plane::key_not_found(&name, version.as_deref()) }
             }
-            E::DeletedKeyNotFound { name } => Self::KeyNotFound { message: messages::deleted_key_not_found(&name) },
+            E::DeletedKeyNotFound { name } => {
+                Self::KeyNotFound { message: messages::data_plane::deleted_key_not_found(&name) }
+            }
             E::DeletedButRecoverable { name } => Self::Conflict {
-                message: messages::deleted_but_recoverable(&name),
+                message: messages::data_plane::deleted_but_recoverable(&name),
                 inner: Some("ObjectIsDeletedButRecoverable"),
             },
-            E::PurgeProtected { vault } => {
-                Self::Forbidden { message: messages::purge_protected(&vault), inner: messages::PURGE_PROTECTED_INNER }
-            }
-            E::RestoreConflict { name, version } => {
-                Self::Conflict { message: messages::restore_conflict(&format!("/keys/{name}/{version}")), inner: None }
-            }
-            E::InvalidName(name) => Self::bad_parameter(messages::invalid_name(&name)),
+            E::PurgeProtected { vault } => Self::Forbidden {
+                message: messages::data_plane::purge_protected(&vault),
+                inner: messages::data_plane::PURGE_PROTECTED_INNER,
+            },
+            E::RestoreConflict { name, version } => Self::Conflict {
+                message: messages::data_plane::restore_conflict(&format!("/keys/{name}/{version}")),
+                inner: None,
+            },
+            E::InvalidName(name) => Self::bad_parameter(messages::data_plane::invalid_name(&name)),
             E::BadParameter(message) => Self::BadParameter { message },
             E::OperationNotPermitted(op) => Self::Forbidden {
-                message: messages::operation_not_permitted(op.as_str()),
+                message: messages::data_plane::operation_not_permitted(op.as_str()),
                 inner: "KeyOperationForbidden",
             },
             E::KeyDisabled(op) => {
-                Self::Forbidden { message: messages::key_disabled(op.as_str()), inner: "KeyDisabled" }
+                Self::Forbidden { message: messages::data_plane::key_disabled(op.as_str()), inner: "KeyDisabled" }
             }
-            E::KeyExpired(op) => Self::Forbidden { message: messages::key_expired(op.as_str()), inner: "KeyExpired" },
-            E::KeyNotYetValid(op) => {
-                Self::Forbidden { message: messages::key_not_yet_valid(op.as_str()), inner: "KeyNotYetValid" }
+            E::KeyExpired(op) => {
+                Self::Forbidden { message: messages::data_plane::key_expired(op.as_str()), inner: "KeyExpired" }
             }
+            E::KeyNotYetValid(op) => Self::Forbidden {
+                message: messages::data_plane::key_not_yet_valid(op.as_str()),
+                inner: "KeyNotYetValid",
+            },
             E::ReleasePolicyNotSatisfied => Self::Forbidden {
-                message: messages::RELEASE_POLICY_NOT_SATISFIED.into(),
+                message: messages::data_plane::RELEASE_POLICY_NOT_SATISFIED.into(),
                 inner: "ReleasePolicyNotSatisfied",
             },
             E::Store(e) if is_busy(&e) => Self::ServiceUnavailable,

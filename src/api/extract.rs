@@ -9,11 +9,11 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
 use super::errors::ApiError;
-use super::messages;
 use crate::api_version::{DataPlaneVersion, Feature, Policy};
 use crate::auth::Principal;
 use crate::auth::decision::{Decision, Denial, Target, decide};
 use crate::auth::table::Operation;
+use crate::messages;
 use crate::vaults::Vault;
 
 fn query_map(parts: &Parts) -> HashMap<String, String> {
@@ -28,7 +28,7 @@ fn url_decode_pairs(query: &str) -> Vec<(String, String)> {
 /// The query string deserialized into `T`, or what is wrong with it.
 pub fn parse_query<T: DeserializeOwned>(parts: &Parts) -> Result<T, String> {
     serde_urlencoded::from_str(parts.uri.query().unwrap_or(""))
-        .map_err(|e| format!("The query string is not valid for this request: {e}."))
+        .map_err(|e| messages::data_plane::invalid_query(&e.to_string()))
 }
 
 /// Query parameters as `T`; one that does not fit is a Key Vault `BadParameter`, not axum's
@@ -64,7 +64,7 @@ impl ApiVersion {
         if self.has(feature) {
             Ok(())
         } else {
-            Err(ApiError::bad_parameter(messages::not_in_api_version(
+            Err(ApiError::bad_parameter(messages::data_plane::not_in_api_version(
                 what,
                 &self.requested,
                 DataPlaneVersion::introducing(feature).name,
@@ -78,13 +78,18 @@ impl<S: Send + Sync> FromRequestParts<S> for ApiVersion {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = query_map(parts);
-        let requested =
-            query.get("api-version").ok_or_else(|| ApiError::bad_parameter(messages::missing_api_version()))?;
+        let requested = query.get("api-version").ok_or_else(|| {
+            ApiError::bad_parameter(messages::data_plane::missing_api_version(DataPlaneVersion::latest_stable().name))
+        })?;
         // The vault layer hands over the configured policy; without one, as strict as Azure.
         let strict = Policy::default();
         let policy = parts.extensions.get::<Arc<Policy>>().map_or(&strict, |p| p.as_ref());
-        let served =
-            policy.resolve(requested).map_err(|_| ApiError::bad_parameter(messages::unknown_api_version(requested)))?;
+        let served = policy.resolve(requested).map_err(|_| {
+            ApiError::bad_parameter(messages::data_plane::unknown_api_version(
+                requested,
+                DataPlaneVersion::latest_stable().name,
+            ))
+        })?;
         Ok(Self { requested: requested.clone(), served })
     }
 }
@@ -106,9 +111,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Paging {
         let max_results = match query.get("maxresults") {
             None => MAX_PAGE_SIZE,
             Some(text) => text.parse::<u32>().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
-                ApiError::bad_parameter(format!(
-                    "The value of maxresults ({text}) is invalid: it must be an integer between 1 and {MAX_PAGE_SIZE}."
-                ))
+                ApiError::bad_parameter(messages::data_plane::invalid_max_results(text, MAX_PAGE_SIZE))
             })?,
         };
         Ok(Self { max_results, skip_token: query.get("$skiptoken").cloned() })
@@ -124,17 +127,17 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for KvJson<T> {
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let bytes = axum::body::Bytes::from_request(req, state)
             .await
-            .map_err(|e| ApiError::bad_parameter(format!("The request body could not be read: {e}")))?;
+            .map_err(|e| ApiError::bad_parameter(messages::data_plane::unreadable_body(&e.to_string())))?;
         if bytes.is_empty() {
-            return Err(ApiError::bad_parameter("The request body is empty; a JSON object is required."));
+            return Err(ApiError::bad_parameter(messages::data_plane::EMPTY_BODY));
         }
         // serde reads a struct from a JSON array too, field by field; Key Vault wants objects.
         if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(ApiError::bad_parameter("The request body must be a JSON object."));
+            return Err(ApiError::bad_parameter(messages::data_plane::BODY_NOT_AN_OBJECT));
         }
         serde_json::from_slice(&bytes)
             .map(KvJson)
-            .map_err(|e| ApiError::bad_parameter(format!("The request body is not valid: {e}")))
+            .map_err(|e| ApiError::bad_parameter(messages::data_plane::invalid_body(&e.to_string())))
     }
 }
 
@@ -162,11 +165,15 @@ impl VaultRequest {
         let denial = decision.outcome.clone().err()?;
         Some(match denial {
             Denial::AccessPolicy { permission } => ApiError::Forbidden {
-                message: messages::access_denied(&self.principal.describe(), permission, self.vault.name.as_str()),
+                message: messages::data_plane::access_denied(
+                    &self.principal.describe(),
+                    permission,
+                    self.vault.name.as_str(),
+                ),
                 inner: "AccessDenied",
             },
             Denial::LocalRbac { data_action } => ApiError::Forbidden {
-                message: messages::local_rbac_denied(
+                message: messages::managed_hsm::local_rbac_denied(
                     &self.principal.describe(),
                     data_action,
                     &target.key.map_or_else(|| "/".to_owned(), |key| format!("/keys/{key}")),
@@ -180,7 +187,7 @@ impl VaultRequest {
                     resource.push_str(&format!("/keys/{key}"));
                 }
                 ApiError::Forbidden {
-                    message: messages::rbac_denied(
+                    message: messages::data_plane::rbac_denied(
                         &self.principal.describe(),
                         data_action,
                         &resource,
@@ -227,6 +234,6 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for KvPath<
         axum::extract::Path::<T>::from_request_parts(parts, state)
             .await
             .map(|axum::extract::Path(value)| KvPath(value))
-            .map_err(|rejection| ApiError::bad_parameter(format!("The request URI is not valid: {rejection}")))
+            .map_err(|rejection| ApiError::bad_parameter(messages::data_plane::invalid_uri(&rejection.to_string())))
     }
 }

@@ -17,7 +17,7 @@ use axum::response::{IntoResponse, Response};
 use super::body::{self, BodyLimits};
 use super::errors::ApiError;
 use super::host::{HostPolicy, HostProblem};
-use super::messages;
+use crate::messages;
 use crate::metrics::Metrics;
 
 /// Which listener a request came in on.
@@ -71,7 +71,7 @@ pub async fn front_door(State(door): State<Arc<FrontDoor>>, req: Request, next: 
         tracing::warn!(origin = %origin, path = req.uri().path(), "request refused: it comes from another web origin");
         return refuse(
             "origin",
-            ApiError::Forbidden { message: messages::foreign_origin(&origin), inner: "ForeignOrigin" },
+            ApiError::Forbidden { message: messages::front_door::foreign_origin(&origin), inner: "ForeignOrigin" },
         );
     }
     let req = match (&door.admin_token, door.port) {
@@ -90,9 +90,11 @@ pub async fn front_door(State(door): State<Arc<FrontDoor>>, req: Request, next: 
 
 fn host_error(problem: HostProblem) -> ApiError {
     match problem {
-        HostProblem::Missing => ApiError::bad_parameter(messages::MISSING_HOST),
-        HostProblem::Malformed(why) => ApiError::bad_parameter(messages::malformed_host(&why)),
-        HostProblem::NotServed(host) => ApiError::MisdirectedRequest { message: messages::host_not_served(&host) },
+        HostProblem::Missing => ApiError::bad_parameter(messages::front_door::MISSING_HOST),
+        HostProblem::Malformed(why) => ApiError::bad_parameter(messages::front_door::malformed_host(&why)),
+        HostProblem::NotServed(host) => {
+            ApiError::MisdirectedRequest { message: messages::front_door::host_not_served(&host) }
+        }
     }
 }
 
@@ -156,7 +158,7 @@ fn admit(token: &str, mut req: Request) -> Result<Request, ApiError> {
         return Ok(req);
     }
     Err(ApiError::Unauthorized {
-        message: messages::ADMIN_TOKEN_REQUIRED.to_owned(),
+        message: messages::front_door::ADMIN_TOKEN_REQUIRED.to_owned(),
         challenge: r#"Bearer realm="keyvault-emulator""#.to_owned(),
     })
 }

@@ -76,12 +76,10 @@ impl GraphError {
 
     fn message(&self) -> String {
         match self {
-            Self::MissingToken => "Access token is empty.".to_owned(),
-            Self::InvalidToken(reason) => format!("Access token validation failure: {reason}."),
-            Self::MeNeedsDelegatedToken => "/me request is only valid with delegated authentication flow.".to_owned(),
-            Self::NotFound(id) => format!(
-                "Resource '{id}' does not exist or one of its queried reference-property objects are not present."
-            ),
+            Self::MissingToken => crate::messages::graph::ACCESS_TOKEN_EMPTY.to_owned(),
+            Self::InvalidToken(reason) => crate::messages::graph::access_token_invalid(reason),
+            Self::MeNeedsDelegatedToken => crate::messages::graph::ME_NEEDS_DELEGATED_TOKEN.to_owned(),
+            Self::NotFound(id) => crate::messages::graph::resource_not_found(id),
             Self::Directory(err) => err.to_string(),
             Self::BadBody(reason) => reason.clone(),
         }
@@ -117,7 +115,7 @@ type GraphResult<T> = Result<T, GraphError>;
 /// A Graph token of the emulator's tenant, or Graph's 401; the caller rides along as an extension.
 async fn authenticate(State(state): State<AppState>, Origin(origin): Origin, mut req: Request, next: Next) -> Response {
     let value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let principal = match state.validator.validate_graph_header(value, state.settings.tenant_id, &origin) {
+    let principal = match state.validator.validate_graph_header(value, state.facts.tenant_id, &origin) {
         Ok(principal) => principal,
         Err(_) if value.is_none() => return GraphError::MissingToken.into_response(),
         Err(err) => return GraphError::InvalidToken(err.to_string()).into_response(),
@@ -233,7 +231,7 @@ async fn get_by_ids(
         return Err(GraphError::BadBody("The request body must be JSON (Content-Type: application/json).".into()));
     }
     let request: GetByIds = serde_json::from_slice(&body)
-        .map_err(|e| GraphError::BadBody(format!("The request body is not a valid getByIds request: {e}.")))?;
+        .map_err(|e| GraphError::BadBody(crate::messages::graph::invalid_get_by_ids_body(e)))?;
     let found = graph_directory::by_ids(&directory(&state, &principal), &request.ids, &request.types)?;
     let value: Vec<Value> = found
         .iter()

@@ -12,6 +12,7 @@ use std::net::IpAddr;
 
 use axum::http::{HeaderMap, Uri, header};
 
+use crate::messages;
 use crate::vaults::{DEFAULT_VAULT, Flavour, hsm_domain};
 
 /// Why a request's authority was refused.
@@ -56,9 +57,9 @@ impl HostPolicy {
         if let Some(host) = hosts.next() {
             seen = true;
             if hosts.next().is_some() {
-                return Err(HostProblem::Malformed("more than one Host header".into()));
+                return Err(HostProblem::Malformed(messages::front_door::HOST_REPEATED.into()));
             }
-            let host = host.to_str().map_err(|_| HostProblem::Malformed("a Host header that is not text".into()))?;
+            let host = host.to_str().map_err(|_| HostProblem::Malformed(messages::front_door::HOST_NOT_TEXT.into()))?;
             self.check_authority(host)?;
         }
         if seen { Ok(()) } else { Err(HostProblem::Missing) }
@@ -155,24 +156,25 @@ pub fn challenge(authority: &str, flavour: Flavour, vault_domain: &str, tenant: 
 /// The lower-cased host of a `host[:port]` authority (an IPv6 literal without its brackets),
 /// or what is wrong with it.
 fn parse_authority(authority: &str) -> Result<String, HostProblem> {
-    let malformed = |why: &str| HostProblem::Malformed(format!("'{authority}' {why}"));
+    let malformed = |why: &str| HostProblem::Malformed(messages::front_door::authority_problem(authority, why));
     if authority.is_empty() {
-        return Err(malformed("is empty"));
+        return Err(malformed(messages::front_door::AUTHORITY_EMPTY));
     }
     if authority.contains('@') {
-        return Err(malformed("carries userinfo"));
+        return Err(malformed(messages::front_door::AUTHORITY_USERINFO));
     }
     if authority.contains(['/', '?', '#', '\\']) {
-        return Err(malformed("carries a path"));
+        return Err(malformed(messages::front_door::AUTHORITY_PATH));
     }
     let (host, port) = if let Some(rest) = authority.strip_prefix('[') {
-        let (literal, after) = rest.split_once(']').ok_or_else(|| malformed("has an unclosed IPv6 literal"))?;
+        let (literal, after) =
+            rest.split_once(']').ok_or_else(|| malformed(messages::front_door::AUTHORITY_UNCLOSED_IPV6))?;
         if literal.parse::<std::net::Ipv6Addr>().is_err() {
-            return Err(malformed("is not a valid IPv6 literal"));
+            return Err(malformed(messages::front_door::AUTHORITY_BAD_IPV6));
         }
         let port = match after {
             "" => None,
-            _ => Some(after.strip_prefix(':').ok_or_else(|| malformed("has characters after the IPv6 literal"))?),
+            _ => Some(after.strip_prefix(':').ok_or_else(|| malformed(messages::front_door::AUTHORITY_AFTER_IPV6))?),
         };
         (literal, port)
     } else {
@@ -184,7 +186,7 @@ fn parse_authority(authority: &str) -> Result<String, HostProblem> {
     if let Some(port) = port
         && !(port.len() <= 5 && port.bytes().all(|b| b.is_ascii_digit()) && port.parse::<u16>().is_ok_and(|p| p > 0))
     {
-        return Err(malformed("has an invalid port"));
+        return Err(malformed(messages::front_door::AUTHORITY_BAD_PORT));
     }
     let host = host.strip_suffix('.').unwrap_or(host).to_ascii_lowercase();
     let label_ok = |label: &str| {
@@ -193,7 +195,7 @@ fn parse_authority(authority: &str) -> Result<String, HostProblem> {
             && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
     };
     if !authority.starts_with('[') && (host.len() > 253 || !host.split('.').all(label_ok)) {
-        return Err(malformed("is not a host name"));
+        return Err(malformed(messages::front_door::AUTHORITY_NOT_A_HOST_NAME));
     }
     Ok(host)
 }

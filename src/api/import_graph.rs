@@ -17,7 +17,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// The module path of a file below `src`: `api/vault/mod.rs` is `["api", "vault"]`.
+/// The module path of a file below `src`: `api/data_plane/mod.rs` is `["api", "data_plane"]`.
 fn module_of(src: &Path, file: &Path) -> Vec<String> {
     let relative = file.strip_prefix(src).expect("under src").with_extension("");
     let mut segments: Vec<String> = relative.iter().map(|s| s.to_string_lossy().into_owned()).collect();

@@ -49,10 +49,7 @@ impl IntoResponse for AadError {
         let timestamp = time::OffsetDateTime::now_utc().format(&format).unwrap_or_default();
         let body = json!({
             "error": self.error,
-            "error_description": format!(
-                "AADSTS{code}: {} Trace ID: {trace_id} Correlation ID: {correlation_id} Timestamp: {timestamp}",
-                self.description
-            ),
+            "error_description": crate::messages::login::error_description(code, &self.description, trace_id, correlation_id, &timestamp),
             "error_codes": [code],
             "timestamp": timestamp,
             "trace_id": trace_id,
@@ -64,20 +61,13 @@ impl IntoResponse for AadError {
 }
 
 fn unknown_tenant(tenant: &str) -> AadError {
-    aad_error(
-        StatusCode::BAD_REQUEST,
-        "invalid_tenant",
-        90002,
-        &format!(
-            "Tenant '{tenant}' not found. Check to make sure you have the correct tenant ID and are signing into the correct cloud."
-        ),
-    )
+    aad_error(StatusCode::BAD_REQUEST, "invalid_tenant", 90002, &crate::messages::login::unknown_tenant(tenant))
 }
 
 /// A tenant the emulator serves: the default one, or one an identity or vault belongs to.
 fn known_tenant(state: &AppState, tenant: &str) -> Option<Uuid> {
     let id = Uuid::parse_str(tenant).ok()?;
-    let known = id == state.settings.tenant_id
+    let known = id == state.facts.tenant_id
         || state.identities.all().iter().any(|i| i.tenant_id == id)
         || state.vaults.all().iter().any(|v| v.tenant_id == id);
     known.then_some(id)
@@ -181,7 +171,7 @@ async fn token(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
                 50001,
-                "The emulator could not sign a token.",
+                crate::messages::login::TOKEN_SIGNING_FAILED,
             ))
         }
     }
@@ -193,94 +183,63 @@ fn rejection(err: &ClientCredentialsError, tenant: &str) -> AadError {
     use ClientCredentialsError as E;
     let (bad_request, unauthorized) = (StatusCode::BAD_REQUEST, StatusCode::UNAUTHORIZED);
     match err {
-        E::UnsupportedGrantType => aad_error(
-            bad_request,
-            "unsupported_grant_type",
-            70003,
-            "The app requested an unsupported grant type. The emulator supports client_credentials.",
-        ),
-        E::MissingScope => aad_error(
-            bad_request,
-            "invalid_request",
-            900144,
-            "The request body must contain the following parameter: 'scope'.",
-        ),
-        E::InvalidScope(scope) => aad_error(
-            bad_request,
-            "invalid_scope",
-            1002012,
-            &format!(
-                "The provided value for scope {scope} is not valid. Client credential flows must have a scope value with /.default suffixed to the resource identifier (application ID URI)."
-            ),
-        ),
+        E::UnsupportedGrantType => {
+            aad_error(bad_request, "unsupported_grant_type", 70003, crate::messages::login::UNSUPPORTED_GRANT_TYPE)
+        }
+        E::MissingScope => aad_error(bad_request, "invalid_request", 900144, crate::messages::login::SCOPE_REQUIRED),
+        E::InvalidScope(scope) => {
+            aad_error(bad_request, "invalid_scope", 1002012, &crate::messages::login::invalid_scope(scope))
+        }
         E::UnknownClient(client_id) => aad_error(
             bad_request,
             "unauthorized_client",
             700016,
-            &format!(
-                "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant."
-            ),
+            &crate::messages::login::unknown_client(client_id, tenant),
         ),
-        E::MissingCredential => aad_error(
-            unauthorized,
-            "invalid_client",
-            7000218,
-            "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-        ),
+        E::MissingCredential => {
+            aad_error(unauthorized, "invalid_client", 7000218, crate::messages::login::CREDENTIAL_REQUIRED)
+        }
         E::InvalidSecret { client_id: None } => {
-            aad_error(unauthorized, "invalid_client", 7000215, "Invalid client secret provided.")
+            aad_error(unauthorized, "invalid_client", 7000215, crate::messages::login::INVALID_CLIENT_SECRET)
         }
         E::InvalidSecret { client_id: Some(client_id) } => aad_error(
             unauthorized,
             "invalid_client",
             7000215,
-            &format!(
-                "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
-            ),
+            &crate::messages::login::invalid_client_secret_of(client_id),
         ),
-        E::WrongAssertionType => aad_error(
-            bad_request,
-            "invalid_request",
-            50027,
-            "JWT token is invalid or malformed: client_assertion_type must be urn:ietf:params:oauth:client-assertion-type:jwt-bearer.",
-        ),
-        E::MalformedAssertion(detail) => {
-            aad_error(bad_request, "invalid_request", 50027, &format!("JWT token is invalid or malformed ({detail})."))
+        E::WrongAssertionType => {
+            aad_error(bad_request, "invalid_request", 50027, crate::messages::login::WRONG_ASSERTION_TYPE)
         }
-        E::NoCredentialForIssuer(issuer) => aad_error(
-            unauthorized,
-            "invalid_client",
-            700211,
-            &format!("No matching federated identity record found for presented assertion issuer '{issuer}'."),
-        ),
+        E::MalformedAssertion(detail) => {
+            aad_error(bad_request, "invalid_request", 50027, &crate::messages::login::malformed_assertion(detail))
+        }
+        E::NoCredentialForIssuer(issuer) => {
+            aad_error(unauthorized, "invalid_client", 700211, &crate::messages::login::no_credential_for_issuer(issuer))
+        }
         E::NoCredentialForAudience(audiences) => aad_error(
             unauthorized,
             "invalid_client",
             700212,
-            &format!("No matching federated identity record found for presented assertion audience '{audiences}'."),
+            &crate::messages::login::no_credential_for_audience(audiences),
         ),
         E::NoCredentialForSubject(subject) => aad_error(
             unauthorized,
             "invalid_client",
             700213,
-            &format!("No matching federated identity record found for presented assertion subject '{subject}'."),
+            &crate::messages::login::no_credential_for_subject(subject),
         ),
-        E::UnregisteredAssertionKey(kid) => aad_error(
-            unauthorized,
-            "invalid_client",
-            7000272,
-            &format!(
-                "The certificate with identifier '{kid}' used to sign the client assertion is not registered: the emulator verifies assertions its own workload-identity issuer signed (keyvault-emulator token --federated)."
-            ),
-        ),
+        E::UnregisteredAssertionKey(kid) => {
+            aad_error(unauthorized, "invalid_client", 7000272, &crate::messages::login::unregistered_assertion_key(kid))
+        }
         E::AssertionOutsideValidTime => {
-            aad_error(unauthorized, "invalid_client", 700024, "Client assertion is not within its valid time range.")
+            aad_error(unauthorized, "invalid_client", 700024, crate::messages::login::ASSERTION_OUTSIDE_VALID_TIME)
         }
         E::IssuerUnavailable(detail) => aad_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "temporarily_unavailable",
             50001,
-            &format!("federation key: {detail}"),
+            &crate::messages::login::issuer_unavailable(detail),
         ),
     }
 }

@@ -38,7 +38,7 @@ pub fn router() -> Routes {
 async fn imds_v2_probe() -> Response {
     let body = serde_json::json!({
         "error": "not_found",
-        "error_description": "IMDSv2 (certificate-bound managed identity) is not available; use /metadata/identity/oauth2/token.",
+        "error_description": crate::messages::managed_identity::IMDS_V2_UNAVAILABLE,
     });
     (StatusCode::NOT_FOUND, Json(body)).into_response()
 }
@@ -91,9 +91,7 @@ fn selector(query: &HashMap<String, String>) -> Result<IdentitySelector, TokenEn
     match found.len() {
         0 => Ok(IdentitySelector::Default),
         1 => Ok(found.remove(0)),
-        _ => {
-            Err(TokenEndpointError::invalid_request("Only one of client_id, object_id and mi_res_id may be specified."))
-        }
+        _ => Err(TokenEndpointError::invalid_request(crate::messages::managed_identity::ONE_SELECTOR_ONLY)),
     }
 }
 
@@ -102,7 +100,7 @@ fn resource(query: &HashMap<String, String>) -> Result<String, TokenEndpointErro
     let resource = query
         .get("resource")
         .filter(|r| !r.is_empty())
-        .ok_or(TokenEndpointError::invalid_request("Required query variable 'resource' is missing"))?;
+        .ok_or(TokenEndpointError::invalid_request(crate::messages::managed_identity::RESOURCE_REQUIRED))?;
     Ok(crate::auth::scope::resource_of(resource).to_owned())
 }
 
@@ -110,7 +108,7 @@ fn require_api_version(query: &HashMap<String, String>) -> Result<(), TokenEndpo
     if query.contains_key("api-version") {
         Ok(())
     } else {
-        Err(TokenEndpointError::invalid_request("Required query variable 'api-version' is missing"))
+        Err(TokenEndpointError::invalid_request(crate::messages::managed_identity::API_VERSION_REQUIRED))
     }
 }
 
@@ -122,16 +120,16 @@ fn select_and_issue(state: &AppState, query: &HashMap<String, String>, identity_
     let identity = state.identities.select(&selector, identity_header).ok_or(match identity_header {
         Some(_) => TokenEndpointError {
             status: StatusCode::BAD_REQUEST,
-            description: "Unable to load the proper Managed Identity.",
+            description: crate::messages::managed_identity::APP_SERVICE_IDENTITY_NOT_FOUND,
             app_service_shape: true,
         },
-        None => TokenEndpointError::invalid_request("Identity not found"),
+        None => TokenEndpointError::invalid_request(crate::messages::managed_identity::IDENTITY_NOT_FOUND),
     })?;
     let token = state.issuer.issue_for_managed_identity(&identity, &resource).map_err(|err| {
         tracing::error!(error = %err, "token issuance failed");
         TokenEndpointError {
             status: StatusCode::INTERNAL_SERVER_ERROR,
-            description: "The emulator could not sign a token.",
+            description: crate::messages::login::TOKEN_SIGNING_FAILED,
             app_service_shape: false,
         }
     })?;
@@ -158,7 +156,7 @@ async fn app_service_token(
     let Some(identity_header) = identity_header else {
         return Err(TokenEndpointError {
             status: StatusCode::UNAUTHORIZED,
-            description: "The X-IDENTITY-HEADER header is required.",
+            description: crate::messages::managed_identity::IDENTITY_HEADER_REQUIRED,
             app_service_shape: false,
         });
     };
@@ -172,7 +170,7 @@ async fn imds_token(
     Query(query): Query<HashMap<String, String>>,
 ) -> TokenResult {
     if !headers.get("metadata").is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"true")) {
-        return Err(TokenEndpointError::invalid_request("Required metadata header not specified"));
+        return Err(TokenEndpointError::invalid_request(crate::messages::managed_identity::METADATA_HEADER_MISSING));
     }
     state.issuer.ready().await;
     select_and_issue(&state, &query, None)

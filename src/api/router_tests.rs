@@ -88,7 +88,7 @@ fn challenge_of(headers: &HeaderMap) -> &str {
 #[tokio::test]
 async fn no_token_is_a_401_with_the_challenge_before_the_body_is_read() {
     let state = test_app::state().await;
-    let router = super::https_router(state);
+    let router = super::router::https_router(state);
     let uri = format!("/keys/k1/wrapkey?{API}");
     let request = test_app::vault_request("POST", &uri, None, Body::new(UntouchableBody));
     let response = test_app::send(&router, request).await;
@@ -109,7 +109,7 @@ async fn no_token_is_a_401_with_the_challenge_before_the_body_is_read() {
 #[tokio::test]
 async fn a_named_vaults_challenge_names_the_domain_with_the_clients_port() {
     let state = test_app::state().await;
-    let router = super::https_router(state);
+    let router = super::router::https_router(state);
     let request = axum::http::Request::get(format!("/keys?{API}"))
         .header("host", format!("default.{}:9443", test_app::DOMAIN))
         .header("authorization", "Bearer not.a.jwt")
@@ -127,7 +127,7 @@ async fn a_named_vaults_challenge_names_the_domain_with_the_clients_port() {
 #[tokio::test]
 async fn real_routes_answer_in_the_key_vault_error_shape() {
     let state = test_app::state().await;
-    let router = super::https_router(state.clone());
+    let router = super::router::https_router(state.clone());
     let token = test_app::token_for(&state, DEFAULT_IDENTITY);
     let stranger = test_app::token_for(&state, STRANGER);
     let call = |method: &'static str, uri: String, token: Option<String>, body: &'static str| {
@@ -157,7 +157,7 @@ async fn real_routes_answer_in_the_key_vault_error_shape() {
 #[tokio::test]
 async fn a_vault_the_host_names_must_exist() {
     let state = test_app::state().await;
-    let router = super::https_router(state);
+    let router = super::router::https_router(state);
     let request = axum::http::Request::get(format!("/keys?{API}"))
         .header("host", format!("nowhere.{}:8443", test_app::DOMAIN))
         .body(Body::empty())

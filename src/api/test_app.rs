@@ -13,7 +13,7 @@ use http_body_util::BodyExt as _;
 use tower::ServiceExt as _;
 use uuid::Uuid;
 
-use super::{AppState, Services, Settings};
+use super::{AppState, RuntimeFacts, Services};
 use crate::auth::identity::{Identities, Identity, IdentityDirectory};
 use crate::auth::issuer::TokenIssuer;
 use crate::auth::validate::TokenValidator;
@@ -54,7 +54,7 @@ pub async fn state() -> AppState {
     let audit =
         crate::audit::AuditLog::start(Default::default(), pool.clone(), clock.clone(), identities.clone()).unwrap();
     let keys = KeyService::new(pool, clock.clone(), master, RsaKeyPool::new(Default::default()), versions);
-    let settings = Settings {
+    let facts = RuntimeFacts {
         owners: Vec::new(),
         domain: DOMAIN.to_owned(),
         tenant_id: tenant(),
@@ -72,7 +72,7 @@ pub async fn state() -> AppState {
         issuer: issuer(),
         attestation: Arc::default(),
         federation: Arc::default(),
-        settings: Arc::new(settings),
+        facts: Arc::new(facts),
         metrics: Arc::default(),
         faults: Arc::default(),
         api_versions: Arc::new(crate::api_version::Policy::new(false)),
@@ -88,7 +88,7 @@ pub fn token_for(state: &AppState, name: &str) -> String {
 
 /// The HTTPS router as the listener serves it, after path canonicalisation.
 pub async fn send(router: &Router, request: Request<Body>) -> Response {
-    router.clone().oneshot(super::normalize_path(request)).await.unwrap()
+    router.clone().oneshot(super::middleware::normalize_path(request)).await.unwrap()
 }
 
 /// The status and the body as JSON (`Null` when the body is not JSON).

@@ -54,15 +54,15 @@ impl AuditFilter {
                     if paged {
                         allowed.extend_from_slice(PAGE_PARAMETERS);
                     }
-                    format!("Unknown query parameter '{name}'. The parameters are: {}.", allowed.join(", "))
+                    crate::messages::emulator::audit_parameter_unknown(name, &allowed.join(", "))
                 })?;
             if seen.contains(&known) {
-                return Err(format!("The query parameter '{known}' is given more than once."));
+                return Err(crate::messages::emulator::audit_parameter_repeated(known));
             }
             seen.push(known);
             let value = value.trim();
             if value.is_empty() {
-                return Err(format!("The query parameter '{known}' is empty."));
+                return Err(crate::messages::emulator::audit_parameter_empty(known));
             }
             let text = Some(value.to_owned());
             match known {
@@ -75,7 +75,7 @@ impl AuditFilter {
                     filter.allowed = Some(match value.to_ascii_lowercase().as_str() {
                         "allowed" | "allow" => true,
                         "denied" | "deny" => false,
-                        _ => return Err(format!("decision '{value}' is not valid: use 'allowed' or 'denied'.")),
+                        _ => return Err(crate::messages::emulator::audit_decision_invalid(value)),
                     });
                 }
                 "from" => filter.from_ms = Some(parse_time("from", value)?),
@@ -83,7 +83,7 @@ impl AuditFilter {
                 "maxResults" => {
                     page.max_results =
                         value.parse().ok().filter(|n| (1..=MAX_PAGE_SIZE).contains(n)).ok_or_else(|| {
-                            format!("maxResults '{value}' is not valid: use an integer from 1 to {MAX_PAGE_SIZE}.")
+                            crate::messages::emulator::audit_max_results_invalid(value, MAX_PAGE_SIZE)
                         })?;
                 }
                 "cursor" => {
@@ -92,7 +92,7 @@ impl AuditFilter {
                             .parse()
                             .ok()
                             .filter(|n: &i64| *n > 0)
-                            .ok_or_else(|| format!("cursor '{value}' is not valid: take it from a nextLink."))?,
+                            .ok_or_else(|| crate::messages::emulator::audit_cursor_invalid(value))?,
                     );
                 }
                 _ => unreachable!("every known parameter is matched"),
@@ -101,7 +101,7 @@ impl AuditFilter {
         if let (Some(from), Some(to)) = (filter.from_ms, filter.to_ms)
             && from > to
         {
-            return Err("The time range is empty: 'from' is after 'to'.".to_owned());
+            return Err(crate::messages::emulator::AUDIT_TIME_RANGE_EMPTY.to_owned());
         }
         Ok((filter, page))
     }
@@ -134,20 +134,24 @@ fn parse_operation(value: &str) -> Result<String, String> {
     let names =
         TABLE.iter().map(|(op, ..)| format!("{op:?}")).chain(MANAGEMENT_TABLE.iter().map(|(op, _)| format!("{op:?}")));
     let names: Vec<String> = names.collect();
-    names.iter().find(|n| n.eq_ignore_ascii_case(value)).cloned().ok_or_else(|| {
-        format!("operation '{value}' is not an operation of the authorization table; one of: {}.", names.join(", "))
-    })
+    names
+        .iter()
+        .find(|n| n.eq_ignore_ascii_case(value))
+        .cloned()
+        .ok_or_else(|| crate::messages::emulator::audit_operation_unknown(value, &names.join(", ")))
 }
 
 /// RFC 3339 (`2026-12-07T10:00:00Z`) or Unix seconds, to Unix milliseconds.
 fn parse_time(name: &str, value: &str) -> Result<i64, String> {
     if let Ok(seconds) = value.parse::<i64>() {
-        return seconds.checked_mul(1000).ok_or_else(|| format!("{name} '{value}' is out of range."));
+        return seconds
+            .checked_mul(1000)
+            .ok_or_else(|| crate::messages::emulator::audit_time_out_of_range(name, value));
     }
     time::OffsetDateTime::parse(value, &time::format_description::well_known::Rfc3339)
         .ok()
         .and_then(|t| i64::try_from(t.unix_timestamp_nanos() / 1_000_000).ok())
-        .ok_or_else(|| format!("{name} '{value}' is not a time: use RFC 3339 (2026-12-07T10:00:00Z) or Unix seconds."))
+        .ok_or_else(|| crate::messages::emulator::audit_time_invalid(name, value))
 }
 
 #[cfg(test)]

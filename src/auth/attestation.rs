@@ -80,19 +80,19 @@ pub fn openid_configuration(origin: &str) -> Value {
 /// Verifies a `target` token: signed by this emulator's authority key and within its
 /// validity. Returns its claims; the release policy then decides whether they suffice.
 pub fn verify(issuer: &TokenIssuer, token: &str) -> Result<Value, String> {
-    let header = jsonwebtoken::decode_header(token).map_err(|e| format!("it is not a JWT ({e})"))?;
-    let kid = header.kid.ok_or("its header has no 'kid'")?;
-    let key = issuer.decoding_key(&kid).ok_or_else(|| {
-        format!("it was not signed by the emulator's attestation authority (unknown kid '{kid}'); mint targets at {AUTHORITY_PATH}/generate-test-token")
-    })?;
+    let header = jsonwebtoken::decode_header(token).map_err(crate::messages::data_plane::attestation_not_a_jwt)?;
+    let kid = header.kid.ok_or(crate::messages::data_plane::ATTESTATION_NO_KID)?;
+    let key = issuer
+        .decoding_key(&kid)
+        .ok_or_else(|| crate::messages::data_plane::attestation_unknown_kid(&kid, AUTHORITY_PATH))?;
     let mut validation = Validation::new(Algorithm::RS256);
     validation.validate_aud = false;
     validation.required_spec_claims = ["exp".to_owned(), "iss".to_owned()].into();
     validation.leeway = 300;
-    let claims =
-        jsonwebtoken::decode::<Value>(token, key, &validation).map_err(|e| format!("it does not verify ({e})"))?;
+    let claims = jsonwebtoken::decode::<Value>(token, key, &validation)
+        .map_err(crate::messages::data_plane::attestation_does_not_verify)?;
     if claims.claims.get("iss").and_then(Value::as_str).is_none_or(|iss| !iss.ends_with(AUTHORITY_PATH)) {
-        return Err("it was not issued by the emulator's attestation authority".into());
+        return Err(crate::messages::data_plane::ATTESTATION_FOREIGN_ISSUER.into());
     }
     Ok(claims.claims)
 }

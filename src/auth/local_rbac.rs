@@ -188,9 +188,7 @@ pub fn parse_scope(text: &str) -> Result<AssignmentScope, String> {
         [keys, name] if keys.eq_ignore_ascii_case("keys") && !name.is_empty() => {
             Ok(AssignmentScope::Key((*name).to_owned()))
         }
-        _ => {
-            Err(format!("The scope '{text}' is not valid for a Managed HSM: use '/', '/keys' or '/keys/{{key name}}'."))
-        }
+        _ => Err(crate::messages::managed_hsm::invalid_scope(text)),
     }
 }
 

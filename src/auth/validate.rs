@@ -26,27 +26,27 @@ pub const KEY_VAULT_APP_ID: &str = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093";
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum TokenError {
-    #[error("no bearer token")]
+    #[error("{}", crate::messages::token_reasons::NO_BEARER_TOKEN)]
     Missing,
-    #[error("malformed token: {0}")]
+    #[error("{}", crate::messages::token_reasons::malformed(.0))]
     Malformed(String),
-    #[error("algorithm {0} not accepted")]
+    #[error("{}", crate::messages::token_reasons::algorithm_not_accepted(.0))]
     UnsupportedAlgorithm(String),
-    #[error("unknown signing key {0}")]
+    #[error("{}", crate::messages::token_reasons::unknown_signing_key(.0))]
     UnknownSigningKey(String),
-    #[error("bad signature")]
+    #[error("{}", crate::messages::token_reasons::BAD_SIGNATURE)]
     BadSignature,
-    #[error("invalid issuer {found}")]
+    #[error("{}", crate::messages::token_reasons::invalid_issuer(found))]
     InvalidIssuer { expected: String, found: String },
-    #[error("invalid audience {found}")]
+    #[error("{}", crate::messages::token_reasons::invalid_audience(found))]
     InvalidAudience { found: String },
-    #[error("expired at {0}")]
+    #[error("{}", crate::messages::token_reasons::expired(.0))]
     Expired(UnixSeconds),
-    #[error("not valid before {0}")]
+    #[error("{}", crate::messages::token_reasons::not_yet_valid(.0))]
     NotYetValid(UnixSeconds),
-    #[error("tenant {found} is not the vault's tenant {expected}")]
+    #[error("{}", crate::messages::token_reasons::wrong_tenant(found, expected))]
     WrongTenant { expected: Uuid, found: String },
-    #[error("claim {0} missing or invalid")]
+    #[error("{}", crate::messages::token_reasons::missing_claim(.0))]
     MissingClaim(&'static str),
 }
 

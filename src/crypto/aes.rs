@@ -62,25 +62,20 @@ fn gcm_encrypt_with_iv(key: &[u8], iv: &[u8; GCM_IV_LEN], aad: &[u8], plaintext:
     let mut ciphertext = plaintext.to_vec();
     let tag = gcm_key(key)?
         .seal_in_place_separate_tag(Nonce::assume_unique_for_key(*iv), Aad::from(aad), &mut ciphertext)
-        .map_err(|_| invalid("The plaintext is too long for AES-GCM."))?;
+        .map_err(|_| invalid(crate::messages::crypto::AES_GCM_PLAINTEXT_TOO_LONG))?;
     Ok(GcmSealed { iv: iv.to_vec(), ciphertext, tag: tag.as_ref().to_vec() })
 }
 
 pub fn gcm_decrypt(key: &[u8], iv: &[u8], aad: &[u8], ciphertext: &[u8], tag: &[u8]) -> CryptoResult<Vec<u8>> {
-    let iv: [u8; GCM_IV_LEN] = iv
-        .try_into()
-        .map_err(|_| invalid(format!("The iv is {} bytes long; AES-GCM needs a {GCM_IV_LEN}-byte iv.", iv.len())))?;
+    let iv: [u8; GCM_IV_LEN] =
+        iv.try_into().map_err(|_| invalid(crate::messages::crypto::aes_gcm_iv_length(iv.len(), GCM_IV_LEN)))?;
     if tag.len() != GCM_TAG_LEN {
-        return Err(invalid(format!(
-            "The authentication tag is {} bytes long; AES-GCM needs a {GCM_TAG_LEN}-byte tag.",
-            tag.len()
-        )));
+        return Err(invalid(crate::messages::crypto::aes_gcm_tag_length(tag.len(), GCM_TAG_LEN)));
     }
     let mut in_out = [ciphertext, tag].concat();
-    let plaintext =
-        gcm_key(key)?.open_in_place(Nonce::assume_unique_for_key(iv), Aad::from(aad), &mut in_out).map_err(|_| {
-            invalid("The ciphertext, iv, tag or additional authenticated data do not match: AES-GCM decryption failed.")
-        })?;
+    let plaintext = gcm_key(key)?
+        .open_in_place(Nonce::assume_unique_for_key(iv), Aad::from(aad), &mut in_out)
+        .map_err(|_| invalid(crate::messages::crypto::AES_GCM_DECRYPTION_FAILED))?;
     Ok(plaintext.to_vec())
 }
 
@@ -95,8 +90,7 @@ fn cipher_key(key: &[u8]) -> CryptoResult<UnboundCipherKey> {
 }
 
 fn cbc_iv(iv: &[u8]) -> CryptoResult<[u8; BLOCK_LEN]> {
-    iv.try_into()
-        .map_err(|_| invalid(format!("The iv is {} bytes long; AES-CBC needs a {BLOCK_LEN}-byte iv.", iv.len())))
+    iv.try_into().map_err(|_| invalid(crate::messages::crypto::aes_cbc_iv_length(iv.len(), BLOCK_LEN)))
 }
 
 /// Whether CBC pads the plaintext (PKCS#7, the `*CBCPAD` algorithms) or needs whole blocks.
@@ -112,19 +106,16 @@ pub fn cbc_encrypt(key: &[u8], padding: CbcPadding, iv: &[u8], plaintext: &[u8])
     match padding {
         CbcPadding::None => {
             if data.is_empty() || !data.len().is_multiple_of(BLOCK_LEN) {
-                return Err(invalid(format!(
-                    "The plaintext is {} bytes long; unpadded AES-CBC encrypts a non-empty multiple of {BLOCK_LEN} bytes. Use a CBCPAD algorithm for other lengths.",
-                    data.len()
-                )));
+                return Err(invalid(crate::messages::crypto::aes_cbc_plaintext_length(data.len(), BLOCK_LEN)));
             }
             EncryptingKey::cbc(cipher_key(key)?)
                 .and_then(|k| k.less_safe_encrypt(&mut data, context))
-                .map_err(|_| invalid("AES-CBC encryption failed."))?;
+                .map_err(|_| invalid(crate::messages::crypto::AES_CBC_ENCRYPTION_FAILED))?;
         }
         CbcPadding::Pkcs7 => {
             PaddedBlockEncryptingKey::cbc_pkcs7(cipher_key(key)?)
                 .and_then(|k| k.less_safe_encrypt(&mut data, context))
-                .map_err(|_| invalid("AES-CBC encryption failed."))?;
+                .map_err(|_| invalid(crate::messages::crypto::AES_CBC_ENCRYPTION_FAILED))?;
         }
     }
     Ok(data)
@@ -133,10 +124,7 @@ pub fn cbc_encrypt(key: &[u8], padding: CbcPadding, iv: &[u8], plaintext: &[u8])
 pub fn cbc_decrypt(key: &[u8], padding: CbcPadding, iv: &[u8], ciphertext: &[u8]) -> CryptoResult<Vec<u8>> {
     let context = DecryptionContext::Iv128(cbc_iv(iv)?.into());
     if ciphertext.is_empty() || !ciphertext.len().is_multiple_of(BLOCK_LEN) {
-        return Err(invalid(format!(
-            "The ciphertext is {} bytes long; AES-CBC ciphertext is a non-empty multiple of {BLOCK_LEN} bytes.",
-            ciphertext.len()
-        )));
+        return Err(invalid(crate::messages::crypto::aes_cbc_ciphertext_length(ciphertext.len(), BLOCK_LEN)));
     }
     let mut data = ciphertext.to_vec();
     let plaintext = match padding {
@@ -145,7 +133,7 @@ pub fn cbc_decrypt(key: &[u8], padding: CbcPadding, iv: &[u8], ciphertext: &[u8]
             PaddedBlockDecryptingKey::cbc_pkcs7(cipher_key(key)?).and_then(|k| k.decrypt(&mut data, context))
         }
     }
-    .map_err(|_| invalid("AES-CBC decryption failed: the key, iv or padding do not match the ciphertext."))?;
+    .map_err(|_| invalid(crate::messages::crypto::AES_CBC_DECRYPTION_FAILED))?;
     Ok(plaintext.to_vec())
 }
 
@@ -158,10 +146,8 @@ pub enum WrapPadding {
 
 fn wrap_input_error(padding: WrapPadding, len: usize) -> CryptoError {
     match padding {
-        WrapPadding::Rfc3394 => invalid(format!(
-            "The key to wrap is {len} bytes long; AES key wrap (RFC 3394) wraps at least 16 bytes, in multiples of 8. Use CKM_AES_KEY_WRAP_PAD for other lengths."
-        )),
-        WrapPadding::Rfc5649 => invalid(format!("The key to wrap is {len} bytes long; it must not be empty.")),
+        WrapPadding::Rfc3394 => invalid(crate::messages::crypto::aes_key_wrap_input_length(len)),
+        WrapPadding::Rfc5649 => invalid(crate::messages::crypto::aes_key_wrap_pad_input_empty(len)),
     }
 }
 
@@ -197,10 +183,7 @@ pub fn unwrap(key: &[u8], padding: WrapPadding, wrapped: &[u8]) -> CryptoResult<
         WrapPadding::Rfc5649 => 16,
     };
     if wrapped.len() < min_len || !wrapped.len().is_multiple_of(8) {
-        return Err(invalid(format!(
-            "The wrapped key is {} bytes long; wrapped keys are at least {min_len} bytes, in multiples of 8.",
-            wrapped.len()
-        )));
+        return Err(invalid(crate::messages::crypto::wrapped_key_length(wrapped.len(), min_len)));
     }
     let unwrapped = if key.len() == 24 {
         let kek = kek192(key)?;
@@ -217,9 +200,7 @@ pub fn unwrap(key: &[u8], padding: WrapPadding, wrapped: &[u8]) -> CryptoResult<
         };
         len.map(|len| truncated(out, len))
     };
-    unwrapped.ok_or_else(|| {
-        invalid("The wrapped key failed its integrity check: it was not wrapped with this key and algorithm.")
-    })
+    unwrapped.ok_or_else(|| invalid(crate::messages::crypto::WRAPPED_KEY_INTEGRITY))
 }
 
 fn truncated(mut buffer: Vec<u8>, len: usize) -> Vec<u8> {

@@ -127,10 +127,11 @@ pub fn import(curve: Curve, d: &[u8], x: &[u8], y: &[u8]) -> CryptoResult<EcKeyM
     let pad = |value: &[u8], member: &str| -> CryptoResult<Vec<u8>> {
         let value = super::trim_leading_zeros(value);
         if value.len() > width {
-            return Err(CryptoError::InvalidInput(format!(
-                "The EC member '{member}' is {} bytes long; curve {} takes at most {width}.",
+            return Err(CryptoError::InvalidInput(crate::messages::crypto::ec_member_too_long(
+                member,
                 value.len(),
-                curve.jwk_name()
+                curve.jwk_name(),
+                width,
             )));
         }
         let mut padded = vec![0u8; width - value.len()];
@@ -142,10 +143,7 @@ pub fn import(curve: Curve, d: &[u8], x: &[u8], y: &[u8]) -> CryptoResult<EcKeyM
     point.extend(pad(y, "y")?);
     let pair = EcdsaKeyPair::from_private_key_and_public_key(curve.signing_algorithm(), &pad(d, "d")?, &point)
         .map_err(|e| {
-            CryptoError::InvalidInput(format!(
-                "The EC key material is not consistent: the point (x, y) must be on curve {} and belong to d ({e}).",
-                curve.jwk_name()
-            ))
+            CryptoError::InvalidInput(crate::messages::crypto::ec_material_inconsistent(curve.jwk_name(), e))
         })?;
     let der = pair.to_pkcs8v1().map_err(|_| CryptoError::Material("EC PKCS#8 encoding failed".into()))?;
     material_from_pkcs8(curve, der.as_ref())

@@ -127,11 +127,10 @@ pub fn check_public_key(algorithm: MlDsa, public: &[u8]) -> CryptoResult<()> {
     if public.len() == algorithm.public_key_len() {
         Ok(())
     } else {
-        Err(CryptoError::InvalidInput(format!(
-            "An {} public key is {} bytes; this one is {}.",
+        Err(CryptoError::InvalidInput(crate::messages::crypto::ml_dsa_public_key_length(
             algorithm.as_str(),
             algorithm.public_key_len(),
-            public.len()
+            public.len(),
         )))
     }
 }

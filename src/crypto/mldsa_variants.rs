@@ -83,9 +83,9 @@ fn public_key(algorithm: MlDsa, public: &[u8]) -> Option<Pkey> {
 
 fn check_context(context: &[u8]) -> CryptoResult<()> {
     if context.len() > MAX_CONTEXT_LEN {
-        return Err(CryptoError::InvalidInput(format!(
-            "The ML-DSA context is {} bytes long; it may be at most {MAX_CONTEXT_LEN}.",
-            context.len()
+        return Err(CryptoError::InvalidInput(crate::messages::crypto::ml_dsa_context_too_long(
+            context.len(),
+            MAX_CONTEXT_LEN,
         )));
     }
     Ok(())
@@ -93,10 +93,7 @@ fn check_context(context: &[u8]) -> CryptoResult<()> {
 
 fn check_mu(mu: &[u8]) -> CryptoResult<()> {
     if mu.len() != MU_LEN {
-        return Err(CryptoError::InvalidInput(format!(
-            "The external_mu value is {} bytes long; it must be exactly {MU_LEN}.",
-            mu.len()
-        )));
+        return Err(CryptoError::InvalidInput(crate::messages::crypto::external_mu_length(mu.len(), MU_LEN)));
     }
     Ok(())
 }

@@ -59,11 +59,7 @@ impl Hash {
     /// Wraps a caller-supplied digest, refusing one of the wrong length.
     fn import(self, digest: &[u8]) -> CryptoResult<aws_lc_rs::digest::Digest> {
         aws_lc_rs::digest::Digest::import_less_safe(digest, self.algorithm()).map_err(|_| {
-            CryptoError::InvalidInput(format!(
-                "The digest is {} bytes long; this algorithm signs {}-byte digests.",
-                digest.len(),
-                self.digest_len()
-            ))
+            CryptoError::InvalidInput(crate::messages::crypto::digest_length(digest.len(), self.digest_len()))
         })
     }
 }

@@ -65,7 +65,7 @@ pub fn generate(bits: u32) -> CryptoResult<RsaKeyMaterial> {
         3072 => KeySize::Rsa3072,
         4096 => KeySize::Rsa4096,
         other => {
-            return Err(CryptoError::InvalidInput(format!("unsupported RSA key size {other}")));
+            return Err(CryptoError::InvalidInput(crate::messages::crypto::rsa_generation_size(other)));
         }
     };
     let pair = KeyPair::generate(size).map_err(|_| CryptoError::Material("RSA generation failed".into()))?;
@@ -91,9 +91,7 @@ pub struct RsaPrivateComponents<'a> {
 pub fn import(c: &RsaPrivateComponents<'_>) -> CryptoResult<RsaKeyMaterial> {
     let bits = super::trim_leading_zeros(c.n).len() * 8;
     if !SUPPORTED_SIZES.iter().any(|size| *size as usize == bits) {
-        return Err(CryptoError::InvalidInput(format!(
-            "The RSA key is {bits} bits; Key Vault imports RSA keys of 2048, 3072 or 4096 bits."
-        )));
+        return Err(CryptoError::InvalidInput(crate::messages::keys::rsa_import_size(bits)));
     }
     let components = aws_lc_rs::rsa::KeyPairComponents {
         public_key: PublicKeyComponents { n: c.n, e: c.e },
@@ -104,9 +102,8 @@ pub fn import(c: &RsaPrivateComponents<'_>) -> CryptoResult<RsaKeyMaterial> {
         dQ: c.dq,
         qInv: c.qi,
     };
-    let pair = KeyPair::from_components(&components).map_err(|e| {
-        CryptoError::InvalidInput(format!("The RSA key material is not consistent (n, e, d, p, q, dp, dq, qi): {e}."))
-    })?;
+    let pair = KeyPair::from_components(&components)
+        .map_err(|e| CryptoError::InvalidInput(crate::messages::crypto::rsa_material_inconsistent(e)))?;
     let der = pair.as_der().map_err(|_| CryptoError::Material("RSA PKCS#8 encoding failed".into()))?;
     material_from_pkcs8(der.as_ref())
 }
@@ -118,16 +115,10 @@ pub fn import(c: &RsaPrivateComponents<'_>) -> CryptoResult<RsaKeyMaterial> {
 /// holds, and every later private-key operation goes through aws-lc-rs as usual.
 pub fn complete_from_d(n: &[u8], e: &[u8], d: &[u8]) -> CryptoResult<RsaKeyMaterial> {
     use num_bigint::BigUint;
-    let inconsistent = || {
-        CryptoError::InvalidInput(
-            "The RSA members n, e and d do not belong to one key: no primes of n follow from them.".into(),
-        )
-    };
+    let inconsistent = || CryptoError::InvalidInput(crate::messages::crypto::RSA_NED_INCONSISTENT.into());
     let bits = super::trim_leading_zeros(n).len() * 8;
     if !SUPPORTED_SIZES.iter().any(|size| *size as usize == bits) {
-        return Err(CryptoError::InvalidInput(format!(
-            "The RSA key is {bits} bits; Key Vault imports RSA keys of 2048, 3072 or 4096 bits."
-        )));
+        return Err(CryptoError::InvalidInput(crate::messages::keys::rsa_import_size(bits)));
     }
     let (n_int, e_int, d_int) = (BigUint::from_bytes_be(n), BigUint::from_bytes_be(e), BigUint::from_bytes_be(d));
     let one = BigUint::from(1u8);
@@ -232,10 +223,7 @@ pub fn encrypt_with(key: &PublicEncryptingKey, padding: Padding, plaintext: &[u8
     let modulus_len = key.key_size_bytes();
     let limit = modulus_len.saturating_sub(padding.overhead());
     if plaintext.len() > limit {
-        return Err(CryptoError::InvalidInput(format!(
-            "The plaintext is {} bytes long; this key and algorithm accept at most {limit} bytes.",
-            plaintext.len()
-        )));
+        return Err(CryptoError::InvalidInput(crate::messages::crypto::rsa_plaintext_too_long(plaintext.len(), limit)));
     }
     let mut out = vec![0u8; modulus_len];
     let failed = || CryptoError::Material("RSA encryption failed".into());
@@ -270,13 +258,12 @@ pub fn decrypt_with(key: &PrivateDecryptingKey, padding: Padding, ciphertext: &[
     let key = key.clone();
     let modulus_len = key.key_size_bytes();
     if ciphertext.len() != modulus_len {
-        return Err(CryptoError::InvalidInput(format!(
-            "The ciphertext is {} bytes long; this key expects exactly {modulus_len} bytes.",
-            ciphertext.len()
+        return Err(CryptoError::InvalidInput(crate::messages::crypto::rsa_ciphertext_length(
+            ciphertext.len(),
+            modulus_len,
         )));
     }
-    let undecryptable =
-        || CryptoError::InvalidInput("The ciphertext could not be decrypted with this key and algorithm.".into());
+    let undecryptable = || CryptoError::InvalidInput(crate::messages::crypto::RSA_UNDECRYPTABLE.into());
     let mut out = vec![0u8; modulus_len];
     let written = match padding.oaep() {
         Some(alg) => {

@@ -73,10 +73,9 @@ pub fn sign(pkcs8_der: &[u8], value: &[u8]) -> CryptoResult<Vec<u8>> {
     let key = RsaHandle::from_pkcs8(pkcs8_der)?;
     let k = key.modulus_len();
     if value.is_empty() || value.len() > k - PADDING_OVERHEAD {
-        return Err(CryptoError::InvalidInput(format!(
-            "The value to sign is {} bytes long; RSNULL with this key signs 1 to {} bytes.",
+        return Err(CryptoError::InvalidInput(crate::messages::crypto::rsnull_value_length(
             value.len(),
-            k - PADDING_OVERHEAD
+            k - PADDING_OVERHEAD,
         )));
     }
     let mut signature = vec![0u8; k];

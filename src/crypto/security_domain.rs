@@ -52,7 +52,7 @@ pub fn thumbprint(certificate_der: &[u8]) -> String {
 /// `PRF(key, [1]32 || label || 0x00 || context || [bits]32)`.
 pub fn kdf(key: &[u8], label: &str, context: &str, bits: u32) -> CryptoResult<Vec<u8>> {
     if bits == 0 || !bits.is_multiple_of(8) || bits > 512 {
-        return Err(invalid(format!("The KDF cannot produce {bits} bits.")));
+        return Err(invalid(crate::messages::crypto::kdf_length(bits)));
     }
     let key = hmac::Key::new(hmac::HMAC_SHA512, key);
     let mut input = 1u32.to_be_bytes().to_vec();
@@ -104,13 +104,14 @@ struct Compact {
 fn parse_compact(compact: &str) -> CryptoResult<Compact> {
     let parts: Vec<&str> = compact.split('.').collect();
     let [header, key, iv, ciphertext, tag] = parts.as_slice() else {
-        return Err(invalid("A JWE in the security domain is not in compact form (five parts)."));
+        return Err(invalid(crate::messages::crypto::JWE_NOT_COMPACT));
     };
-    let decode = |part: &str| base64url::decode(part).map_err(|_| invalid("A JWE part is not base64url."));
+    let decode =
+        |part: &str| base64url::decode(part).map_err(|_| invalid(crate::messages::crypto::JWE_PART_NOT_BASE64URL));
     let header_json: Value =
-        serde_json::from_slice(&decode(header)?).map_err(|_| invalid("A JWE header is not JSON."))?;
+        serde_json::from_slice(&decode(header)?).map_err(|_| invalid(crate::messages::crypto::JWE_HEADER_NOT_JSON))?;
     if header_json["enc"] != ENC {
-        return Err(invalid(format!("A JWE in the security domain is not {ENC}.")));
+        return Err(invalid(crate::messages::crypto::jwe_encryption(ENC)));
     }
     Ok(Compact {
         header: header_json,
@@ -124,11 +125,11 @@ fn parse_compact(compact: &str) -> CryptoResult<Compact> {
 
 fn open_content(cek: &[u8], jwe: &Compact) -> CryptoResult<Vec<u8>> {
     if cek.len() != 64 {
-        return Err(invalid("An A256CBC-HS512 content key is 64 bytes."));
+        return Err(invalid(crate::messages::crypto::JWE_CONTENT_KEY_LENGTH));
     }
     let expected = mac(cek, &jwe.encoded_header, &jwe.iv, &jwe.ciphertext);
     if aws_lc_rs::constant_time::verify_slices_are_equal(&expected, &jwe.tag).is_err() {
-        return Err(invalid("A JWE in the security domain does not authenticate under this key."));
+        return Err(invalid(crate::messages::crypto::JWE_NOT_AUTHENTIC));
     }
     aes::cbc_decrypt(&cek[32..], aes::CbcPadding::Pkcs7, &jwe.iv, &jwe.ciphertext)
 }
@@ -155,10 +156,10 @@ pub fn decrypt_with_rsa(pkcs8_der: &[u8], compact: &str) -> CryptoResult<Vec<u8>
     let padding = match jwe.header["alg"].as_str() {
         Some("RSA-OAEP-256") => Padding::OaepSha256,
         Some("RSA-OAEP") => Padding::OaepSha1,
-        _ => return Err(invalid("A wrapped key in the security domain uses an unsupported algorithm.")),
+        _ => return Err(invalid(crate::messages::crypto::WRAPPED_KEY_ALGORITHM)),
     };
     let cek = rsa::decrypt(pkcs8_der, padding, &jwe.encrypted_key)
-        .map_err(|_| invalid("A wrapped key in the security domain cannot be decrypted with this key."))?;
+        .map_err(|_| invalid(crate::messages::crypto::WRAPPED_KEY_UNDECRYPTABLE))?;
     open_content(&cek, &jwe)
 }
 
@@ -173,12 +174,12 @@ fn enc_data(master_key: &[u8], data: &[(String, Vec<u8>)]) -> CryptoResult<Value
 }
 
 fn open_enc_data(master_key: &[u8], enc: &Value) -> CryptoResult<Vec<(String, Vec<u8>)>> {
-    let entries = enc["data"].as_array().ok_or_else(|| invalid("The security domain has no EncData.data."))?;
+    let entries = enc["data"].as_array().ok_or_else(|| invalid(crate::messages::crypto::NO_ENC_DATA))?;
     entries
         .iter()
         .map(|entry| {
             let (Some(tag), Some(compact)) = (entry["tag"].as_str(), entry["compact_jwe"].as_str()) else {
-                return Err(invalid("An EncData entry needs 'tag' and 'compact_jwe'."));
+                return Err(invalid(crate::messages::crypto::ENC_DATA_ENTRY));
             };
             Ok((tag.to_owned(), decrypt_direct(&kdf(master_key, tag, "", 512)?, compact)?))
         })
@@ -187,7 +188,7 @@ fn open_enc_data(master_key: &[u8], enc: &Value) -> CryptoResult<Vec<(String, Ve
 
 /// The security domain file holding `data`, recoverable with any `required` of `keys`.
 pub fn seal(data: &[(String, Vec<u8>)], keys: &[WrappingKey], required: u8) -> CryptoResult<String> {
-    let count = u8::try_from(keys.len()).map_err(|_| invalid("Too many wrapping keys."))?;
+    let count = u8::try_from(keys.len()).map_err(|_| invalid(crate::messages::crypto::TOO_MANY_WRAPPING_KEYS))?;
     let master_key = super::random_bytes(MASTER_KEY_LEN)?;
     let shares = shamir::split(&master_key, count, required)?;
     let mut enc_shares = Vec::with_capacity(keys.len());
@@ -208,10 +209,12 @@ pub fn seal(data: &[(String, Vec<u8>)], keys: &[WrappingKey], required: u8) -> C
 /// Client side, as `az keyvault security-domain upload` does it: the data of a security domain
 /// file, given at least its quorum of private wrapping keys.
 pub fn recover(file: &str, keys: &[PrivateWrappingKey]) -> CryptoResult<Vec<(String, Vec<u8>)>> {
-    let file: Value = serde_json::from_str(file).map_err(|_| invalid("The security domain is not JSON."))?;
+    let file: Value =
+        serde_json::from_str(file).map_err(|_| invalid(crate::messages::crypto::SECURITY_DOMAIN_NOT_JSON))?;
     let shared = &file["SharedKeys"];
-    let required = shared["required"].as_u64().ok_or_else(|| invalid("The security domain has no quorum."))?;
-    let enc_shares = shared["enc_shares"].as_array().ok_or_else(|| invalid("The security domain has no shares."))?;
+    let required = shared["required"].as_u64().ok_or_else(|| invalid(crate::messages::crypto::NO_QUORUM))?;
+    let enc_shares =
+        shared["enc_shares"].as_array().ok_or_else(|| invalid(crate::messages::crypto::NO_SHARES_IN_FILE))?;
     let mut shares = Vec::new();
     for key in keys {
         let print = thumbprint(&key.certificate_der);
@@ -223,7 +226,7 @@ pub fn recover(file: &str, keys: &[PrivateWrappingKey]) -> CryptoResult<Vec<(Str
         }
     }
     if (shares.len() as u64) < required {
-        return Err(invalid(format!("Insufficient shares: {} of the {required} needed.", shares.len())));
+        return Err(invalid(crate::messages::crypto::insufficient_shares(shares.len(), required)));
     }
     open_enc_data(&shamir::combine(&shares)?, &file["EncData"])
 }
@@ -244,14 +247,15 @@ pub fn restore_blob(data: &[(String, Vec<u8>)], exchange: &WrappingKey) -> Crypt
 /// Service side: the data of a restore blob, opened with the HSM's transfer key. A blob not
 /// made for this transfer key, or whose data do not authenticate, is refused.
 pub fn open_restore_blob(blob: &str, transfer: &PrivateWrappingKey) -> CryptoResult<Vec<(String, Vec<u8>)>> {
-    let blob: Value = serde_json::from_str(blob).map_err(|_| invalid("The restore blob is not JSON."))?;
+    let blob: Value =
+        serde_json::from_str(blob).map_err(|_| invalid(crate::messages::crypto::RESTORE_BLOB_NOT_JSON))?;
     let wrapped = &blob["WrappedKey"];
     if wrapped["x5t_256"] != thumbprint(&transfer.certificate_der).as_str() {
-        return Err(invalid("The restore blob is not wrapped to this HSM's transfer key."));
+        return Err(invalid(crate::messages::crypto::RESTORE_BLOB_WRONG_KEY));
     }
     let master_key = decrypt_with_rsa(
         &transfer.pkcs8_der,
-        wrapped["enc_key"].as_str().ok_or_else(|| invalid("The restore blob has no WrappedKey.enc_key."))?,
+        wrapped["enc_key"].as_str().ok_or_else(|| invalid(crate::messages::crypto::RESTORE_BLOB_NO_KEY))?,
     )?;
     open_enc_data(&master_key, &blob["EncData"])
 }

@@ -58,8 +58,8 @@ fn random_coefficients(count: usize) -> CryptoResult<Vec<u32>> {
 /// which recombine it.
 pub fn split(secret: &[u8], shares: u8, required: u8) -> CryptoResult<Vec<Vec<u16>>> {
     if required < 2 || required > shares || shares > MAX_SHARES {
-        return Err(CryptoError::InvalidInput(format!(
-            "A secret is split into at most {MAX_SHARES} shares with a quorum of at least 2 and at most the share count (got {shares} shares, quorum {required})."
+        return Err(CryptoError::InvalidInput(crate::messages::crypto::shamir_parameters(
+            MAX_SHARES, shares, required,
         )));
     }
     let mut arrays = vec![Vec::with_capacity(secret.len()); usize::from(shares)];
@@ -81,14 +81,14 @@ pub fn split(secret: &[u8], shares: u8, required: u8) -> CryptoResult<Vec<Vec<u1
 /// (more is fine, fewer yields an unrelated value, as the scheme intends).
 pub fn combine(shares: &[Vec<u16>]) -> CryptoResult<Vec<u8>> {
     let invalid = |message: &str| CryptoError::InvalidInput(message.to_owned());
-    let first = shares.first().ok_or_else(|| invalid("No shares were given."))?;
+    let first = shares.first().ok_or_else(|| invalid(crate::messages::crypto::NO_SHARES))?;
     if shares.iter().any(|s| s.len() != first.len()) {
-        return Err(invalid("The shares are of different lengths."));
+        return Err(invalid(crate::messages::crypto::SHARE_LENGTHS_DIFFER));
     }
     let xs: Vec<u32> = shares.iter().map(|s| s.first().map_or(0, |w| u32::from(w >> 9))).collect();
     for (i, x) in xs.iter().enumerate() {
         if *x == 0 || xs[..i].contains(x) {
-            return Err(invalid("The shares do not have distinct share numbers."));
+            return Err(invalid(crate::messages::crypto::SHARE_NUMBERS_REPEAT));
         }
     }
     // Lagrange basis at zero, the same for every byte: l_i = prod x_j / (x_j - x_i).
@@ -110,11 +110,11 @@ pub fn combine(shares: &[Vec<u16>]) -> CryptoResult<Vec<u8>> {
         for ((share, l), x) in shares.iter().zip(&basis).zip(&xs) {
             let word = share[position];
             if u32::from(word >> 9) != *x {
-                return Err(invalid("A share mixes share numbers."));
+                return Err(invalid(crate::messages::crypto::SHARE_MIXES_NUMBERS));
             }
             value = add(value, mul(u32::from(word & 0x1ff), *l));
         }
-        secret.push(u8::try_from(value).map_err(|_| invalid("The shares do not belong to one secret."))?);
+        secret.push(u8::try_from(value).map_err(|_| invalid(crate::messages::crypto::SHARES_OF_DIFFERENT_SECRETS))?);
     }
     Ok(secret)
 }

@@ -87,10 +87,7 @@ impl EncryptionAlgorithm {
     pub fn parse(text: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|a| a.as_str() == text).ok_or_else(|| {
             let valid: Vec<&str> = Self::ALL.iter().map(|a| a.as_str()).collect();
-            Error::BadParameter(format!(
-                "The algorithm '{text}' is not valid for this operation. Valid values: {}.",
-                valid.join(", ")
-            ))
+            Error::BadParameter(crate::messages::keys::invalid_encryption_algorithm(text, &valid.join(", ")))
         })
     }
 
@@ -141,10 +138,9 @@ pub(super) fn cipher_scheme(
         }
         (_, PublicKey::Symmetric { bits }) if !matches!(scheme, CipherScheme::Rsa(_)) => {
             match algorithm.aes_key_bits() {
-                Some(needed) if needed != *bits => Err(Error::BadParameter(format!(
-                    "The algorithm {} needs a {needed}-bit key, but this key is {bits} bits.",
-                    algorithm.as_str()
-                ))),
+                Some(needed) if needed != *bits => Err(Error::BadParameter(
+                    crate::messages::keys::algorithm_key_size_mismatch(algorithm.as_str(), needed, *bits),
+                )),
                 _ => Ok(scheme),
             }
         }
@@ -153,10 +149,7 @@ pub(super) fn cipher_scheme(
 }
 
 fn wrong_operation(algorithm: EncryptionAlgorithm, refused: &str, allowed: &str) -> Error {
-    Error::BadParameter(format!(
-        "The algorithm {} cannot be used for {refused}; it is for {allowed}.",
-        algorithm.as_str()
-    ))
+    Error::BadParameter(crate::messages::keys::algorithm_wrong_operation(algorithm.as_str(), refused, allowed))
 }
 
 /// Signature algorithms (JWA names, contract §8). Key Vault signs digests the caller computed.
@@ -229,10 +222,7 @@ impl SignatureAlgorithm {
     pub fn parse(text: &str) -> Result<Self> {
         Self::ALL.into_iter().find(|a| a.as_str() == text).ok_or_else(|| {
             let valid: Vec<&str> = Self::ALL.iter().map(|a| a.as_str()).collect();
-            Error::BadParameter(format!(
-                "The signature algorithm '{text}' is not supported. Supported: {}.",
-                valid.join(", ")
-            ))
+            Error::BadParameter(crate::messages::keys::invalid_signature_algorithm(text, &valid.join(", ")))
         })
     }
 
@@ -265,21 +255,15 @@ pub(super) fn signature_scheme(algorithm: SignatureAlgorithm, key: &Key) -> Resu
         (SignatureScheme::Rsa(..) | SignatureScheme::RsaUnhashed, PublicKey::Rsa { .. })
         | (SignatureScheme::Hmac(_), PublicKey::Symmetric { .. }) => Ok(scheme),
         (SignatureScheme::Ec(curve), PublicKey::Ec { curve: key_curve, .. }) if curve == *key_curve => Ok(scheme),
-        (SignatureScheme::Ec(curve), PublicKey::Ec { curve: key_curve, .. }) => Err(Error::BadParameter(format!(
-            "The algorithm {} needs a key on curve {}, but this key is on {}.",
-            algorithm.as_str(),
-            curve.jwk_name(),
-            key_curve.jwk_name()
-        ))),
+        (SignatureScheme::Ec(curve), PublicKey::Ec { curve: key_curve, .. }) => Err(Error::BadParameter(
+            crate::messages::keys::algorithm_curve_mismatch(algorithm.as_str(), curve.jwk_name(), key_curve.jwk_name()),
+        )),
         _ => Err(incompatible(algorithm.as_str(), key)),
     }
 }
 
 fn incompatible(algorithm: &str, key: &Key) -> Error {
-    Error::BadParameter(format!(
-        "The algorithm {algorithm} cannot be used with a key of type {}.",
-        key.key_type.as_str()
-    ))
+    Error::BadParameter(crate::messages::keys::algorithm_key_type_mismatch(algorithm, key.key_type.as_str()))
 }
 
 #[cfg(test)]

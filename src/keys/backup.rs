@@ -56,9 +56,7 @@ pub struct KeyBackup {
 }
 
 fn invalid() -> Error {
-    Error::BadParameter(
-        "The backup blob is not valid: it is corrupt, truncated, or was made by another emulator or tenant.".into(),
-    )
+    Error::BadParameter(crate::messages::keys::INVALID_BACKUP.into())
 }
 
 impl KeyBackup {

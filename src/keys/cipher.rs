@@ -40,7 +40,7 @@ impl CipherOutput {
 }
 
 fn missing(member: &str, algorithm: &str) -> Error {
-    Error::BadParameter(format!("The '{member}' parameter is required to decrypt with {algorithm}."))
+    Error::BadParameter(crate::messages::keys::decrypt_parameter_required(member, algorithm))
 }
 
 /// Encrypts or wraps with an AES key. GCM gets a fresh 12-byte IV from the service; CBC uses

@@ -66,19 +66,15 @@ pub(super) fn imported_material(jwk: &PrivateJwk, hsm: bool) -> Result<(KeyType,
             if let Ok(rsa_key) = rsa::material_from_pkcs8(der) {
                 let bits = crate::crypto::trim_leading_zeros(&rsa_key.n).len() * 8;
                 if !rsa::SUPPORTED_SIZES.iter().any(|s| *s as usize == bits) {
-                    return Err(Error::BadParameter(format!(
-                        "The RSA key is {bits} bits; Key Vault imports RSA keys of 2048, 3072 or 4096 bits."
-                    )));
+                    return Err(Error::BadParameter(crate::messages::keys::rsa_import_size(bits)));
                 }
                 let public = PublicKey::Rsa { n: rsa_key.n, e: rsa_key.e };
                 return Ok((pick(KeyType::Rsa, KeyType::RsaHsm), NewMaterial { private: rsa_key.pkcs8_der, public }));
             }
-            let ec_key =
-                Curve::ALL.iter().find_map(|curve| ec::material_from_pkcs8(*curve, der).ok()).ok_or_else(|| {
-                    Error::BadParameter(
-                        "The PKCS#8 key is neither an RSA key nor an EC key on P-256, P-384, P-521 or P-256K.".into(),
-                    )
-                })?;
+            let ec_key = Curve::ALL
+                .iter()
+                .find_map(|curve| ec::material_from_pkcs8(*curve, der).ok())
+                .ok_or_else(|| Error::BadParameter(crate::messages::keys::PKCS8_KEY_UNSUPPORTED.into()))?;
             let public = PublicKey::Ec { curve: ec_key.curve, x: ec_key.x, y: ec_key.y };
             Ok((pick(KeyType::Ec, KeyType::EcHsm), NewMaterial { private: ec_key.pkcs8_der, public }))
         }
@@ -90,10 +86,7 @@ pub(super) fn imported_material(jwk: &PrivateJwk, hsm: bool) -> Result<(KeyType,
         PrivateJwk::Oct { k } => {
             let bits = u32::try_from(k.len() * 8).unwrap_or(u32::MAX);
             if !OCT_KEY_SIZES.contains(&bits) {
-                return Err(Error::BadParameter(format!(
-                    "The oct key to import is {} bytes long; oct keys are 16, 24 or 32 bytes (128, 192 or 256 bits).",
-                    k.len()
-                )));
+                return Err(Error::BadParameter(crate::messages::keys::oct_import_length(k.len())));
             }
             let public = PublicKey::Symmetric { bits };
             Ok((pick(KeyType::Oct, KeyType::OctHsm), NewMaterial { private: k.clone(), public }))

@@ -21,16 +21,12 @@ pub enum MlDsaInput {
 /// The key's parameter set, once `requested` (the request's `alg`, if any) agrees with it.
 pub(super) fn parameter_set(key: &Key, requested: Option<&str>) -> Result<MlDsa> {
     let Some(algorithm) = key.public.ml_dsa() else {
-        return Err(Error::BadParameter(format!(
-            "The 'alg' parameter is required: context, external_mu and signing without 'alg' are only for AKP (ML-DSA) keys, and this key is {}.",
-            key.key_type.as_str()
-        )));
+        return Err(Error::BadParameter(crate::messages::keys::ml_dsa_options_need_akp(key.key_type.as_str())));
     };
     match requested {
-        Some(name) if name != algorithm.as_str() => Err(Error::BadParameter(format!(
-            "The algorithm {name} cannot be used with this key: it is an {} key.",
-            algorithm.as_str()
-        ))),
+        Some(name) if name != algorithm.as_str() => {
+            Err(Error::BadParameter(crate::messages::keys::ml_dsa_parameter_set_mismatch(name, algorithm.as_str())))
+        }
         _ => Ok(algorithm),
     }
 }

@@ -1,5 +1,5 @@
 //! Keys: the domain model, the lifecycle rules and the service that owns every key rule.
-//! Nothing in here knows about HTTP; `api::vault` translates between this and the wire.
+//! Nothing in here knows about HTTP; `api::data_plane` translates between this and the wire.
 
 pub mod algorithms;
 pub mod backup;

@@ -2,7 +2,7 @@
 //! Over 400 lines because every key type (RSA, EC, oct, AKP) has its members here, in one place,
 //! with their stored form; the rules that use them live in the modules beside this one.
 //! Parsing here is validation: a value of these types is always well-formed (parse, don't
-//! validate). Wire shapes live in `api::vault::wire`, not here.
+//! validate). Wire shapes live in `api::data_plane::wire`, not here.
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -123,7 +123,7 @@ impl KeyType {
         } else {
             "EC, EC-HSM, RSA, RSA-HSM, oct, oct-HSM"
         };
-        Error::BadParameter(format!("The specified key type (kty) '{text}' is not valid. Valid values: {valid}."))
+        Error::BadParameter(crate::messages::keys::invalid_key_type(text, valid))
     }
 
     #[must_use]
@@ -195,7 +195,7 @@ impl KeyOperation {
         Self::ALL
             .into_iter()
             .find(|op| op.as_str().eq_ignore_ascii_case(text))
-            .ok_or_else(|| Error::BadParameter(format!("The key operation '{text}' is not valid. Valid values: encrypt, decrypt, sign, verify, wrapKey, unwrapKey, import, export.")))
+            .ok_or_else(|| Error::BadParameter(crate::messages::keys::invalid_key_operation(text)))
     }
 
     /// The operations a key family can perform at all.
@@ -397,13 +397,13 @@ pub const MAX_TAG_LEN: usize = 256;
 /// Checks the documented tag limits (contract §8).
 pub fn validate_tags(tags: &Tags) -> Result<(), Error> {
     if tags.len() > MAX_TAGS {
-        return Err(Error::BadParameter(format!("A key may have at most {MAX_TAGS} tags; {} were given.", tags.len())));
+        return Err(Error::BadParameter(crate::messages::keys::too_many_tags(MAX_TAGS, tags.len())));
     }
     for (name, value) in tags {
         if name.chars().count() > MAX_TAG_LEN || value.chars().count() > MAX_TAG_LEN {
-            return Err(Error::BadParameter(format!(
-                "Tag names and values may be at most {MAX_TAG_LEN} characters long; tag '{}' is too long.",
-                name.chars().take(40).collect::<String>()
+            return Err(Error::BadParameter(crate::messages::keys::tag_too_long(
+                MAX_TAG_LEN,
+                &name.chars().take(40).collect::<String>(),
             )));
         }
     }

@@ -60,15 +60,15 @@ struct PolicyDocument {
 }
 
 fn invalid(reason: impl std::fmt::Display) -> Error {
-    Error::BadParameter(format!("Key Release Policy: {reason}"))
+    Error::BadParameter(crate::messages::keys::release_policy_invalid(&reason.to_string()))
 }
 
 fn parse_group(object: &serde_json::Map<String, Value>, context: &str) -> Result<Group> {
     match (object.get("allOf"), object.get("anyOf")) {
         (Some(conditions), None) => Ok(Group::AllOf(parse_conditions(conditions, context)?)),
         (None, Some(conditions)) => Ok(Group::AnyOf(parse_conditions(conditions, context)?)),
-        (Some(_), Some(_)) => Err(invalid(format!("{context} has both 'allOf' and 'anyOf'; use one"))),
-        (None, None) => Err(invalid(format!("{context} needs an 'allOf' or 'anyOf' list of conditions"))),
+        (Some(_), Some(_)) => Err(invalid(crate::messages::keys::policy_group_has_both(context))),
+        (None, None) => Err(invalid(crate::messages::keys::policy_group_missing(context))),
     }
 }
 
@@ -76,54 +76,63 @@ fn parse_conditions(value: &Value, context: &str) -> Result<Vec<Condition>> {
     let list = value
         .as_array()
         .filter(|l| !l.is_empty())
-        .ok_or_else(|| invalid(format!("the conditions of {context} must be a non-empty array")))?;
+        .ok_or_else(|| invalid(crate::messages::keys::policy_conditions_not_a_list(context)))?;
     list.iter().map(|c| parse_condition(c, context)).collect()
 }
 
 fn parse_condition(value: &Value, context: &str) -> Result<Condition> {
-    let object = value.as_object().ok_or_else(|| invalid(format!("a condition of {context} is not an object")))?;
+    let object =
+        value.as_object().ok_or_else(|| invalid(crate::messages::keys::policy_condition_not_an_object(context)))?;
     let Some(claim) = object.get("claim") else {
         return parse_group(object, context).map(Condition::Group);
     };
     let claim =
-        claim.as_str().filter(|c| !c.is_empty()).ok_or_else(|| invalid("'claim' must be a non-empty string"))?;
+        claim.as_str().filter(|c| !c.is_empty()).ok_or_else(|| invalid(crate::messages::keys::POLICY_CLAIM_MISSING))?;
     let equals = match (object.get("equals"), object.get("condition"), object.get("value")) {
         (Some(expected), None, None) => expected,
         (None, Some(Value::String(op)), Some(expected)) if op.eq_ignore_ascii_case("equals") => expected,
         (None, Some(op), _) => {
-            return Err(invalid(format!("the condition operator {op} is not supported; use 'equals'")));
+            return Err(invalid(crate::messages::keys::policy_operator_unsupported(op)));
         }
-        _ => return Err(invalid(format!("the condition on claim '{claim}' needs an 'equals' value"))),
+        _ => return Err(invalid(crate::messages::keys::policy_equals_missing(claim))),
     };
     if equals.is_object() || equals.is_array() || equals.is_null() {
-        return Err(invalid(format!("the value for claim '{claim}' must be a string, number or boolean")));
+        return Err(invalid(crate::messages::keys::policy_value_type(claim)));
     }
     Ok(Condition::Claim { claim: claim.to_owned(), equals: equals.clone() })
 }
 
 impl PolicyDocument {
     fn parse(data: &[u8]) -> Result<Self> {
-        let document: Value = serde_json::from_slice(data).map_err(|e| invalid(format!("not valid JSON ({e})")))?;
-        let object = document.as_object().ok_or_else(|| invalid("the policy must be a JSON object"))?;
+        let document: Value = serde_json::from_slice(data)
+            .map_err(|e| invalid(crate::messages::keys::policy_not_json(&e.to_string())))?;
+        let object = document.as_object().ok_or_else(|| invalid(crate::messages::keys::POLICY_NOT_AN_OBJECT))?;
         match object.get("version") {
             None => {}
             Some(Value::String(v)) if v == POLICY_VERSION || v == "1.0" => {}
-            Some(other) => return Err(invalid(format!("unsupported 'version' {other}; use \"{POLICY_VERSION}\""))),
+            Some(other) => {
+                return Err(invalid(crate::messages::keys::policy_version_unsupported(
+                    &other.to_string(),
+                    POLICY_VERSION,
+                )));
+            }
         }
         let statements = object
             .get("anyOf")
             .and_then(Value::as_array)
             .filter(|l| !l.is_empty())
-            .ok_or_else(|| invalid("the policy needs a non-empty 'anyOf' list of authorities"))?;
+            .ok_or_else(|| invalid(crate::messages::keys::POLICY_AUTHORITIES_MISSING))?;
         let any_of = statements
             .iter()
             .map(|statement| {
-                let object = statement.as_object().ok_or_else(|| invalid("an 'anyOf' entry is not an object"))?;
+                let object = statement
+                    .as_object()
+                    .ok_or_else(|| invalid(crate::messages::keys::POLICY_AUTHORITY_NOT_AN_OBJECT))?;
                 let authority = object
                     .get("authority")
                     .and_then(Value::as_str)
                     .filter(|a| !a.is_empty())
-                    .ok_or_else(|| invalid("every 'anyOf' entry needs an 'authority'"))?;
+                    .ok_or_else(|| invalid(crate::messages::keys::POLICY_AUTHORITY_MISSING))?;
                 let group = parse_group(object, &format!("authority '{authority}'"))?;
                 Ok(AuthorityStatement { authority: authority.to_owned(), group })
             })
@@ -219,11 +228,10 @@ impl ReleaseWrapping {
     /// The requested wrapping; Key Vault uses `CKM_RSA_AES_KEY_WRAP` when none is named.
     pub fn parse(text: Option<&str>) -> Result<Self> {
         let Some(text) = text else { return Ok(Self::CkmRsaAesKeyWrap) };
-        Self::ALL.into_iter().find(|w| w.as_str() == text).ok_or_else(|| {
-            Error::BadParameter(format!(
-                "The key export encryption algorithm '{text}' is not valid. Valid values: CKM_RSA_AES_KEY_WRAP, RSA_AES_KEY_WRAP_256, RSA_AES_KEY_WRAP_384."
-            ))
-        })
+        Self::ALL
+            .into_iter()
+            .find(|w| w.as_str() == text)
+            .ok_or_else(|| Error::BadParameter(crate::messages::keys::invalid_export_algorithm(text)))
     }
 
     fn oaep(self) -> Padding {
@@ -246,9 +254,10 @@ pub struct WrappingKey {
 /// The first RSA key in `x-ms-runtime.keys` with a `kid` that is meant for encryption
 /// (`use: enc`, or `key_ops` naming `encrypt`), as Key Vault chooses it.
 pub fn wrapping_key(claims: &Value) -> Result<WrappingKey> {
-    let keys = claims.pointer("/x-ms-runtime/keys").and_then(Value::as_array).ok_or_else(|| {
-        Error::BadParameter("The target attestation token has no 'x-ms-runtime.keys' to wrap the key for.".into())
-    })?;
+    let keys = claims
+        .pointer("/x-ms-runtime/keys")
+        .and_then(Value::as_array)
+        .ok_or_else(|| Error::BadParameter(crate::messages::keys::ATTESTATION_HAS_NO_RUNTIME_KEYS.into()))?;
     let for_encryption = |key: &Value| {
         key.get("use").and_then(Value::as_str) == Some("enc")
             || match key.get("key_ops") {
@@ -269,21 +278,15 @@ pub fn wrapping_key(claims: &Value) -> Result<WrappingKey> {
                 e: member(key, "e")?,
             })
         })
-        .ok_or_else(|| {
-            Error::BadParameter(
-                "The target attestation token has no RSA encryption key (kty RSA, a kid, and use 'enc' or key_ops 'encrypt') in 'x-ms-runtime.keys'."
-                    .into(),
-            )
-        })
+        .ok_or_else(|| Error::BadParameter(crate::messages::keys::ATTESTATION_HAS_NO_ENCRYPTION_KEY.into()))
 }
 
 /// CKM_RSA_AES_KEY_WRAP: a fresh AES-256 key encrypted with RSA-OAEP for the caller, followed by
 /// the key material wrapped under that AES key with RFC 5649 key wrap with padding.
 pub fn wrap_for_release(wrapping: ReleaseWrapping, to: &WrappingKey, material: &[u8]) -> Result<Vec<u8>> {
     let transport_key = aes::generate(256)?;
-    let mut out = rsa::encrypt(&to.n, &to.e, wrapping.oaep(), &transport_key).map_err(|e| {
-        Error::BadParameter(format!("The wrapping key in the target attestation token cannot be used: {e}"))
-    })?;
+    let mut out = rsa::encrypt(&to.n, &to.e, wrapping.oaep(), &transport_key)
+        .map_err(|e| Error::BadParameter(crate::messages::keys::attestation_wrapping_key_unusable(&e.to_string())))?;
     out.extend(aes::wrap(&transport_key, WrapPadding::Rfc5649, material)?);
     Ok(out)
 }

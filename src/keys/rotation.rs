@@ -64,7 +64,7 @@ fn notify_before_expiry(duration: &str) -> LifetimeAction {
 
 fn duration(text: &str, field: &str) -> Result<i64, Error> {
     parse_iso8601_duration(text)
-        .ok_or_else(|| Error::BadParameter(format!("'{text}' is not a valid ISO-8601 duration for {field}.")))
+        .ok_or_else(|| Error::BadParameter(crate::messages::keys::invalid_duration(text, field)))
 }
 
 impl RotationPolicy {
@@ -79,18 +79,14 @@ impl RotationPolicy {
     /// normalised, and a Notify 30 days before expiry appended when only Rotate is given.
     pub fn normalized(mut self, previous: Option<&RotationPolicy>, now: UnixSeconds) -> Result<Self, Error> {
         if self.lifetime_actions.len() > 2 {
-            return Err(Error::BadParameter(
-                "A rotation policy has at most two lifetime actions: one Rotate and one Notify.".into(),
-            ));
+            return Err(Error::BadParameter(crate::messages::keys::TOO_MANY_LIFETIME_ACTIONS.into()));
         }
         for action in &mut self.lifetime_actions {
             action.action.kind = match action.action.kind.to_ascii_lowercase().as_str() {
                 "rotate" => ROTATE.to_owned(),
                 "notify" => NOTIFY.to_owned(),
                 other => {
-                    return Err(Error::BadParameter(format!(
-                        "'{other}' is not a lifetime action type; use Rotate or Notify."
-                    )));
+                    return Err(Error::BadParameter(crate::messages::keys::unknown_lifetime_action(other)));
                 }
             };
             let trigger = &action.trigger;
@@ -98,32 +94,26 @@ impl RotationPolicy {
                 (Some(after), None) => {
                     duration(after, "timeAfterCreate")?;
                     if action.action.kind == NOTIFY {
-                        return Err(Error::BadParameter(
-                            "A Notify action is triggered by timeBeforeExpiry only.".into(),
-                        ));
+                        return Err(Error::BadParameter(crate::messages::keys::NOTIFY_NEEDS_TIME_BEFORE_EXPIRY.into()));
                     }
                 }
                 (None, Some(before)) => {
                     duration(before, "timeBeforeExpiry")?;
                 }
                 _ => {
-                    return Err(Error::BadParameter(
-                        "Each lifetime action needs exactly one trigger: timeAfterCreate or timeBeforeExpiry.".into(),
-                    ));
+                    return Err(Error::BadParameter(crate::messages::keys::ONE_TRIGGER_PER_ACTION.into()));
                 }
             }
         }
         for kind in [ROTATE, NOTIFY] {
             if self.lifetime_actions.iter().filter(|a| a.action.kind == kind).count() > 1 {
-                return Err(Error::BadParameter(format!("A rotation policy has at most one {kind} action.")));
+                return Err(Error::BadParameter(crate::messages::keys::duplicate_lifetime_action(kind)));
             }
         }
         if let Some(expiry) = &self.attributes.expiry_time
             && duration(expiry, "expiryTime")? < MIN_EXPIRY_SECONDS
         {
-            return Err(Error::BadParameter(format!(
-                "expiryTime must be at least 28 days (P28D); '{expiry}' is shorter."
-            )));
+            return Err(Error::BadParameter(crate::messages::keys::expiry_time_too_short(expiry)));
         }
         let has = |kind: &str| self.lifetime_actions.iter().any(|a| a.action.kind == kind);
         if has(ROTATE) && !has(NOTIFY) {

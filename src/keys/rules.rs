@@ -10,27 +10,24 @@ use super::requests::CreateKeyRequest;
 use super::{Error, Result};
 
 pub(super) fn immutable_policy() -> Error {
-    Error::BadParameter("AKV.SKR.1020: Immutable Key Release Policy cannot be modified.".into())
+    Error::BadParameter(crate::messages::keys::IMMUTABLE_RELEASE_POLICY.into())
 }
 
 /// Exportable keys and release policies go together (contract §5.2; texts as the real service
 /// sends them, with their AKV.SKR codes).
 pub(super) fn check_exportability(exportable: bool, has_release_policy: bool) -> Result<()> {
     match (exportable, has_release_policy) {
-        (true, false) => Err(Error::BadParameter("AKV.SKR.1004: Exportable keys must have release policy.".into())),
-        (false, true) => {
-            Err(Error::BadParameter("AKV.SKR.1005: Non-exportable keys must not have release policy.".into()))
-        }
+        (true, false) => Err(Error::BadParameter(crate::messages::keys::EXPORTABLE_NEEDS_RELEASE_POLICY.into())),
+        (false, true) => Err(Error::BadParameter(crate::messages::keys::NON_EXPORTABLE_WITH_RELEASE_POLICY.into())),
         _ => Ok(()),
     }
 }
 
 pub(super) fn validate_key_ops(ops: &[KeyOperation], key_type: KeyType) -> Result<()> {
     match ops.iter().find(|op| !op.supported_by(key_type.family())) {
-        Some(op) => Err(Error::BadParameter(format!(
-            "The key operation '{}' is not supported by key type {}.",
+        Some(op) => Err(Error::BadParameter(crate::messages::keys::operation_unsupported_by_key_type(
             op.as_str(),
-            key_type.as_str()
+            key_type.as_str(),
         ))),
         None => Ok(()),
     }
@@ -56,7 +53,7 @@ pub(super) fn checked_key_ops(
 /// text is the one a vault gives for a type it does not hold).
 pub(super) fn check_store_accepts(vault: &crate::vaults::Vault, key_type: KeyType) -> Result<()> {
     if vault.is_managed_hsm() && !key_type.is_hsm() {
-        return Err(Error::BadParameter(format!("Invalid kty value: {}", key_type.as_str())));
+        return Err(Error::BadParameter(crate::messages::keys::hsm_key_type_required(key_type.as_str())));
     }
     Ok(())
 }
@@ -75,14 +72,10 @@ pub(super) fn validate_generation(request: &CreateKeyRequest) -> Result<Generati
         KeyFamily::Rsa => {
             let bits = request.key_size.unwrap_or(2048);
             if !rsa::SUPPORTED_SIZES.contains(&bits) {
-                return Err(Error::BadParameter(format!(
-                    "The RSA key size {bits} is not supported. Supported sizes: 2048, 3072, 4096."
-                )));
+                return Err(Error::BadParameter(crate::messages::keys::rsa_size_unsupported(bits)));
             }
             if let Some(e) = request.public_exponent.filter(|e| *e != 65537) {
-                return Err(Error::BadParameter(format!(
-                    "The public exponent {e} is not supported. Supported public exponent: 65537."
-                )));
+                return Err(Error::BadParameter(crate::messages::keys::public_exponent_unsupported(e)));
             }
             Ok(GenerationPlan::Rsa(bits))
         }
@@ -90,17 +83,14 @@ pub(super) fn validate_generation(request: &CreateKeyRequest) -> Result<Generati
         KeyFamily::Oct => {
             let bits = request.key_size.unwrap_or(256);
             if !OCT_KEY_SIZES.contains(&bits) {
-                return Err(Error::BadParameter(format!(
-                    "The oct key size {bits} is not supported. Supported sizes: 128, 192, 256."
-                )));
+                return Err(Error::BadParameter(crate::messages::keys::oct_size_unsupported(bits)));
             }
             Ok(GenerationPlan::Oct(bits))
         }
-        KeyFamily::Akp => request.ml_dsa.map(GenerationPlan::MlDsa).ok_or_else(|| {
-            Error::BadParameter(
-                "The 'alg' parameter is required for AKP keys: ML-DSA-44, ML-DSA-65 or ML-DSA-87.".into(),
-            )
-        }),
+        KeyFamily::Akp => request
+            .ml_dsa
+            .map(GenerationPlan::MlDsa)
+            .ok_or_else(|| Error::BadParameter(crate::messages::keys::AKP_NEEDS_ALGORITHM.into())),
     }
 }
 

@@ -20,10 +20,7 @@ pub fn parse_wrap_algorithm(text: &str) -> Result<EncryptionAlgorithm> {
         [A::RsaOaep256, A::A128Kw, A::A192Kw, A::A256Kw, A::CkmAesKeyWrap, A::CkmAesKeyWrapPad];
     ALLOWED.into_iter().find(|a| a.as_str() == text).ok_or_else(|| {
         let valid: Vec<&str> = ALLOWED.iter().map(|a| a.as_str()).collect();
-        Error::BadParameter(format!(
-            "The algorithm '{text}' is not valid for a secure wrap. Valid values: {}.",
-            valid.join(", ")
-        ))
+        Error::BadParameter(crate::messages::keys::invalid_secure_wrap_algorithm(text, &valid.join(", ")))
     })
 }
 

@@ -21,9 +21,7 @@ impl PolicyChange {
             "add" => Ok(Self::Add),
             "replace" => Ok(Self::Replace),
             "remove" => Ok(Self::Remove),
-            other => Err(ManagementError::InvalidRequest(format!(
-                "'{other}' is not an access policy operation: use add, replace or remove."
-            ))),
+            other => Err(ManagementError::InvalidRequest(crate::messages::management::invalid_policy_operation(other))),
         }
     }
 

@@ -95,20 +95,20 @@ pub fn service_principals(identities: &[Identity], tenant: Uuid) -> Vec<ServiceP
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum DirectoryError {
     /// The filter could not be read at all.
-    #[error("Invalid filter clause: {0}")]
+    #[error("{}", crate::messages::graph::invalid_filter_clause(.0))]
     InvalidFilter(String),
     /// A well-formed clause on a property or with an operator not served.
-    #[error("Unsupported or invalid query filter clause specified for property '{0}' of resource 'ServicePrincipal'.")]
+    #[error("{}", crate::messages::graph::unsupported_filter(.0))]
     UnsupportedFilter(String),
-    #[error("Invalid value '{0}' for query parameter $top: it must be an integer from 1 to 999.")]
+    #[error("{}", crate::messages::graph::invalid_top(.0))]
     InvalidTop(String),
-    #[error("Invalid $skiptoken '{0}'.")]
+    #[error("{}", crate::messages::graph::invalid_skip_token(.0))]
     InvalidSkipToken(String),
-    #[error("Invalid object identifier '{0}'.")]
+    #[error("{}", crate::messages::graph::invalid_object_id(.0))]
     InvalidObjectId(String),
-    #[error("Too many ids: at most 1000 may be requested at once.")]
+    #[error("{}", crate::messages::graph::TOO_MANY_IDS)]
     TooManyIds,
-    #[error("'{0}' is not a directory object type.")]
+    #[error("{}", crate::messages::graph::unknown_type(.0))]
     UnknownType(String),
 }
 

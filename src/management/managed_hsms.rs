@@ -83,12 +83,12 @@ pub fn patch(current: Option<&Vault>, change: HsmChange, group: &str) -> Result<
 
 fn apply(base: Option<&Vault>, name: &VaultName, change: HsmChange, group: &str) -> Result<Vault, ManagementError> {
     if change.enable_soft_delete == Some(false) {
-        return Err(invalid("Soft delete is always on for a managed HSM: 'enableSoftDelete' cannot be false."));
+        return Err(invalid(crate::messages::management::HSM_SOFT_DELETE_ALWAYS_ON));
     }
     if let Some(sku) = &change.sku
         && !SKUS.iter().any(|s| s.eq_ignore_ascii_case(sku))
     {
-        return Err(invalid(format!("The SKU '{sku}' is not a managed HSM SKU: use one of {}.", SKUS.join(", "))));
+        return Err(invalid(crate::messages::management::invalid_hsm_sku(sku, &SKUS.join(", "))));
     }
     let retention = change
         .soft_delete_retention_in_days
@@ -109,27 +109,21 @@ fn apply(base: Option<&Vault>, name: &VaultName, change: HsmChange, group: &str)
                 .as_ref()
                 .is_none_or(|ids| existing.managed_hsm().is_some_and(|h| &h.initial_admin_object_ids == ids));
             if !unchanged {
-                return Err(invalid(
-                    "'initialAdminObjectIds' are set when the managed HSM is created and cannot be changed: use its local RBAC (role assignments) instead.",
-                ));
+                return Err(invalid(crate::messages::management::HSM_ADMINS_FIXED));
             }
             if change.tenant_id.is_some_and(|t| t != existing.tenant_id) {
-                return Err(invalid("The 'tenantId' of a managed HSM cannot be changed."));
+                return Err(invalid(crate::messages::management::HSM_TENANT_FIXED));
             }
             existing.clone()
         }
         None => {
-            let tenant = change
-                .tenant_id
-                .ok_or_else(|| invalid("The property 'properties.tenantId' is required to create a managed HSM."))?;
+            let tenant = change.tenant_id.ok_or_else(|| invalid(crate::messages::management::HSM_TENANT_REQUIRED))?;
             let admins = change.initial_admin_object_ids.clone().unwrap_or_default();
             if admins.is_empty() {
-                return Err(invalid(
-                    "The property 'properties.initialAdminObjectIds' needs at least one object id to create a managed HSM.",
-                ));
+                return Err(invalid(crate::messages::management::HSM_ADMINS_REQUIRED));
             }
             if change.sku.is_none() {
-                return Err(invalid("The property 'sku' is required to create a managed HSM."));
+                return Err(invalid(crate::messages::management::HSM_SKU_REQUIRED));
             }
             Vault::new_managed_hsm(&settings, tenant, admins)
         }

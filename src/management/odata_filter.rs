@@ -29,7 +29,7 @@ pub fn parse(filter: &str) -> Result<Vec<Clause>, FilterSyntaxError> {
             return Ok(clauses);
         }
         if !cursor.keyword("and") {
-            return Err(FilterSyntaxError(format!("expected 'and' before '{}'", cursor.rest)));
+            return Err(FilterSyntaxError(crate::messages::management::filter_expected_and(cursor.rest)));
         }
         clauses.push(cursor.clause()?);
     }
@@ -63,7 +63,7 @@ impl Cursor<'_> {
                 self.rest = after;
                 Ok(())
             }
-            None => Err(FilterSyntaxError(format!("expected '{symbol}' at '{}'", self.rest))),
+            None => Err(FilterSyntaxError(crate::messages::management::filter_expected_symbol(symbol, self.rest))),
         }
     }
 
@@ -75,7 +75,7 @@ impl Cursor<'_> {
             .find(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '/')))
             .unwrap_or(self.rest.len());
         if end == 0 {
-            return Err(FilterSyntaxError(format!("expected a property name at '{}'", self.rest)));
+            return Err(FilterSyntaxError(crate::messages::management::filter_expected_property(self.rest)));
         }
         let (word, after) = self.rest.split_at(end);
         self.rest = after;
@@ -99,7 +99,7 @@ impl Cursor<'_> {
             self.rest = &self.rest[i + 1..];
             return Ok(value);
         }
-        Err(FilterSyntaxError("a string literal is not closed".into()))
+        Err(FilterSyntaxError(crate::messages::management::FILTER_UNCLOSED_STRING.into()))
     }
 
     fn clause(&mut self) -> Result<Clause, FilterSyntaxError> {
@@ -120,17 +120,19 @@ impl Cursor<'_> {
             self.symbol(':')?;
             let used = self.identifier()?;
             if used != variable {
-                return Err(FilterSyntaxError(format!("'{used}' is not the lambda variable '{variable}'")));
+                return Err(FilterSyntaxError(crate::messages::management::filter_wrong_lambda_variable(
+                    used, variable,
+                )));
             }
             if !self.keyword("eq") {
-                return Err(FilterSyntaxError(format!("expected 'eq' at '{}'", self.rest)));
+                return Err(FilterSyntaxError(crate::messages::management::filter_expected_eq_at(self.rest)));
             }
             let value = self.literal()?;
             self.symbol(')')?;
             return Ok(Clause::AnyEquals { collection, value });
         }
         if !self.keyword("eq") {
-            return Err(FilterSyntaxError(format!("expected 'eq' after '{name}'")));
+            return Err(FilterSyntaxError(crate::messages::management::filter_expected_eq_after(name)));
         }
         let value = self.literal()?;
         Ok(Clause::Equals { field: name, value })

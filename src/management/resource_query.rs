@@ -73,11 +73,11 @@ impl ResourceRecord {
 
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ResourceQueryError {
-    #[error("Invalid $filter '{filter}' specified in the query string: {reason}.")]
+    #[error("{}", crate::messages::management::invalid_filter(filter, reason))]
     InvalidFilter { filter: String, reason: String },
-    #[error("Invalid $top '{0}' specified in the query string: it must be an integer from 1 to 1000.")]
+    #[error("{}", crate::messages::management::invalid_top(.0))]
     InvalidTop(String),
-    #[error("Invalid $skiptoken '{0}' specified in the query string.")]
+    #[error("{}", crate::messages::management::invalid_skip_token(.0))]
     InvalidSkipToken(String),
 }
 
@@ -107,13 +107,13 @@ impl ResourceQuery {
                     }
                     Clause::Equals { field, value } if field.eq_ignore_ascii_case("name") => (&mut query.name, value),
                     other => {
-                        return Err(invalid(format!(
-                            "only resourceType eq '...' and name eq '...' (joined by 'and') are supported, not {other:?}"
-                        )));
+                        return Err(invalid(crate::messages::management::filter_clause_unsupported(&format!(
+                            "{other:?}"
+                        ))));
                     }
                 };
                 if slot.is_some() {
-                    return Err(invalid("a property is compared twice".to_owned()));
+                    return Err(invalid(crate::messages::management::PROPERTY_COMPARED_TWICE.to_owned()));
                 }
                 *slot = Some(value);
             }

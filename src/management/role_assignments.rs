@@ -204,11 +204,8 @@ impl ListFilter {
     pub fn parse(filter: Option<&str>) -> Result<Self, ManagementError> {
         let mut parsed = Self::default();
         let Some(filter) = filter.map(str::trim).filter(|f| !f.is_empty()) else { return Ok(parsed) };
-        let invalid = || {
-            ManagementError::InvalidRequest(format!(
-                "The filter '{filter}' is not supported: use atScope(), principalId eq '{{id}}' or assignedTo('{{id}}')."
-            ))
-        };
+        let invalid =
+            || ManagementError::InvalidRequest(crate::messages::management::unsupported_role_assignment_filter(filter));
         for term in filter.split(" and ").map(str::trim) {
             let lower = term.to_ascii_lowercase();
             let quoted = |prefix: &str, suffix: &str| {

@@ -37,9 +37,7 @@ impl CreateMode {
             None => Ok(Self::Default),
             Some(mode) if mode.eq_ignore_ascii_case("default") => Ok(Self::Default),
             Some(mode) if mode.eq_ignore_ascii_case("recover") => Ok(Self::Recover),
-            Some(mode) => Err(ManagementError::InvalidRequest(format!(
-                "createMode '{mode}' is not valid: use 'default' or 'recover'."
-            ))),
+            Some(mode) => Err(ManagementError::InvalidRequest(crate::messages::management::invalid_create_mode(mode))),
         }
     }
 }
@@ -102,9 +100,7 @@ pub fn put(
         (None, CreateMode::Default) => None,
     };
     if base.is_none() && change.sku.is_none() {
-        return Err(ManagementError::InvalidRequest(
-            "The parameter 'properties.sku' is required to create a vault.".into(),
-        ));
+        return Err(ManagementError::InvalidRequest(crate::messages::management::VAULT_SKU_REQUIRED.into()));
     }
     apply(base.as_ref(), name, change, context)
 }
@@ -125,9 +121,7 @@ fn apply(
     context: Context<'_>,
 ) -> Result<Vault, ManagementError> {
     if change.enable_soft_delete == Some(false) {
-        return Err(ManagementError::InvalidRequest(
-            "The property \"enableSoftDelete\" cannot be set to false. Soft delete is always on for new vaults.".into(),
-        ));
+        return Err(ManagementError::InvalidRequest(crate::messages::management::VAULT_SOFT_DELETE_ALWAYS_ON.into()));
     }
     let retention = change
         .soft_delete_retention_in_days
@@ -209,7 +203,7 @@ pub async fn delete_vault(registry: &VaultRegistry, group: &str, name: &str) -> 
             }
             if vault.name.as_str() == crate::vaults::DEFAULT_VAULT {
                 return Err(ManagementError::InvalidRequest(
-                    "The emulator's default vault always exists and cannot be deleted.".into(),
+                    crate::messages::management::DEFAULT_VAULT_UNDELETABLE.into(),
                 ));
             }
             vault.deletion = Some(crate::vaults::deletion_at(now, vault.soft_delete_retention_days));

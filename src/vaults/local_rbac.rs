@@ -14,12 +14,12 @@ use crate::auth::rbac::{AssignmentScope, RoleAssignment};
 pub enum LocalRbacError {
     #[error("{0}")]
     BadParameter(String),
-    #[error("Role assignment '{0}' was not found.")]
+    #[error("{}", crate::messages::managed_hsm::role_assignment_not_found(.0))]
     AssignmentNotFound(String),
-    #[error("Role definition '{0}' was not found.")]
+    #[error("{}", crate::messages::managed_hsm::role_definition_not_found(.0))]
     DefinitionNotFound(String),
     /// A PUT to an assignment name that exists with other properties.
-    #[error("The role assignment '{0}' already exists with other properties.")]
+    #[error("{}", crate::messages::managed_hsm::role_assignment_exists(.0))]
     AssignmentExists(String),
     #[error(transparent)]
     Vault(#[from] VaultError),
@@ -28,14 +28,14 @@ pub enum LocalRbacError {
 /// An assignment or definition name: the SDKs send GUIDs.
 pub fn parse_name(text: &str, what: &str) -> Result<Uuid, LocalRbacError> {
     Uuid::parse_str(text)
-        .map_err(|_| LocalRbacError::BadParameter(format!("The {what} name '{text}' is not valid: it must be a GUID.")))
+        .map_err(|_| LocalRbacError::BadParameter(crate::messages::managed_hsm::invalid_rbac_name(what, text)))
 }
 
 /// The role definition id of a request: a GUID, or a full id ending in one.
 pub fn parse_role_definition_id(text: &str) -> Result<Uuid, LocalRbacError> {
     let last = text.rsplit('/').next().unwrap_or(text);
     Uuid::parse_str(last)
-        .map_err(|_| LocalRbacError::BadParameter(format!("The role definition id '{text}' is not valid.")))
+        .map_err(|_| LocalRbacError::BadParameter(crate::messages::managed_hsm::invalid_role_definition_id(text)))
 }
 
 /// Creates assignment `id` in HSM `hsm`. Repeating the same PUT answers the same assignment;
@@ -96,12 +96,10 @@ pub async fn set_role_definition(
     role: CustomRole,
 ) -> Result<CustomRole, LocalRbacError> {
     if built_in(&role.id.to_string()).is_some() {
-        return Err(LocalRbacError::BadParameter(
-            "Cannot re-use the name/GUID matching that of a built-in role. Please use a unique role ID.".into(),
-        ));
+        return Err(LocalRbacError::BadParameter(crate::messages::managed_hsm::BUILT_IN_ROLE_ID_REUSED.into()));
     }
     if role.role_name.trim().is_empty() {
-        return Err(LocalRbacError::BadParameter("The role definition needs a roleName.".into()));
+        return Err(LocalRbacError::BadParameter(crate::messages::managed_hsm::ROLE_NAME_REQUIRED.into()));
     }
     for scope in &role.assignable_scopes {
         local_rbac::parse_scope(scope).map_err(LocalRbacError::BadParameter)?;
@@ -115,9 +113,8 @@ pub async fn set_role_definition(
                     .iter()
                     .any(|r| r.id != role.id && r.role_name.eq_ignore_ascii_case(&role.role_name))
                 {
-                    return Err(LocalRbacError::BadParameter(format!(
-                        "A role definition named '{}' already exists.",
-                        role.role_name
+                    return Err(LocalRbacError::BadParameter(crate::messages::managed_hsm::role_name_taken(
+                        &role.role_name,
                     )));
                 }
                 state.role_definitions.retain(|r| r.id != role.id);
@@ -136,15 +133,13 @@ pub async fn delete_role_definition(
     id: Uuid,
 ) -> Result<CustomRole, LocalRbacError> {
     if built_in(&id.to_string()).is_some() {
-        return Err(LocalRbacError::BadParameter("A built-in role definition cannot be deleted.".into()));
+        return Err(LocalRbacError::BadParameter(crate::messages::managed_hsm::BUILT_IN_ROLE_UNDELETABLE.into()));
     }
     let mut removed = None;
     registry
         .modify_hsm(hsm, |store| {
             if store.role_assignments.iter().any(|a| a.role_definition_id == id) {
-                return Err(LocalRbacError::BadParameter(format!(
-                    "Role definition '{id}' is assigned; delete its role assignments first."
-                )));
+                return Err(LocalRbacError::BadParameter(crate::messages::managed_hsm::role_definition_in_use(id)));
             }
             if let VaultKind::ManagedHsm(state) = &mut store.kind {
                 let index = state

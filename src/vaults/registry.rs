@@ -32,19 +32,19 @@ use crate::store::{self, Pool};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {
-    #[error("invalid vault settings: {0}")]
+    #[error("{}", crate::messages::management::invalid_vault_settings(.0))]
     Invalid(String),
     #[error("{0}")]
     Rule(#[from] VaultRule),
     /// The name belongs to a soft-deleted vault: recover or purge it first.
-    #[error("vault '{0}' is soft-deleted; recover it or purge it first")]
+    #[error("{}", crate::messages::management::registry_vault_deleted(.0))]
     Deleted(String),
-    #[error("no vault named '{0}'")]
+    #[error("{}", crate::messages::management::registry_vault_not_found(.0))]
     NotFound(String),
-    #[error("vault '{0}' has purge protection: it is purged at its scheduled purge date, not before")]
+    #[error("{}", crate::messages::management::registry_purge_protected(.0))]
     PurgeProtected(String),
     /// Vaults and HSMs share one namespace: the name is held by the other kind.
-    #[error("the name '{name}' is already used by a {holder}")]
+    #[error("{}", crate::messages::management::name_taken(name, holder))]
     NameTaken { name: String, holder: &'static str },
     #[error("store: {0}")]
     Store(#[from] sqlx::Error),

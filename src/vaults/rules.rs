@@ -10,15 +10,11 @@ pub const RETENTION_DAYS: RangeInclusive<u32> = 7..=90;
 /// A vault property change that Azure refuses.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum VaultRule {
-    #[error("The property \"softDeleteRetentionInDays\" has an invalid value {0}. It must be between 7 and 90.")]
+    #[error("{}", crate::messages::management::retention_out_of_range(*.0))]
     RetentionOutOfRange(u32),
-    #[error(
-        "vault '{vault}' keeps deleted keys for {current} days; softDeleteRetentionInDays is set when a vault is created and cannot be changed to {requested}"
-    )]
+    #[error("{}", crate::messages::management::retention_fixed(vault, *current, *requested))]
     RetentionFixed { vault: String, current: u32, requested: u32 },
-    #[error(
-        "The property \"enablePurgeProtection\" cannot be set to false. Enabling the purge protection for a vault is an irreversible action."
-    )]
+    #[error("{}", crate::messages::management::PURGE_PROTECTION_IRREVERSIBLE)]
     PurgeProtectionIrreversible,
 }
 

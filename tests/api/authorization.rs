@@ -2,7 +2,7 @@
 //! on an access-policy vault, and × every built-in role on an RBAC vault, with the exact 403
 //! bodies; key-scoped role assignments; and revocation taking effect on the next request.
 
-use keyvault_emulator::api::vault::route_table::ROUTE_CASES;
+use keyvault_emulator::api::data_plane::route_table::ROUTE_CASES;
 use keyvault_emulator::auth::table::ANY_KEY_PERMISSION;
 use keyvault_emulator::{Config, Emulator};
 use reqwest::{Method, StatusCode};

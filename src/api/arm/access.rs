@@ -35,22 +35,20 @@ impl Caller {
 }
 
 pub async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
-    let tenant = state.settings.tenant_id;
+    let tenant = state.facts.tenant_id;
     let value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let principal = match state.validator.validate_management_header(value, tenant) {
         Ok(principal) => principal,
         Err(err) => {
             let (code, message) = match value {
-                None => {
-                    ("AuthenticationFailed", "Authentication failed. The 'Authorization' header is missing.".to_owned())
-                }
-                Some(_) => ("InvalidAuthenticationToken", format!("The access token is invalid: {err}.")),
+                None => ("AuthenticationFailed", crate::messages::management::AUTHORIZATION_HEADER_MISSING.to_owned()),
+                Some(_) => ("InvalidAuthenticationToken", crate::messages::management::invalid_access_token(&err)),
             };
             return ArmError::Unauthenticated { code, message, tenant }.into_response();
         }
     };
     let owner = state.identities.by_name(DEFAULT_ADMIN).is_some_and(|admin| admin.object_id == principal.object_id)
-        || state.settings.owners.contains(&principal.object_id);
+        || state.facts.owners.contains(&principal.object_id);
     let roles = crate::management::role_assignments::roles_of(&state.vaults, principal.object_id);
     req.extensions_mut().insert(Caller { principal, owner, roles });
     if state.audit.enabled() {

@@ -35,7 +35,7 @@ fn deleted_vault_body(state: &AppState, vault: &Vault) -> Value {
     json!({
         "id": format!(
             "/subscriptions/{}/providers/Microsoft.KeyVault/locations/{}/deletedVaults/{}",
-            default_subscription(state.settings.tenant_id),
+            default_subscription(state.facts.tenant_id),
             vault.arm.location,
             vault.name
         ),

@@ -108,40 +108,26 @@ impl ArmError {
             | Self::BadRequest(message)
             | Self::InvalidFilter(message)
             | Self::IdentityConflict(message) => message.clone(),
-            Self::AuthorizationFailed { app_id, object_id, action, scope } => format!(
-                "The client '{app_id}' with object id '{object_id}' does not have authorization to perform action '{action}' over scope '{scope}' or the scope is invalid. If access was recently granted, please refresh your credentials."
-            ),
+            Self::AuthorizationFailed { app_id, object_id, action, scope } => {
+                crate::messages::management::authorization_failed(app_id, object_id, action, scope)
+            }
             Self::SubscriptionNotFound { given, expected } => {
-                format!("The subscription '{given}' could not be found. The emulator's subscription is '{expected}'.")
+                crate::messages::management::subscription_not_found(given, expected)
             }
-            Self::ResourceNotFound { kind, name } => format!(
-                "The Resource '{kind}/{name}' under resource group was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"
-            ),
-            Self::VaultNameNotValid(name) => format!(
-                "The vault name '{name}' is invalid. A vault's name must be between 3-24 alphanumeric characters. The name must begin with a letter, end with a letter or digit, and not contain consecutive hyphens. Follow this link for more information: https://go.microsoft.com/fwlink/?linkid=2147742"
-            ),
-            Self::VaultAlreadyExists(name) => format!(
-                "The vault name '{name}' is already in use. Vault names are globally unique so it is possible that the name is already taken. If you are sure that the vault name was not taken then it is possible that a vault with the same name was recently deleted but not purged after being placed in a recoverable state. If the vault is in a recoverable state then the vault will need to be purged before reusing the name. For more information on soft delete and purging a vault follow this link https://go.microsoft.com/fwlink/?linkid=2147740."
-            ),
-            Self::VaultSoftDeleted(name) => format!(
-                "Exist soft deleted vault with the same name '{name}'. Recover it with createMode 'recover', or purge it first."
-            ),
-            Self::PurgeProtected(name) => format!(
-                "The vault '{name}' has purge protection enabled: it cannot be purged before its scheduled purge date."
-            ),
-            Self::InvalidRoleAssignmentId => {
-                "The role assignment ID is not valid. The role assignment ID must be a GUID.".to_owned()
-            }
-            Self::RoleDefinitionDoesNotExist(id) => {
-                format!("The specified role definition with ID '{id}' does not exist.")
-            }
-            Self::RoleAssignmentNotFound => "The role assignment does not exist.".to_owned(),
+            Self::ResourceNotFound { kind, name } => crate::messages::management::resource_not_found(kind, name),
+            Self::VaultNameNotValid(name) => crate::messages::management::vault_name_not_valid(name),
+            Self::VaultAlreadyExists(name) => crate::messages::management::vault_already_exists(name),
+            Self::VaultSoftDeleted(name) => crate::messages::management::vault_soft_deleted(name),
+            Self::PurgeProtected(name) => crate::messages::management::purge_protected(name),
+            Self::InvalidRoleAssignmentId => crate::messages::management::INVALID_ROLE_ASSIGNMENT_ID.to_owned(),
+            Self::RoleDefinitionDoesNotExist(id) => crate::messages::management::role_definition_does_not_exist(id),
+            Self::RoleAssignmentNotFound => crate::messages::management::ROLE_ASSIGNMENT_NOT_FOUND.to_owned(),
             Self::RoleAssignmentUpdateNotPermitted => {
-                "Tenant ID, application ID, principal ID, and scope are not allowed to be updated.".to_owned()
+                crate::messages::management::ROLE_ASSIGNMENT_UPDATE_NOT_PERMITTED.to_owned()
             }
-            Self::RoleAssignmentExists => "The role assignment already exists.".to_owned(),
-            Self::Busy => "The emulator's store is busy with other writes; retry the request.".to_owned(),
-            Self::Internal => "The emulator's store failed.".to_owned(),
+            Self::RoleAssignmentExists => crate::messages::management::ROLE_ASSIGNMENT_EXISTS.to_owned(),
+            Self::Busy => crate::messages::management::STORE_BUSY.to_owned(),
+            Self::Internal => crate::messages::management::STORE_FAILED.to_owned(),
         }
     }
 
@@ -155,9 +141,7 @@ impl IntoResponse for ArmError {
         let body = Json(json!({"error": {"code": self.code(), "message": self.message()}}));
         let mut response = (self.status(), body).into_response();
         if let Self::Unauthenticated { tenant, .. } = &self {
-            let challenge = format!(
-                r#"Bearer authorization_uri="https://login.windows.net/{tenant}", error="invalid_token", error_description="The authentication failed because of missing 'Authorization' header.""#
-            );
+            let challenge = crate::messages::management::challenge(tenant);
             if let Ok(value) = HeaderValue::from_str(&challenge) {
                 response.headers_mut().insert(header::WWW_AUTHENTICATE, value);
             }
@@ -180,7 +164,7 @@ impl From<ManagementError> for ArmError {
             ManagementError::VaultNameInUse(name) => Self::VaultAlreadyExists(name),
             ManagementError::VaultSoftDeleted(name) => Self::VaultSoftDeleted(name),
             ManagementError::DeletedVaultInOtherGroup { name, group } => {
-                Self::BadRequest(format!("The deleted vault '{name}' belongs to resource group '{group}'."))
+                Self::BadRequest(crate::messages::management::deleted_vault_in_other_group(&name, &group))
             }
             ManagementError::PurgeProtected(name) => Self::PurgeProtected(name),
             ManagementError::Rule(rule) => Self::BadRequest(rule.to_string()),
@@ -189,18 +173,18 @@ impl From<ManagementError> for ArmError {
             ManagementError::RoleAssignmentNotFound(_) => Self::RoleAssignmentNotFound,
             ManagementError::RoleAssignmentUpdateNotPermitted => Self::RoleAssignmentUpdateNotPermitted,
             ManagementError::RoleAssignmentExists => Self::RoleAssignmentExists,
-            ManagementError::ScopeNotFound(scope) => Self::BadRequest(format!(
-                "The scope '{scope}' is not a subscription, resource group, vault or key the emulator has."
-            )),
+            ManagementError::ScopeNotFound(scope) => {
+                Self::BadRequest(crate::messages::management::scope_not_found(&scope))
+            }
             ManagementError::IdentityNotFound(name) => {
                 Self::ResourceNotFound { kind: "Microsoft.ManagedIdentity/userAssignedIdentities", name }
             }
             ManagementError::IdentityNameTaken(name) => {
-                Self::IdentityConflict(format!("The name '{name}' belongs to another identity."))
+                Self::IdentityConflict(crate::messages::management::identity_name_taken(&name))
             }
-            ManagementError::IdentityDeclared(name) => Self::IdentityConflict(format!(
-                "The identity '{name}' is declared by the emulator (built in, or in its config file) and cannot be deleted through the management API."
-            )),
+            ManagementError::IdentityDeclared(name) => {
+                Self::IdentityConflict(crate::messages::management::identity_declared(&name))
+            }
             ManagementError::Busy => Self::Busy,
             ManagementError::Store(err) => {
                 tracing::error!(error = %err, "management API store error");

@@ -66,7 +66,7 @@ async fn put_identity(
     KvJson(body): KvJson<IdentityPut>,
 ) -> ArmResult<Response> {
     check_subscription(&state, &subscription)?;
-    let tenant = state.settings.tenant_id;
+    let tenant = state.facts.tenant_id;
     let (identity, created) = rules::put(&state.identities, tenant, &group, &name, body.location, body.tags).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(identity_body(&identity))).into_response())

@@ -64,12 +64,9 @@ pub fn hsm_body(hsm: &Vault, origin: &str, vault_domain: &str) -> Value {
     let port = port.map(|p| format!(":{p}")).unwrap_or_default();
     let state = hsm.managed_hsm().cloned().unwrap_or_default();
     let (activation, activation_message) = if state.activated {
-        ("Active", "The Managed HSM is activated and ready to use.")
+        ("Active", crate::messages::management::HSM_ACTIVE)
     } else {
-        (
-            "NotActivated",
-            "Your HSM has been provisioned, but cannot be used for cryptographic operations until it is activated. To activate the HSM, download the security domain.",
-        )
+        ("NotActivated", crate::messages::management::HSM_NOT_ACTIVATED)
     };
     json!({
         "id": hsm.resource_id(),
@@ -85,7 +82,7 @@ pub fn hsm_body(hsm: &Vault, origin: &str, vault_domain: &str) -> Value {
             "enableSoftDelete": true,
             "softDeleteRetentionInDays": hsm.soft_delete_retention_days,
             "enablePurgeProtection": hsm.purge_protection,
-            "statusMessage": "The Managed HSM is provisioned and ready to use.",
+            "statusMessage": crate::messages::management::HSM_PROVISIONED,
             "provisioningState": "Succeeded",
             "securityDomainProperties": {
                 "activationStatus": activation,
@@ -115,7 +112,7 @@ async fn get_hsm(
     check_subscription(&state, &subscription)?;
     let hsm = state.vaults.get_hsm(&name).filter(|h| h.arm.resource_group.eq_ignore_ascii_case(&group));
     let hsm = hsm.ok_or_else(|| not_found(name))?;
-    Ok(Json(hsm_body(&hsm, &origin, &state.settings.domain)))
+    Ok(Json(hsm_body(&hsm, &origin, &state.facts.domain)))
 }
 
 fn list_body(state: &AppState, origin: &str, group: Option<&str>) -> Json<Value> {
@@ -124,7 +121,7 @@ fn list_body(state: &AppState, origin: &str, group: Option<&str>) -> Json<Value>
         .all_of(Flavour::ManagedHsm, false)
         .iter()
         .filter(|h| group.is_none_or(|g| h.arm.resource_group.eq_ignore_ascii_case(g)))
-        .map(|h| hsm_body(h, origin, &state.settings.domain))
+        .map(|h| hsm_body(h, origin, &state.facts.domain))
         .collect();
     Json(json!({ "value": value }))
 }
@@ -208,7 +205,7 @@ async fn put_hsm(
     // 200 for creation too: the managedHSMs PUT answers 200 or 202 (never 201), and the SDK
     // refuses any other status.
     let (hsm, _outcome) = rules::put_hsm(&state.vaults, &name, change_of(body)?, &group).await?;
-    Ok((StatusCode::OK, Json(hsm_body(&hsm, &origin, &state.settings.domain))).into_response())
+    Ok((StatusCode::OK, Json(hsm_body(&hsm, &origin, &state.facts.domain))).into_response())
 }
 
 async fn patch_hsm(
@@ -222,7 +219,7 @@ async fn patch_hsm(
         crate::management::ManagementError::VaultNotFound(_) => not_found(name.clone()),
         other => other.into(),
     })?;
-    Ok(Json(hsm_body(&hsm, &origin, &state.settings.domain)))
+    Ok(Json(hsm_body(&hsm, &origin, &state.facts.domain)))
 }
 
 /// A soft delete (soft delete is always on for an HSM): its keys are unreachable until it is
@@ -241,7 +238,7 @@ fn deleted_hsm_body(state: &AppState, hsm: &Vault) -> Value {
     json!({
         "id": format!(
             "/subscriptions/{}/providers/Microsoft.KeyVault/locations/{}/deletedManagedHSMs/{}",
-            default_subscription(state.settings.tenant_id),
+            default_subscription(state.facts.tenant_id),
             hsm.arm.location,
             hsm.name
         ),
@@ -308,12 +305,12 @@ async fn check_name(
         Some(NameUnavailable::Invalid) => json!({
             "nameAvailable": false,
             "reason": "AccountNameInvalid",
-            "message": format!("'{}' is not a valid managed HSM name: 3-24 letters, digits and hyphens, starting with a letter, ending with a letter or digit, no consecutive hyphens.", body.name),
+            "message": crate::messages::management::hsm_name_invalid(&body.name),
         }),
         Some(NameUnavailable::AlreadyExists) => json!({
             "nameAvailable": false,
             "reason": "AlreadyExists",
-            "message": format!("The name '{}' is already in use.", body.name),
+            "message": crate::messages::management::name_in_use(&body.name),
         }),
     }))
 }

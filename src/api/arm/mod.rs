@@ -50,7 +50,7 @@ const VAULTS: &str = "/subscriptions/{subscription}/resourcegroups/{group}/provi
 
 /// The emulator's one subscription, if `subscription` names it.
 fn check_subscription(state: &AppState, subscription: &str) -> ArmResult<Uuid> {
-    let expected = default_subscription(state.settings.tenant_id);
+    let expected = default_subscription(state.facts.tenant_id);
     match Uuid::parse_str(subscription) {
         Ok(id) if id == expected => Ok(id),
         _ => Err(ArmError::SubscriptionNotFound { given: subscription.to_owned(), expected }),

@@ -86,7 +86,7 @@ fn assignment_id(params: &Params) -> ArmResult<Uuid> {
 pub fn definition_id(state: &AppState, role: Uuid) -> String {
     format!(
         "/subscriptions/{}/providers/Microsoft.Authorization/roleDefinitions/{role}",
-        default_subscription(state.settings.tenant_id)
+        default_subscription(state.facts.tenant_id)
     )
 }
 

@@ -284,7 +284,7 @@ mod tests {
     #[tokio::test]
     async fn the_router_asks_each_case_for_its_action() {
         let state = test_app::state().await;
-        let router = crate::api::https_router(state.clone());
+        let router = crate::api::router::https_router(state.clone());
         let stranger = state.identities.by_name(STRANGER).unwrap();
         let token = state.issuer.issue_for_identity(&stranger, "https://management.azure.com/").unwrap().access_token;
         let subscription = crate::auth::identity::default_subscription(test_app::tenant()).to_string();

@@ -55,11 +55,11 @@ async fn get_subscription(
 }
 
 fn subscription_body(state: &AppState) -> Value {
-    let id = default_subscription(state.settings.tenant_id);
+    let id = default_subscription(state.facts.tenant_id);
     json!({
         "id": format!("/subscriptions/{id}"),
         "subscriptionId": id,
-        "tenantId": state.settings.tenant_id,
+        "tenantId": state.facts.tenant_id,
         "displayName": "keyvault-emulator",
         "state": "Enabled",
         "subscriptionPolicies": {"locationPlacementId": "Public_2014-09-01", "quotaId": "Internal_2014-09-01", "spendingLimit": "Off"},

@@ -91,7 +91,7 @@ async fn get_vault(
 ) -> ArmResult<Json<Value>> {
     check_subscription(&state, &subscription)?;
     let vault = find_vault(&state, &group, &name)?;
-    Ok(Json(vault_body(&vault, &origin, &state.settings.domain)))
+    Ok(Json(vault_body(&vault, &origin, &state.facts.domain)))
 }
 
 fn list_body(state: &AppState, origin: &str, group: Option<&str>) -> Json<Value> {
@@ -100,7 +100,7 @@ fn list_body(state: &AppState, origin: &str, group: Option<&str>) -> Json<Value>
         .all()
         .iter()
         .filter(|v| group.is_none_or(|g| v.arm.resource_group.eq_ignore_ascii_case(g)))
-        .map(|v| vault_body(v, origin, &state.settings.domain))
+        .map(|v| vault_body(v, origin, &state.facts.domain))
         .collect();
     Json(json!({ "value": value }))
 }
@@ -179,14 +179,15 @@ async fn put_vault(
 ) -> ArmResult<Response> {
     check_subscription(&state, &subscription)?;
     let name = VaultName::parse(&name).ok_or(ArmError::VaultNameNotValid(name))?;
-    let properties =
-        body.properties.take().ok_or_else(|| ArmError::BadRequest("The request body needs 'properties'.".into()))?;
+    let properties = body
+        .properties
+        .take()
+        .ok_or_else(|| ArmError::BadRequest(crate::messages::management::PROPERTIES_REQUIRED.into()))?;
     let change = change_of(body, properties)?;
-    let context =
-        Context { group: &group, default_tenant: state.settings.tenant_id, api_version: &version.api_version };
+    let context = Context { group: &group, default_tenant: state.facts.tenant_id, api_version: &version.api_version };
     let (vault, outcome) = rules::put_vault(&state.vaults, &name, change, context).await?;
     let status = if outcome == PutOutcome::Created { StatusCode::CREATED } else { StatusCode::OK };
-    Ok((status, Json(vault_body(&vault, &origin, &state.settings.domain))).into_response())
+    Ok((status, Json(vault_body(&vault, &origin, &state.facts.domain))).into_response())
 }
 
 async fn patch_vault(
@@ -199,10 +200,9 @@ async fn patch_vault(
     check_subscription(&state, &subscription)?;
     let properties = body.properties.take().unwrap_or_default();
     let change = change_of(body, properties)?;
-    let context =
-        Context { group: &group, default_tenant: state.settings.tenant_id, api_version: &version.api_version };
+    let context = Context { group: &group, default_tenant: state.facts.tenant_id, api_version: &version.api_version };
     let vault = rules::patch_vault(&state.vaults, &name, change, context).await?;
-    Ok(Json(vault_body(&vault, &origin, &state.settings.domain)))
+    Ok(Json(vault_body(&vault, &origin, &state.facts.domain)))
 }
 
 /// A soft delete, as for every vault with soft-delete on: its keys are unreachable until it is

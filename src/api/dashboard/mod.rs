@@ -19,8 +19,8 @@ use axum::routing::get;
 
 use super::AppState;
 use super::errors::ApiError;
-use super::messages;
 use super::routes::Routes;
+use crate::messages;
 
 /// The header the page sends its token in.
 pub const TOKEN_HEADER: &str = "x-kvemu-dashboard-token";
@@ -59,7 +59,7 @@ pub fn new_token() -> String {
 }
 
 async fn page(State(state): State<AppState>) -> Response {
-    let html = INDEX_HTML.replace(TOKEN_PLACEHOLDER, &state.settings.dashboard_token);
+    let html = INDEX_HTML.replace(TOKEN_PLACEHOLDER, &state.facts.dashboard_token);
     let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     let headers = response.headers_mut();
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -97,11 +97,11 @@ pub async fn browser_writes_need_token(State(state): State<AppState>, req: Reque
     let from_browser = headers.contains_key(header::ORIGIN) || headers.contains_key("sec-fetch-site");
     if changes && from_browser && req.uri().path().starts_with("/_emulator/") {
         let presented = headers.get(TOKEN_HEADER).map(HeaderValue::as_bytes);
-        let expected = state.settings.dashboard_token.as_bytes();
+        let expected = state.facts.dashboard_token.as_bytes();
         let refusal = match presented {
-            None => Some((messages::DASHBOARD_TOKEN_MISSING, "DashboardTokenMissing")),
+            None => Some((messages::emulator::DASHBOARD_TOKEN_MISSING, "DashboardTokenMissing")),
             Some(token) if aws_lc_rs::constant_time::verify_slices_are_equal(token, expected).is_err() => {
-                Some((messages::DASHBOARD_TOKEN_WRONG, "DashboardTokenInvalid"))
+                Some((messages::emulator::DASHBOARD_TOKEN_WRONG, "DashboardTokenInvalid"))
             }
             Some(_) => None,
         };

@@ -8,10 +8,12 @@ use axum::http::{Request, StatusCode, header};
 use http_body_util::BodyExt;
 use tower::{Service, ServiceBuilder, ServiceExt};
 
+use crate::api::AppState;
 use crate::api::body::{BODY_READ_TIMEOUT, BodyLimits};
 use crate::api::front_door::{FrontDoor, Port, front_door};
 use crate::api::host::HostPolicy;
-use crate::api::{AppState, http_router, with_axum_body};
+use crate::api::middleware::with_axum_body;
+use crate::api::router::http_router;
 use crate::config::Config;
 use crate::server::RunningEmulator;
 
@@ -62,12 +64,12 @@ async fn the_page_carries_the_per_start_token_and_cannot_be_framed() {
     let state = emulator.state();
     let (status, _, html) = send(state, request("GET", "/").body(Body::empty()).unwrap()).await;
     assert_eq!(status, StatusCode::OK);
-    let token = &state.settings.dashboard_token;
+    let token = &state.facts.dashboard_token;
     assert_eq!(token.len(), 64);
     assert!(html.contains(&format!(r#"<meta name="kvemu-dashboard-token" content="{token}">"#)));
     assert!(!html.contains("{{"), "every placeholder is filled");
     let other = crate::server::start(Config::in_memory()).await.unwrap();
-    assert_ne!(&other.state().settings.dashboard_token, token, "a new token at every start");
+    assert_ne!(&other.state().facts.dashboard_token, token, "a new token at every start");
 
     let door = FrontDoor {
         port: Port::Http,
@@ -101,7 +103,7 @@ async fn the_page_carries_the_per_start_token_and_cannot_be_framed() {
 async fn a_browser_write_needs_the_token_and_the_own_origin() {
     let emulator = emulator().await;
     let state = emulator.state();
-    let token = state.settings.dashboard_token.clone();
+    let token = state.facts.dashboard_token.clone();
 
     let (status, body, _) = send(state, clock_move(Some(OWN_ORIGIN), None)).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
@@ -151,7 +153,7 @@ async fn the_dashboards_key_writes_are_guarded_and_go_through_the_keys_service()
     let request_ec = crate::keys::service::test_support::ec_request();
     let first = state.keys.create_key(&vault, &name, request_ec.clone()).await.unwrap();
     state.keys.create_key(&vault, &name, request_ec).await.unwrap();
-    let token = state.settings.dashboard_token.clone();
+    let token = state.facts.dashboard_token.clone();
     let uri = format!("/_emulator/vaults/default/keys/cmk/versions/{}", first.version.as_str());
     let patch = |token: Option<&str>| {
         let mut builder =

@@ -13,12 +13,12 @@ use serde_json::{Value, json};
 use super::super::AppState;
 use super::super::errors::{ApiError, ApiResult};
 use super::super::extract::{KvJson, KvPath, KvQuery};
-use super::super::messages;
 use super::super::routes::Routes;
 use crate::auth::effective;
 use crate::auth::rbac::RoleDefinition;
 use crate::keys::model::{DeletedKey, Key, KeyName};
 use crate::keys::requests::{AttributeChanges, UpdateKeyRequest};
+use crate::messages;
 use crate::vaults::{Authorization, Vault};
 
 /// A page of keys is at most this long (the page asks for fewer).
@@ -38,7 +38,10 @@ pub fn router() -> Routes {
 }
 
 fn vault(state: &AppState, name: &str) -> ApiResult<std::sync::Arc<Vault>> {
-    state.vaults.get(name).ok_or_else(|| ApiError::VaultNotFound { message: messages::vault_not_found(name) })
+    state
+        .vaults
+        .get(name)
+        .ok_or_else(|| ApiError::VaultNotFound { message: messages::data_plane::vault_not_found(name) })
 }
 
 fn vault_view(vault: &Vault) -> Value {
@@ -115,7 +118,7 @@ impl NamePage {
         if (1..=MAX_PAGE).contains(&self.top) {
             Ok(self.top)
         } else {
-            Err(ApiError::bad_parameter(format!("top must be between 1 and {MAX_PAGE}.")))
+            Err(ApiError::bad_parameter(crate::messages::emulator::page_size_out_of_range(MAX_PAGE)))
         }
     }
 }
@@ -214,7 +217,7 @@ async fn identity_permissions(State(state): State<AppState>, KvPath(name): KvPat
     let identity = state
         .identities
         .by_name(&name)
-        .ok_or_else(|| ApiError::bad_parameter(format!("No identity named '{name}'.")))?;
+        .ok_or_else(|| ApiError::bad_parameter(crate::messages::emulator::no_identity_named(&name)))?;
     let principal = effective::principal_of(&identity);
     let vaults: Vec<effective::VaultAccess> =
         state.vaults.all().iter().map(|vault| effective::vault_access(vault, &principal)).collect();

@@ -35,10 +35,7 @@ impl KeyService {
         let policy = match (&key.release_policy, key.attributes.exportable) {
             (Some(policy), Some(true)) => policy,
             _ => {
-                return Err(Error::BadParameter(format!(
-                    "The key '{}' cannot be released: only exportable keys with a release policy can be.",
-                    key.name
-                )));
+                return Err(Error::BadParameter(crate::messages::keys::not_releasable(&key.name)));
             }
         };
         if !policy.satisfied_by(claims)? {

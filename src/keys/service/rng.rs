@@ -8,9 +8,7 @@ impl KeyService {
     pub fn random_bytes(count: i64) -> Result<Vec<u8>> {
         match usize::try_from(count) {
             Ok(count @ 1..=128) => Ok(crate::crypto::random_bytes(count)?),
-            _ => Err(Error::BadParameter(
-                "GetRandomBytesRequest: count cannot be greater than 128 or less than 1".into(),
-            )),
+            _ => Err(Error::BadParameter(crate::messages::keys::RNG_COUNT_OUT_OF_RANGE.into())),
         }
     }
 }

@@ -175,15 +175,13 @@ impl KeyService {
         let mut key = Self::find(&mut tx, vault, name, version).await?;
         let exportable = key.attributes.exportable.unwrap_or(false);
         if request.attributes.as_ref().and_then(|a| a.exportable).is_some_and(|wanted| wanted != exportable) {
-            return Err(Error::BadParameter("AKV.SKR.1014: Cannot modify the exportable state of a key.".into()));
+            return Err(Error::BadParameter(crate::messages::keys::EXPORTABLE_IS_FIXED.into()));
         }
         if let Some(policy) = request.release_policy {
             // [unverified] text, quoted by third parties; the rule follows from the policy being
             // key-level.
             if version.is_some_and(|v| !v.is_empty()) {
-                return Err(Error::BadParameter(
-                    "AKV.SKR.1016: Key Release Policy can only be set on versionless key".into(),
-                ));
+                return Err(Error::BadParameter(crate::messages::keys::RELEASE_POLICY_ON_VERSIONLESS_KEY_ONLY.into()));
             }
             if key.release_policy.as_ref().is_some_and(|p| p.immutable) {
                 return Err(immutable_policy());

@@ -47,7 +47,7 @@ pub async fn secure_wrap_key(
     KeyRef { name, version }: KeyRef,
     KvJson(body): KvJson<SecureKeyWrapParameters>,
 ) -> ApiResult<Json<SecureKeyOperationResult>> {
-    api_version.require(Feature::SecureWrapAndKeySize, "The securewrapkey operation")?;
+    api_version.require(Feature::SecureWrapAndKeySize, crate::messages::data_plane::SECURE_WRAP_OPERATION)?;
     let algorithm = parse_wrap_algorithm(&body.alg)?;
     let (key, wrapped) = state.keys.secure_wrap_key(&ctx.vault, &name, version.as_deref(), algorithm).await?;
     state.metrics.record_crypto("secureWrapKey", algorithm.as_str());
@@ -62,14 +62,15 @@ pub async fn secure_unwrap_key(
     KeyRef { name, version }: KeyRef,
     KvJson(body): KvJson<SecureKeyUnwrapParameters>,
 ) -> ApiResult<Json<SecureKeyOperationResult>> {
-    api_version.require(Feature::SecureWrapAndKeySize, "The secureunwrapkey operation")?;
+    api_version.require(Feature::SecureWrapAndKeySize, crate::messages::data_plane::SECURE_UNWRAP_OPERATION)?;
     let algorithm = parse_wrap_algorithm(&body.alg)?;
     if body.target.is_empty() {
-        return Err(ApiError::bad_parameter("The 'target' attestation token is required."));
+        return Err(ApiError::bad_parameter(crate::messages::data_plane::TARGET_ATTESTATION_REQUIRED));
     }
     let authority = crate::api::attestation::signer(&state).await?;
-    let claims = attestation::verify(authority, &body.target)
-        .map_err(|reason| ApiError::bad_parameter(format!("The target attestation token is not valid: {reason}.")))?;
+    let claims = attestation::verify(authority, &body.target).map_err(|reason| {
+        ApiError::bad_parameter(crate::messages::data_plane::target_attestation_invalid(&reason.to_string()))
+    })?;
     let (key, unwrapped) =
         state.keys.secure_unwrap_key(&ctx.vault, &name, version.as_deref(), algorithm, body.value.0, &claims).await?;
     state.metrics.record_crypto("secureUnwrapKey", algorithm.as_str());

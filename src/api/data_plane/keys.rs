@@ -16,7 +16,7 @@ use crate::api::extract::{ApiVersion, KvJson, KvPath, Paging, VaultRequest};
 use crate::keys::model::KeyName;
 
 pub(super) fn bad_skip_token() -> ApiError {
-    ApiError::bad_parameter("The $skiptoken value is not valid.")
+    ApiError::bad_parameter(crate::messages::data_plane::INVALID_SKIP_TOKEN)
 }
 
 pub(super) fn next_link(

@@ -35,7 +35,7 @@ impl AttributesInput {
     /// the emulator has none, and answers as a vault without that capability.
     fn check_version(&self, version: &DataPlaneVersion) -> Result<()> {
         if self.external_key.is_some() && version.has(Feature::SecureWrapAndKeySize) {
-            return Err(Error::BadParameter(crate::api::messages::EXTERNAL_KEYS_UNSUPPORTED.into()));
+            return Err(Error::BadParameter(crate::messages::data_plane::EXTERNAL_KEYS_UNSUPPORTED.into()));
         }
         Ok(())
     }
@@ -74,17 +74,11 @@ impl KeyCreateParameters {
 }
 
 fn parse_ml_dsa(alg: &str) -> Result<MlDsa> {
-    MlDsa::from_name(alg).ok_or_else(|| {
-        Error::BadParameter(format!(
-            "The algorithm '{alg}' is not valid for an AKP key. Valid values: ML-DSA-44, ML-DSA-65, ML-DSA-87."
-        ))
-    })
+    MlDsa::from_name(alg).ok_or_else(|| Error::BadParameter(crate::messages::data_plane::invalid_ml_dsa_algorithm(alg)))
 }
 
 fn parse_curve(crv: &str) -> Result<Curve> {
-    Curve::from_jwk_name(crv).ok_or_else(|| {
-        Error::BadParameter(format!("The curve '{crv}' is not valid. Valid values: P-256, P-384, P-521, P-256K."))
-    })
+    Curve::from_jwk_name(crv).ok_or_else(|| Error::BadParameter(crate::messages::data_plane::invalid_curve(crv)))
 }
 
 /// A release policy as clients send it: the policy document base64url-encoded in `data`.
@@ -101,7 +95,7 @@ fn parse_release_policy(input: Option<KeyReleasePolicyInput>) -> Result<Option<R
         .map(|p| {
             let data = p
                 .data
-                .ok_or_else(|| Error::BadParameter("Key Release Policy: the 'data' member is required.".into()))?;
+                .ok_or_else(|| Error::BadParameter(crate::messages::data_plane::RELEASE_POLICY_DATA_REQUIRED.into()))?;
             ReleasePolicy::parse(&data.0, p.content_type, p.immutable)
         })
         .transpose()
@@ -200,7 +194,9 @@ impl KeyImportParameters {
 }
 
 fn required(member: Option<Base64Url>, name: &str, kty: &str) -> Result<Vec<u8>> {
-    member.map(|m| m.0).ok_or_else(|| Error::BadParameter(format!("The {kty} key to import has no '{name}' member.")))
+    member
+        .map(|m| m.0)
+        .ok_or_else(|| Error::BadParameter(crate::messages::data_plane::import_member_missing(kty, name)))
 }
 
 impl TryFrom<KeyImportParameters> for ImportKeyRequest {
@@ -210,9 +206,7 @@ impl TryFrom<KeyImportParameters> for ImportKeyRequest {
         let jwk = p.key;
         let key_type = KeyType::parse(&jwk.kty)?;
         if jwk.key_hsm.is_some() {
-            return Err(Error::BadParameter(
-                "Importing an HSM-protected key blob (key_hsm, BYOK) is not supported by this emulator.".into(),
-            ));
+            return Err(Error::BadParameter(crate::messages::data_plane::KEY_HSM_IMPORT_UNSUPPORTED.into()));
         }
         let kty = key_type.as_str();
         let material = match key_type.family() {
@@ -226,9 +220,7 @@ impl TryFrom<KeyImportParameters> for ImportKeyRequest {
                         d: required(jwk.d, "d", kty)?,
                     }
                 } else if crt.iter().any(|m| m.is_none()) {
-                    return Err(Error::BadParameter(
-                        "The RSA key to import has some but not all CRT members: send all of p, q, dp, dq and qi, or none of them.".into(),
-                    ));
+                    return Err(Error::BadParameter(crate::messages::data_plane::RSA_IMPORT_PARTIAL_CRT.into()));
                 } else {
                     PrivateJwk::Rsa {
                         n: required(jwk.n, "n", kty)?,
@@ -243,8 +235,9 @@ impl TryFrom<KeyImportParameters> for ImportKeyRequest {
                 }
             }
             KeyFamily::Ec => {
-                let crv =
-                    jwk.crv.ok_or_else(|| Error::BadParameter("The EC key to import has no 'crv' member.".into()))?;
+                let crv = jwk
+                    .crv
+                    .ok_or_else(|| Error::BadParameter(crate::messages::data_plane::EC_IMPORT_WITHOUT_CURVE.into()))?;
                 PrivateJwk::Ec {
                     curve: parse_curve(&crv)?,
                     d: required(jwk.d, "d", kty)?,
@@ -254,7 +247,7 @@ impl TryFrom<KeyImportParameters> for ImportKeyRequest {
             }
             KeyFamily::Oct => PrivateJwk::Oct { k: required(jwk.k, "k", kty)? },
             KeyFamily::Akp => {
-                return Err(Error::BadParameter(crate::api::messages::AKP_IMPORT_UNSUPPORTED.into()));
+                return Err(Error::BadParameter(crate::messages::data_plane::AKP_IMPORT_UNSUPPORTED.into()));
             }
         };
         Ok(Self {

@@ -22,10 +22,13 @@ impl From<SecurityDomainError> for ApiError {
     fn from(err: SecurityDomainError) -> Self {
         match err {
             SecurityDomainError::Invalid(message) => ApiError::bad_parameter(message),
-            SecurityDomainError::AlreadyActivated => {
-                ApiError::Conflict { message: crate::api::messages::HSM_ALREADY_ACTIVATED.to_owned(), inner: None }
+            SecurityDomainError::AlreadyActivated => ApiError::Conflict {
+                message: crate::messages::managed_hsm::HSM_ALREADY_ACTIVATED.to_owned(),
+                inner: None,
+            },
+            SecurityDomainError::NoTransferKey => {
+                ApiError::bad_parameter(crate::messages::managed_hsm::HSM_NO_TRANSFER_KEY)
             }
-            SecurityDomainError::NoTransferKey => ApiError::bad_parameter(crate::api::messages::HSM_NO_TRANSFER_KEY),
             SecurityDomainError::Crypto(detail) => ApiError::Internal { detail },
         }
     }
@@ -64,10 +67,12 @@ async fn transact<T>(
         .vaults
         .transact_hsm(hsm.name.as_str(), |current| {
             let mut current = current.filter(|v| !v.is_deleted()).cloned().ok_or_else(|| {
-                Failure::Rule(SecurityDomainError::Invalid(format!("The managed HSM '{}' no longer exists.", hsm.name)))
+                Failure::Rule(SecurityDomainError::Invalid(crate::messages::managed_hsm::hsm_gone(hsm.name.as_str())))
             })?;
             let VaultKind::ManagedHsm(hsm_state) = &mut current.kind else {
-                return Err(Failure::Rule(SecurityDomainError::Invalid("Not a managed HSM.".into())));
+                return Err(Failure::Rule(SecurityDomainError::Invalid(
+                    crate::messages::managed_hsm::NOT_A_MANAGED_HSM.into(),
+                )));
             };
             let (next, value) = change(&hsm_state.security_domain, hsm_state.activated).map_err(Failure::Rule)?;
             if let Some(next) = next {
@@ -112,7 +117,7 @@ struct WrappingJwk {
 }
 
 fn certificate(jwk: &WrappingJwk) -> ApiResult<Certificate> {
-    let bad = || ApiError::bad_parameter(crate::api::messages::SECURITY_DOMAIN_CERTIFICATE);
+    let bad = || ApiError::bad_parameter(crate::messages::managed_hsm::SECURITY_DOMAIN_CERTIFICATE);
     let decode = |text: Option<&String>| text.and_then(|t| base64url::decode(t).ok()).ok_or_else(bad);
     Ok(Certificate { n: decode(jwk.n.as_ref())?, e: decode(jwk.e.as_ref())?, x5c: decode(jwk.x5c.first())? })
 }
@@ -134,7 +139,7 @@ pub async fn download(
 
 pub async fn download_status(ctx: VaultRequest, _version: ApiVersion) -> ApiResult<Json<Value>> {
     let domain = ctx.vault.managed_hsm().map(|h| h.security_domain.download.clone()).unwrap_or_default();
-    Ok(Json(status_body(domain.as_ref(), "No security domain has been downloaded from this HSM.")))
+    Ok(Json(status_body(domain.as_ref(), crate::messages::managed_hsm::NO_SECURITY_DOMAIN_DOWNLOADED)))
 }
 
 /// The transfer key as a JSON string inside the answer: what `az keyvault security-domain
@@ -191,5 +196,5 @@ pub async fn upload(
 
 pub async fn upload_status(ctx: VaultRequest, _version: ApiVersion) -> ApiResult<Json<Value>> {
     let domain = ctx.vault.managed_hsm().map(|h| h.security_domain.upload.clone()).unwrap_or_default();
-    Ok(Json(status_body(domain.as_ref(), "No security domain has been uploaded to this HSM.")))
+    Ok(Json(status_body(domain.as_ref(), crate::messages::managed_hsm::NO_SECURITY_DOMAIN_UPLOADED)))
 }

@@ -119,7 +119,7 @@ pub async fn create_role_assignment(
     let scope = scope_of(&uri)?;
     let id = writes::parse_name(last_segment(&uri), "role assignment")?;
     let principal_id = Uuid::parse_str(&body.properties.principal_id).map_err(|_| {
-        ApiError::bad_parameter(format!("The principalId '{}' is not a valid GUID.", body.properties.principal_id))
+        ApiError::bad_parameter(crate::messages::managed_hsm::invalid_principal_id(&body.properties.principal_id))
     })?;
     let role_definition_id = writes::parse_role_definition_id(&body.properties.role_definition_id)?;
     let assignment = RoleAssignment { id, principal_id, role_definition_id, scope };
@@ -172,11 +172,9 @@ fn parse_filter(filter: Option<&str>) -> Result<AssignmentFilter, ApiError> {
         .strip_prefix("principalId eq ")
         .map(|v| v.trim().trim_matches('\''))
         .and_then(|v| Uuid::parse_str(v).ok());
-    principal.map(AssignmentFilter::Principal).ok_or_else(|| {
-        ApiError::bad_parameter(format!(
-            "The $filter '{filter}' is not supported: use atScope() or principalId eq '{{id}}'."
-        ))
-    })
+    principal
+        .map(AssignmentFilter::Principal)
+        .ok_or_else(|| ApiError::bad_parameter(crate::messages::managed_hsm::unsupported_assignment_filter(filter)))
 }
 
 pub async fn list_role_assignments(

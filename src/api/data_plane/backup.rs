@@ -9,10 +9,10 @@ use super::wire::KeyBundle;
 use crate::api::AppState;
 use crate::api::errors::{ApiError, ApiResult};
 use crate::api::extract::{ApiVersion, KvJson, KvPath, VaultRequest};
-use crate::api::messages;
 use crate::crypto::base64url::Base64Url;
 use crate::keys;
 use crate::keys::model::KeyName;
+use crate::messages;
 
 #[derive(Debug, Serialize, Deserialize)]
 pub struct BackupBlob {
@@ -38,7 +38,7 @@ pub async fn restore_key(
 ) -> ApiResult<Json<KeyBundle>> {
     let key = state.keys.restore_key(&ctx.vault, &body.value.0).await.map_err(|err| match err {
         keys::Error::RestoreConflict { name, version } => ApiError::Conflict {
-            message: messages::restore_conflict(&format!("{}/keys/{name}/{version}", ctx.origin)),
+            message: messages::data_plane::restore_conflict(&format!("{}/keys/{name}/{version}", ctx.origin)),
             inner: None,
         },
         other => other.into(),

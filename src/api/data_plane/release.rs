@@ -46,12 +46,13 @@ pub async fn release_key(
 ) -> ApiResult<Json<KeyReleaseResult>> {
     let version = version.as_deref();
     if body.target.is_empty() {
-        return Err(ApiError::bad_parameter("The 'target' attestation token is required."));
+        return Err(ApiError::bad_parameter(crate::messages::data_plane::TARGET_ATTESTATION_REQUIRED));
     }
     let wrapping = ReleaseWrapping::parse(body.enc.as_deref())?;
     let authority = crate::api::attestation::signer(&state).await?;
-    let claims = attestation::verify(authority, &body.target)
-        .map_err(|reason| ApiError::bad_parameter(format!("The target attestation token is not valid: {reason}.")))?;
+    let claims = attestation::verify(authority, &body.target).map_err(|reason| {
+        ApiError::bad_parameter(crate::messages::data_plane::target_attestation_invalid(&reason.to_string()))
+    })?;
     let released = state.keys.release_key(&ctx.vault, &name, version, &claims, wrapping).await?;
 
     let key_hsm = serde_json::json!({

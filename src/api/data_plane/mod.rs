@@ -1,7 +1,7 @@
-//! The vault data plane: routes, and the authentication layer that runs before any handler,
-//! before any body is read (SDKs send their first request without a body and expect a 401
-//! challenge; contract §3, §9.1). Bodies are read only when a handler's extractor asks
-//! (`api/body.rs`); `api/router_tests.rs` checks that a 401 never touches the body.
+//! The Key Vault data plane (vaults and Managed HSMs): routes, and the authentication layer that
+//! runs before any handler, before any body is read (SDKs send their first request without a
+//! body and expect a 401 challenge; contract §3, §9.1). Bodies are read only when a handler's
+//! extractor asks (`api/body.rs`); `api/router_tests.rs` checks that a 401 never touches the body.
 
 pub mod backup;
 pub mod crypto;
@@ -28,9 +28,9 @@ use super::AppState;
 use super::errors::ApiError;
 use super::extract::VaultRequest;
 use super::host::{challenge, request_authority, split_authority, store_for_host};
-use super::messages;
 use crate::auth::decision::{Target, decide};
 use crate::auth::table::{NOT_ON_VAULTS, Operation};
+use crate::messages;
 use crate::vaults::Flavour;
 use axum::extract::FromRequestParts;
 
@@ -157,7 +157,7 @@ async fn only_restore_is_posted(req: Request, next: Next) -> Response {
         return next.run(req).await;
     }
     let mut response =
-        ApiError::MethodNotAllowed { message: messages::method_not_allowed("POST", path) }.into_response();
+        ApiError::MethodNotAllowed { message: messages::data_plane::method_not_allowed("POST", path) }.into_response();
     response.headers_mut().insert(header::ALLOW, axum::http::HeaderValue::from_static("GET,HEAD,PATCH,DELETE,PUT"));
     response
 }
@@ -193,13 +193,14 @@ async fn authorize(operation: Operation, req: Request, next: Next) -> Response {
     // Local RBAC and the security domain exist only on a Managed HSM's host.
     if operation.permission() == NOT_ON_VAULTS && !ctx.vault.is_managed_hsm() {
         let (method, path) = (parts.method.as_str(), parts.uri.path());
-        return ApiError::RouteNotFound { message: messages::route_not_found(method, path) }.into_response();
+        return ApiError::RouteNotFound { message: messages::data_plane::route_not_found(method, path) }
+            .into_response();
     }
     if let Some(hsm) = ctx.vault.managed_hsm()
         && hsm.refuses_before_activation(operation)
     {
         return ApiError::Forbidden {
-            message: messages::hsm_not_activated(ctx.vault.name.as_str()),
+            message: messages::managed_hsm::hsm_not_activated(ctx.vault.name.as_str()),
             inner: "HsmNotActivated",
         }
         .into_response();
@@ -235,13 +236,13 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     let authority = request_authority(&req);
     let (host, _) = split_authority(&authority);
     if host.is_empty() {
-        return ApiError::bad_parameter("The request has an empty Host header.").into_response();
+        return ApiError::bad_parameter(messages::data_plane::EMPTY_HOST).into_response();
     }
-    let domain = &state.settings.domain;
+    let domain = &state.facts.domain;
     let addressed = store_for_host(host, domain);
     let vault = addressed.and_then(|(flavour, name)| state.vaults.get_of(flavour, name));
     let (Some((flavour, _)), Some(vault)) = (addressed, vault) else {
-        return ApiError::VaultNotFound { message: messages::vault_not_found(host) }.into_response();
+        return ApiError::VaultNotFound { message: messages::data_plane::vault_not_found(host) }.into_response();
     };
     let header_value = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
     let validated = match flavour {

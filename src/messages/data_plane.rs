@@ -1,8 +1,5 @@
-//! Every client-facing message text that the contract fixes, in one place.
-//! Tags follow `keys-api-contract.md`: [rec] recorded from the real service, [sdk]/[ext] quoted
-//! by SDK guides or third parties, [unverified] our best guess, kept here so it can change.
-
-use crate::api_version::DataPlaneVersion;
+//! The Key Vault data plane's texts (vaults and Managed HSMs): the error table, authorization
+//! refusals, bearer-token failures (`AKV100xx`), key lifecycle and the security domain.
 
 /// Portal/region label the real service appends to vault names in messages.
 pub const REGION: &str = "local";
@@ -63,10 +60,9 @@ pub fn invalid_name(name: &str) -> String {
 
 /// [ext] §1, matches a real message.
 #[must_use]
-pub fn unknown_api_version(version: &str) -> String {
+pub fn unknown_api_version(version: &str, latest: &str) -> String {
     format!(
-        "The specified version ({version}) is not recognized. Consider using the latest supported version ({}).",
-        DataPlaneVersion::latest_stable().name
+        "The specified version ({version}) is not recognized. Consider using the latest supported version ({latest})."
     )
 }
 
@@ -82,12 +78,15 @@ pub fn not_in_api_version(what: &str, version: &str, since: &str) -> String {
     format!("{what} is not supported in api-version {version}; it is available from api-version {since}.")
 }
 
+/// What `not_in_api_version` names when a whole operation is newer than the request.
+pub const SECURE_WRAP_OPERATION: &str = "The securewrapkey operation";
+pub const SECURE_UNWRAP_OPERATION: &str = "The secureunwrapkey operation";
+
 /// [unverified] §1: api-version is required on every operation.
 #[must_use]
-pub fn missing_api_version() -> String {
+pub fn missing_api_version(latest: &str) -> String {
     format!(
-        "The 'api-version' query parameter is required for all requests. Consider using the latest supported version ({}).",
-        DataPlaneVersion::latest_stable().name
+        "The 'api-version' query parameter is required for all requests. Consider using the latest supported version ({latest})."
     )
 }
 
@@ -105,25 +104,6 @@ pub fn access_denied(caller: &str, permission: &str, vault: &str) -> String {
 pub fn rbac_denied(caller: &str, action: &str, resource: &str, vault: &str) -> String {
     format!(
         "Caller is not authorized to perform action on resource.\r\nIf role assignments, deny assignments or role definitions were changed recently, please observe propagation time.\r\nCaller: {caller}\r\nAction: '{action}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nDenyAssignmentId: null\r\nDecisionReason: null \r\nVault: {vault};location={REGION}\r\n",
-        resource.to_ascii_lowercase()
-    )
-}
-
-/// A key or role operation on a Managed HSM whose security domain was never downloaded.
-/// [unverified]: the real service's text for this state is not documented.
-#[must_use]
-pub fn hsm_not_activated(hsm: &str) -> String {
-    format!(
-        "Managed HSM '{hsm}' is not activated. Download its security domain (POST /securitydomain/download) or upload one to activate it."
-    )
-}
-
-/// A Managed HSM's local RBAC refused: the vault text with the HSM-local resource (`/`,
-/// `/keys/{name}`). [unverified] against a real HSM's wording.
-#[must_use]
-pub fn local_rbac_denied(caller: &str, action: &str, resource: &str, hsm: &str) -> String {
-    format!(
-        "Caller is not authorized to perform action on resource.\r\nIf role assignments were changed recently, please observe propagation time.\r\nCaller: {caller}\r\nAction: '{action}'\r\nResource: '{}'\r\nAssignment: (not found)\r\nManaged HSM: {hsm}\r\n",
         resource.to_ascii_lowercase()
     )
 }
@@ -222,71 +202,111 @@ pub fn method_not_allowed(method: &str, path: &str) -> String {
     format!("The HTTP method {method} is not allowed on {path}.")
 }
 
-#[must_use]
-pub fn body_too_large(limit: usize) -> String {
-    format!("The request body is larger than {limit} bytes.")
-}
-
-#[must_use]
-pub fn body_timed_out(limit: std::time::Duration) -> String {
-    format!("The request body did not arrive within {} seconds; the connection is closed.", limit.as_secs())
-}
-
-pub const BODY_BUDGET_EXHAUSTED: &str =
-    "The emulator is holding as many request bodies as it allows (--max-body-buffer-mib); retry the request.";
-
-pub const MISSING_HOST: &str = "The request has no Host header; HTTP/1.1 requires one (RFC 9112 section 3.2).";
-
-#[must_use]
-pub fn malformed_host(why: &str) -> String {
-    format!("The Host header is not a host and optional port: {why}.")
-}
-
-#[must_use]
-pub fn host_not_served(host: &str) -> String {
-    format!(
-        "This emulator does not serve the host '{host}'. It answers to IP addresses, localhost and *.localhost, \
-         its vault domain and the names given with --tls-san (this refusal defeats DNS rebinding)."
-    )
-}
-
-#[must_use]
-pub fn foreign_origin(origin: &str) -> String {
-    format!("Requests from the web origin '{origin}' are refused: only the emulator's own pages may call it.")
-}
-
-pub const JSON_CONTENT_TYPE_REQUIRED: &str =
-    "Emulator controls that change state require 'Content-Type: application/json' (so that no web page can send them).";
-
-pub const ADMIN_TOKEN_REQUIRED: &str = "This emulator was started with --admin-token: send 'Authorization: Bearer <admin token>', \
-     or put the admin token as the first path segment (http://host:port/<admin token>/...).";
-
-/// A browser's write to the emulator controls without the dashboard's per-start token.
-pub const DASHBOARD_TOKEN_MISSING: &str = "A browser may change the emulator's state only from its own dashboard: \
-     send the per-start token of the page served at / in the X-Kvemu-Dashboard-Token header.";
-pub const DASHBOARD_TOKEN_WRONG: &str = "The X-Kvemu-Dashboard-Token header does not hold this emulator's \
-     per-start dashboard token (it changes at every start: reload the dashboard).";
-pub const METADATA_HEADER_REQUIRED: &str = "Send the header 'Metadata: true' (as with IMDS), so that no web page or forged server-side request can mint a token.";
-
-/// Key Vault's throttling message for 429; the others say plainly that they were asked for.
-#[must_use]
-pub fn injected_fault(status: u16, retry_after: Option<u32>) -> String {
-    match (status, retry_after) {
-        (429, Some(seconds)) => format!("Rate limit is exceeded. Try again in {seconds} seconds."),
-        (503, _) => "The service is temporarily unavailable (injected by /_emulator/faults).".to_owned(),
-        _ => "An unexpected error occurred (injected by /_emulator/faults).".to_owned(),
-    }
-}
-
 pub const SERVICE_UNAVAILABLE: &str = "The vault is busy with another write; retry the request.";
 
 pub const INTERNAL: &str = "The emulator hit an internal error; the detail is in its log.";
 
-/// A security-domain download or upload, or a transfer key, on an HSM that already has its
-/// security domain (issue 19; the emulator's wording).
-pub const HSM_ALREADY_ACTIVATED: &str = "This managed HSM is already activated: its security domain was downloaded or uploaded. A security domain is restored into a new, not yet activated HSM.";
-/// An upload before the transfer key was fetched.
-pub const HSM_NO_TRANSFER_KEY: &str = "This managed HSM has no transfer key yet: get it first (GET /securitydomain/upload or /securitydomain/transferkey; az keyvault security-domain init-recovery) and wrap the restore blob to it.";
-/// A download request's certificate without `n`, `e` or `x5c`.
-pub const SECURITY_DOMAIN_CERTIFICATE: &str =
-    "Each certificate of a security-domain download is an RSA JSON Web Key with 'n', 'e' and its certificate in 'x5c'.";
+// Requests the HTTP layer refuses before the domain sees them.
+
+#[must_use]
+pub fn invalid_query(error: &str) -> String {
+    format!("The query string is not valid for this request: {error}.")
+}
+
+#[must_use]
+pub fn invalid_max_results(text: &str, max: u32) -> String {
+    format!("The value of maxresults ({text}) is invalid: it must be an integer between 1 and {max}.")
+}
+
+pub const INVALID_SKIP_TOKEN: &str = "The $skiptoken value is not valid.";
+
+#[must_use]
+pub fn unreadable_body(error: &str) -> String {
+    format!("The request body could not be read: {error}")
+}
+
+/// The body stream broke before its end (a client reset, not a limit).
+pub const BROKEN_BODY: &str = "The request body could not be read.";
+pub const EMPTY_BODY: &str = "The request body is empty; a JSON object is required.";
+pub const BODY_NOT_AN_OBJECT: &str = "The request body must be a JSON object.";
+
+#[must_use]
+pub fn invalid_body(error: &str) -> String {
+    format!("The request body is not valid: {error}")
+}
+
+#[must_use]
+pub fn invalid_uri(error: &str) -> String {
+    format!("The request URI is not valid: {error}")
+}
+
+pub const EMPTY_HOST: &str = "The request has an empty Host header.";
+
+// Key parameters the wire types check while translating a request.
+
+#[must_use]
+pub fn parameter_required(name: &str) -> String {
+    format!("The '{name}' parameter is required.")
+}
+
+pub const ALG_REQUIRED: &str = "The 'alg' parameter is required.";
+
+#[must_use]
+pub fn external_mu_excludes(message_name: &str) -> String {
+    format!("When 'external_mu' is given, '{message_name}' and 'context' must not be.")
+}
+
+#[must_use]
+pub fn invalid_ml_dsa_algorithm(alg: &str) -> String {
+    format!("The algorithm '{alg}' is not valid for an AKP key. Valid values: ML-DSA-44, ML-DSA-65, ML-DSA-87.")
+}
+
+#[must_use]
+pub fn invalid_curve(crv: &str) -> String {
+    format!("The curve '{crv}' is not valid. Valid values: P-256, P-384, P-521, P-256K.")
+}
+
+pub const RELEASE_POLICY_DATA_REQUIRED: &str = "Key Release Policy: the 'data' member is required.";
+
+#[must_use]
+pub fn import_member_missing(kty: &str, name: &str) -> String {
+    format!("The {kty} key to import has no '{name}' member.")
+}
+
+pub const KEY_HSM_IMPORT_UNSUPPORTED: &str =
+    "Importing an HSM-protected key blob (key_hsm, BYOK) is not supported by this emulator.";
+pub const RSA_IMPORT_PARTIAL_CRT: &str =
+    "The RSA key to import has some but not all CRT members: send all of p, q, dp, dq and qi, or none of them.";
+pub const EC_IMPORT_WITHOUT_CURVE: &str = "The EC key to import has no 'crv' member.";
+
+// Release and secure unwrap: the attestation of the target environment.
+
+pub const TARGET_ATTESTATION_REQUIRED: &str = "The 'target' attestation token is required.";
+
+#[must_use]
+pub fn target_attestation_invalid(reason: &str) -> String {
+    format!("The target attestation token is not valid: {reason}.")
+}
+
+// Why a target attestation token is not valid, after `target_attestation_invalid`'s prefix.
+
+#[must_use]
+pub fn attestation_not_a_jwt(error: impl std::fmt::Display) -> String {
+    format!("it is not a JWT ({error})")
+}
+
+pub const ATTESTATION_NO_KID: &str = "its header has no 'kid'";
+
+#[must_use]
+pub fn attestation_unknown_kid(kid: &str, authority_path: &str) -> String {
+    format!(
+        "it was not signed by the emulator's attestation authority (unknown kid '{kid}'); mint targets at {authority_path}/generate-test-token"
+    )
+}
+
+#[must_use]
+pub fn attestation_does_not_verify(error: impl std::fmt::Display) -> String {
+    format!("it does not verify ({error})")
+}
+
+pub const ATTESTATION_FOREIGN_ISSUER: &str = "it was not issued by the emulator's attestation authority";

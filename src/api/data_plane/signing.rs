@@ -41,7 +41,7 @@ pub enum SignatureRequest {
 }
 
 fn required_member(member: Option<Base64Url>, name: &str) -> Result<Vec<u8>> {
-    member.map(|m| m.0).ok_or_else(|| Error::BadParameter(format!("The '{name}' parameter is required.")))
+    member.map(|m| m.0).ok_or_else(|| Error::BadParameter(crate::messages::data_plane::parameter_required(name)))
 }
 
 /// Sorts a sign (`message` = `value`) or verify (`message` = `digest`) request into its form.
@@ -58,7 +58,7 @@ fn signature_request(
     let (external_mu, context) = if ml_dsa_known { (external_mu, context) } else { (None, None) };
     let named_ml_dsa = alg.as_deref().is_some_and(|a| MlDsa::from_name(a).is_some());
     if !(ml_dsa_known && (alg.is_none() || named_ml_dsa || external_mu.is_some() || context.is_some())) {
-        let alg = alg.ok_or_else(|| Error::BadParameter("The 'alg' parameter is required.".into()))?;
+        let alg = alg.ok_or_else(|| Error::BadParameter(crate::messages::data_plane::ALG_REQUIRED.into()))?;
         return Ok(SignatureRequest::Digest {
             alg: SignatureAlgorithm::parse(&alg)?,
             digest: required_member(message, message_name)?,
@@ -66,9 +66,7 @@ fn signature_request(
     }
     let input = match external_mu {
         Some(_) if message.is_some() || context.is_some() => {
-            return Err(Error::BadParameter(format!(
-                "When 'external_mu' is given, '{message_name}' and 'context' must not be."
-            )));
+            return Err(Error::BadParameter(crate::messages::data_plane::external_mu_excludes(message_name)));
         }
         Some(mu) => MlDsaInput::ExternalMu(mu.0),
         None => MlDsaInput::Message {

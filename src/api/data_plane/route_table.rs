@@ -111,7 +111,7 @@ mod tests {
     #[tokio::test]
     async fn the_router_picks_each_cases_operation() {
         let state = test_app::state().await;
-        let router = crate::api::https_router(state.clone());
+        let router = crate::api::router::https_router(state.clone());
         let token = test_app::token_for(&state, crate::auth::identity::DEFAULT_IDENTITY);
         let version = "0123456789abcdef0123456789abcdef";
         for case in ROUTE_CASES {
