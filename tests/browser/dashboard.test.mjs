@@ -32,7 +32,7 @@ function startEmulator() {
   dataDir = mkdtempSync(join(tmpdir(), "kvemu-browser-"));
   const childEnv = { ...process.env, KVEMU_CONFIG: join(REPO, "tests/sdk/kvemu.toml") };
   delete childEnv.KVEMU_VAULTS;
-  const child = spawn(BIN, ["--data-dir", join(dataDir, "data"), "--https-port", "0", "--http-port", "0"], {
+  const child = spawn(BIN, ["--data-dir", join(dataDir, "data"), "--https-port", "0", "--http-port", "0", "--hsm", "pagehsm"], {
     env: childEnv,
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -103,7 +103,13 @@ test("the dashboard opens on the vaults, with the emulator's settings", async ()
   assert.match(text, /access policies/);
   assert.match(await page.textContent('[data-vault="cmkrbac"]'), /RBAC/);
   assert.notEqual(await page.textContent("#clock-now"), "…");
+  const hsm = await page.textContent('[data-vault="pagehsm"]');
+  assert.match(hsm, /Managed HSM/);
+  assert.match(hsm, /local RBAC/);
   await shot("01-vaults");
+  await page.click('[data-vault="pagehsm"]');
+  await page.waitForSelector("#authorization");
+  assert.match(await page.textContent("main"), /activated\s*yes/);
 });
 
 // The Python SDK wraps locally with the public key it fetched (GetKey) and unwraps in the vault

@@ -238,3 +238,39 @@ async fn the_permission_view_is_the_authorization_tables_answer() {
         send(state, request("GET", "/_emulator/identities/nobody/permissions").body(Body::empty()).unwrap()).await;
     assert_eq!((status, body["error"]["code"].as_str()), (StatusCode::BAD_REQUEST, Some("BadParameter")));
 }
+
+#[tokio::test]
+async fn managed_hsms_are_listed_with_their_activation_and_local_rbac() {
+    let mut config = Config::in_memory();
+    config.hsms.push(crate::vaults::VaultSettings::parse("hsm1").unwrap());
+    let emulator = crate::server::start(config).await.unwrap();
+    let state = emulator.state();
+    let get = |uri: &str| request("GET", uri).body(Body::empty()).unwrap();
+
+    let (status, body, _) = send(state, get("/_emulator/vaults")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let kinds: Vec<(&str, &str)> = body["value"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| (v["name"].as_str().unwrap(), v["kind"].as_str().unwrap()))
+        .collect();
+    assert_eq!(kinds, [("default", "vault"), ("hsm1", "managedHsm")]);
+    let hsm = &body["value"][1];
+    assert_eq!(hsm["managedHsm"]["activated"], true, "a declared HSM is active");
+    assert!(hsm["managedHsm"].get("domainKey").is_none() && !hsm.to_string().contains("pkcs8"));
+    assert!(body["value"][0]["managedHsm"].is_null());
+
+    // The key views take the HSM's name like a vault's.
+    let (status, body, _) = send(state, get("/_emulator/vaults/hsm1/keys")).await;
+    assert_eq!((status, body["value"].as_array().map(Vec::len)), (StatusCode::OK, Some(0)), "{body}");
+
+    // The permission view has a column for the HSM, decided by its local RBAC, with the
+    // operations only an HSM has.
+    let uri = format!("/_emulator/identities/{}/permissions", crate::auth::identity::DEFAULT_ADMIN);
+    let (_, body, _) = send(state, get(&uri)).await;
+    let hsm = body["vaults"].as_array().unwrap().iter().find(|v| v["vault"] == "hsm1").unwrap();
+    assert_eq!(hsm["model"], "localRbac");
+    let operations = hsm["scopes"][0]["operations"].as_array().unwrap();
+    assert_eq!(operations.len(), crate::auth::table::TABLE.len());
+}

@@ -9,17 +9,19 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, patch};
 use serde::Deserialize;
 use serde_json::{Value, json};
+use uuid::Uuid;
 
 use super::super::AppState;
 use super::super::errors::{ApiError, ApiResult};
 use super::super::extract::{KvJson, KvPath, KvQuery};
 use super::super::routes::Routes;
 use crate::auth::effective;
+use crate::auth::local_rbac;
 use crate::auth::rbac::RoleDefinition;
 use crate::keys::model::{DeletedKey, Key, KeyName};
 use crate::keys::requests::{AttributeChanges, UpdateKeyRequest};
 use crate::messages;
-use crate::vaults::{Authorization, Vault};
+use crate::vaults::{Authorization, Flavour, Vault};
 
 /// A page of keys is at most this long (the page asks for fewer).
 const MAX_PAGE: u32 = 500;
@@ -37,18 +39,25 @@ pub fn router() -> Routes {
         .route("/_emulator/identities/{identity}/permissions", get(identity_permissions))
 }
 
+/// A vault or a Managed HSM (they share one namespace): the key views are the same for both.
 fn vault(state: &AppState, name: &str) -> ApiResult<std::sync::Arc<Vault>> {
     state
         .vaults
         .get(name)
+        .or_else(|| state.vaults.get_of(Flavour::ManagedHsm, name))
         .ok_or_else(|| ApiError::VaultNotFound { message: messages::data_plane::vault_not_found(name) })
 }
 
 fn vault_view(vault: &Vault) -> Value {
     let authorization = Authorization::of(vault);
+    let hsm = vault.managed_hsm();
+    let role_name = |id: Uuid| match hsm {
+        Some(hsm) => local_rbac::role_name(id, &hsm.role_definitions),
+        None => RoleDefinition::find(&id.to_string()).map_or_else(|| id.to_string(), |r| r.name.to_string()),
+    };
     json!({
         "name": vault.name.as_str(),
-        "kind": "vault",
+        "kind": if hsm.is_some() { "managedHsm" } else { "vault" },
         "resourceId": vault.resource_id(),
         "resourceGroup": vault.arm.resource_group,
         "location": vault.arm.location,
@@ -62,9 +71,18 @@ fn vault_view(vault: &Vault) -> Value {
         "accessPolicies": authorization.access_policies,
         "roleAssignments": authorization.role_assignments.iter().map(|assignment| {
             let mut view = json!(assignment);
-            view["roleName"] = RoleDefinition::find(&assignment.role_definition_id.to_string()).map(|r| r.name).into();
+            view["roleName"] = role_name(assignment.role_definition_id).into();
             view
         }).collect::<Vec<_>>(),
+        // What only a Managed HSM has: its activation and local RBAC's custom roles. The
+        // security domain's keys stay out of the page.
+        "managedHsm": hsm.map(|hsm| json!({
+            "activated": hsm.activated,
+            "initialAdminObjectIds": hsm.initial_admin_object_ids,
+            "customRoles": hsm.role_definitions.iter().map(|r| r.role_name.as_str()).collect::<Vec<_>>(),
+            "securityDomainDownloaded": hsm.security_domain.download.is_some(),
+            "securityDomainUploaded": hsm.security_domain.upload.is_some(),
+        })),
         "deleted": vault.deletion.map(|d| json!({
             "deletedDate": d.deleted_date,
             "scheduledPurgeDate": d.scheduled_purge_date,
@@ -72,11 +90,17 @@ fn vault_view(vault: &Vault) -> Value {
     })
 }
 
-/// `GET /_emulator/vaults`: every vault with its settings and authorization, soft-deleted
-/// ones last.
+/// `GET /_emulator/vaults`: every vault, then every Managed HSM, with its settings and
+/// authorization; soft-deleted ones last.
 async fn list_vaults(State(state): State<AppState>) -> Json<Value> {
-    let vaults: Vec<Value> =
-        state.vaults.all().iter().chain(state.vaults.all_deleted().iter()).map(|v| vault_view(v)).collect();
+    let registry = &state.vaults;
+    let vaults: Vec<Value> = registry
+        .all_stores()
+        .iter()
+        .chain(registry.all_deleted().iter())
+        .chain(registry.all_of(Flavour::ManagedHsm, true).iter())
+        .map(|v| vault_view(v))
+        .collect();
     Json(json!({ "value": vaults }))
 }
 
@@ -220,7 +244,7 @@ async fn identity_permissions(State(state): State<AppState>, KvPath(name): KvPat
         .ok_or_else(|| ApiError::bad_parameter(crate::messages::emulator::no_identity_named(&name)))?;
     let principal = effective::principal_of(&identity);
     let vaults: Vec<effective::VaultAccess> =
-        state.vaults.all().iter().map(|vault| effective::vault_access(vault, &principal)).collect();
+        state.vaults.all_stores().iter().map(|vault| effective::vault_access(vault, &principal)).collect();
     Ok(Json(json!({
         "identity": identity.name,
         "objectId": identity.object_id,

@@ -134,27 +134,33 @@ function wireClock() {
 }
 
 // ------------------------------------------------------------------ vaults
+const isHsm = (v) => v.kind === "managedHsm";
+const usesRoles = (v) => isHsm(v) || v.enableRbacAuthorization;
+const authorizationModel = (v) => (isHsm(v) ? "local RBAC" : v.enableRbacAuthorization ? "RBAC" : "access policies");
+
 async function viewVaults(main) {
   const { value } = await api("/_emulator/vaults");
   state.vaults = value;
   main.append(
-    h("h1", {}, "Vaults"),
+    h("h1", {}, "Vaults and Managed HSMs"),
     h("div", { class: "grid" }, value.map((v) =>
       h("div", { class: "card", "data-vault": v.name, onclick: () => (location.hash = `#vault/${q(v.name)}`) },
-        h("h3", {}, v.name, " ", badge(v.kind, "info"), v.deleted ? [" ", badge("deleted", "bad")] : null),
+        h("h3", {}, v.name, " ", badge(isHsm(v) ? "Managed HSM" : "vault", "info"),
+          isHsm(v) && !v.managedHsm.activated ? [" ", badge("not activated", "bad")] : null,
+          v.deleted ? [" ", badge("deleted", "bad")] : null),
         props([
-          ["authorization", v.enableRbacAuthorization ? "RBAC" : "access policies"],
+          ["authorization", authorizationModel(v)],
           ["recovery level", v.recoveryLevel],
           ["soft-delete retention", `${v.softDeleteRetentionInDays} days`],
           ["purge protection", v.enablePurgeProtection ? "on" : "off"],
-          ["rules", v.enableRbacAuthorization ? `${v.roleAssignments.length} role assignments` : `${v.accessPolicies.length} access policies`],
+          ["rules", usesRoles(v) ? `${v.roleAssignments.length} role assignments` : `${v.accessPolicies.length} access policies`],
           ["resource group", v.resourceGroup],
         ])))),
   );
 }
 
 function authorizationPanel(vault) {
-  if (vault.enableRbacAuthorization) {
+  if (usesRoles(vault)) {
     return table(["principal", "role", "scope"], vault.roleAssignments.map((a) => h("tr", {},
       h("td", {}, h("a", { href: `#identity/${q(identityName(a.principalId))}` }, identityName(a.principalId))),
       h("td", {}, a.roleName || a.roleDefinitionId),
@@ -171,15 +177,20 @@ async function viewVault(main, name) {
   if (!vault) throw new Error(`No vault named ${name}`);
   main.append(
     h("div", { class: "crumbs" }, h("a", { href: "#vaults" }, "Vaults"), " / ", name),
-    h("h1", {}, name, " ", badge(vault.enableRbacAuthorization ? "RBAC" : "access policies", "info")),
+    h("h1", {}, name, " ", badge(isHsm(vault) ? "Managed HSM" : "vault", "info"), " ", badge(authorizationModel(vault), "info")),
     h("div", { class: "panel" }, props([
+      ...(isHsm(vault) ? [
+        ["activated", vault.managedHsm.activated ? "yes" : "no: key operations are refused until a security domain is downloaded or uploaded"],
+        ["initial administrators", vault.managedHsm.initialAdminObjectIds.map(identityName).join(", ") || "none"],
+        ["custom roles", vault.managedHsm.customRoles.join(", ") || "none"],
+      ] : []),
       ["resource id", h("span", { class: "mono" }, vault.resourceId)],
       ["recovery level", vault.recoveryLevel],
       ["soft-delete retention", `${vault.softDeleteRetentionInDays} days`],
       ["purge protection", vault.enablePurgeProtection ? "on" : "off"],
       ["location / sku", `${vault.location} / ${vault.sku}`],
     ])),
-    h("h2", {}, vault.enableRbacAuthorization ? "Role assignments" : "Access policies"),
+    h("h2", {}, usesRoles(vault) ? "Role assignments" : "Access policies"),
     h("div", { class: "panel", id: "authorization" }, authorizationPanel(vault)),
   );
   const keys = h("div", { id: "keys" });
@@ -313,12 +324,13 @@ async function viewIdentities(main) {
 async function viewIdentity(main, name) {
   const access = await api(`/_emulator/identities/${q(name)}/permissions`);
   const columns = access.vaults.flatMap((v) => v.scopes.map((s) => ({ vault: v.vault, model: v.model, scope: s })));
-  const operations = access.vaults.length ? access.vaults[0].scopes[0].operations.map((o) => o.operation) : [];
+  // Vaults and Managed HSMs do not have the same operations: the rows are all of them.
+  const operations = [...new Set(access.vaults.flatMap((v) => v.scopes.flatMap((s) => s.operations.map((o) => o.operation))))];
   const rows = operations.map((operation) => h("tr", { "data-operation": operation },
     h("th", {}, operation),
     columns.map((c) => {
       const cell = c.scope.operations.find((o) => o.operation === operation);
-      if (!cell) return h("td", { class: "no", title: "this operation names no single key" }, "");
+      if (!cell) return h("td", { class: "no", title: c.scope.scope ? "this operation names no single key" : "only a Managed HSM has this operation" }, "");
       return h("td", { class: cell.allowed ? "yes" : "no", title: cell.reason, "data-vault": c.vault, "data-scope": c.scope.scope }, cell.allowed ? "✓" : "·");
     })));
   main.append(
@@ -327,7 +339,7 @@ async function viewIdentity(main, name) {
     h("p", { class: "muted" }, "Every cell is decided by the emulator's authorization table, exactly as a request would be. Hover a cell for the rule."),
     h("div", { class: "scroll" }, h("table", { class: "matrix" },
       h("thead", {}, h("tr", {}, h("th", {}, "operation"), columns.map((c) =>
-        h("th", { class: "scope" }, h("a", { href: `#vault/${q(c.vault)}` }, c.vault), c.scope.scope ? h("div", { class: "mono" }, c.scope.scope) : h("div", { class: "muted" }, c.model === "rbac" ? "RBAC" : "policies"))))),
+        h("th", { class: "scope" }, h("a", { href: `#vault/${q(c.vault)}` }, c.vault), c.scope.scope ? h("div", { class: "mono" }, c.scope.scope) : h("div", { class: "muted" }, { rbac: "RBAC", localRbac: "local RBAC" }[c.model] || "policies"))))),
       h("tbody", {}, rows))),
   );
 }
