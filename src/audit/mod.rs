@@ -142,6 +142,7 @@ impl AuditLog {
                 dropped: dropped.clone(),
                 written: written.clone(),
                 own_connection: None,
+                next_id: None,
                 flush_requested: flush_requested.clone(),
             };
             tokio::spawn(writer.run());

@@ -20,6 +20,8 @@ const PRUNE_EVERY: Duration = Duration::from_secs(5);
 /// requests a second, a full batch. The live stream lags by as much; readers do not (a flush
 /// ends the wait).
 const BATCH_LINGER: Duration = Duration::from_millis(250);
+/// Records formatted between two yields to the runtime.
+const FORMAT_BETWEEN_YIELDS: usize = 32;
 
 pub(super) struct Writer {
     pub receiver: mpsc::Receiver<Command>,
@@ -33,6 +35,8 @@ pub(super) struct Writer {
     pub written: Arc<AtomicU64>,
     /// Woken by [`super::AuditLog::flush`], so a reader does not wait out [`BATCH_LINGER`].
     pub flush_requested: Arc<tokio::sync::Notify>,
+    /// The id of the next record, once read from the store.
+    pub next_id: Option<i64>,
     /// The writer's own connection to a database file (see [`store::dedicated_connection`]).
     pub own_connection: Option<sqlx::SqliteConnection>,
 }
@@ -95,8 +99,9 @@ impl Writer {
         let count = batch.len() as u64;
         let directory = self.identities.current();
         let written = async {
-            let mut tx = self.begin().await?;
-            let first_id = store::audit::next_id(&mut tx).await?;
+            // Formatted before the write lock is taken, and a few records at a time: a batch is
+            // hundreds of records, and the runtime thread it runs on serves requests too.
+            let first_id = self.next_id().await?;
             let mut records = Vec::with_capacity(batch.len());
             let mut json = Vec::with_capacity(batch.len());
             for (id, pending) in (first_id..).zip(batch) {
@@ -104,12 +109,16 @@ impl Writer {
                 let record = pending.into_record(id, &directory);
                 json.push(serde_json::to_string(&record).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
                 records.push((time_ms, record));
+                if records.len() % FORMAT_BETWEEN_YIELDS == 0 {
+                    tokio::task::yield_now().await;
+                }
             }
             let rows = records
                 .iter()
                 .zip(json)
                 .map(|((time_ms, record), json)| store::audit::AuditRow { time_ms: *time_ms, record, json })
                 .collect();
+            let mut tx = self.begin().await?;
             store::audit::insert_batch(&mut tx, rows).await?;
             tx.commit().await?;
             Ok::<_, sqlx::Error>(
@@ -120,6 +129,11 @@ impl Writer {
             )
         }
         .await;
+        // The next id is known only after a commit; after a failure it is read again.
+        self.next_id = match &written {
+            Ok(live) => live.last().map(|l| l.record.id + 1).or(self.next_id),
+            Err(_) => None,
+        };
         match written {
             Ok(live) => {
                 self.written.fetch_add(count, Ordering::Relaxed);
@@ -136,6 +150,20 @@ impl Writer {
                 tracing::warn!(error = %err, records = count, "audit records could not be written and were dropped");
             }
         }
+    }
+
+    /// The id the next record gets. The writer is alone in writing the table, so it reads the
+    /// store once and counts on from there.
+    async fn next_id(&mut self) -> Result<i64, sqlx::Error> {
+        if let Some(id) = self.next_id {
+            return Ok(id);
+        }
+        let id = match &mut self.own_connection {
+            Some(connection) => store::audit::next_id(connection).await?,
+            None => store::audit::next_id(&mut *self.pool.acquire().await?).await?,
+        };
+        self.next_id = Some(id);
+        Ok(id)
     }
 
     async fn begin(&mut self) -> Result<sqlx::Transaction<'_, sqlx::Sqlite>, sqlx::Error> {
