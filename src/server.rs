@@ -369,8 +369,9 @@ impl RunningEmulator {
         for task in std::mem::take(&mut self.tasks) {
             let _ = task.await;
         }
-        // Every finished request's audit record is committed before the store closes.
-        self.state.audit.flush().await;
+        // Every finished request's audit record is committed, and the audit writer's own
+        // connection closed, before the store closes.
+        self.state.audit.close().await;
         // Closing the store checkpoints the WAL and removes it before shutdown returns, so the
         // data directory is complete and still when the caller looks at it.
         self.store.close().await;

@@ -81,6 +81,8 @@ enum Command {
     Record(Box<PendingAudit>),
     /// Answered once every record sent before it is committed.
     Flush(oneshot::Sender<()>),
+    /// A flush, after which the writer closes its connection and stops (shutdown).
+    Close(oneshot::Sender<()>),
 }
 
 /// The handle requests and the controls use.
@@ -93,6 +95,8 @@ pub struct AuditLog {
     clock: Clock,
     pool: Pool,
     flush_requested: Arc<tokio::sync::Notify>,
+    /// Set by [`AuditLog::close`]: later records are dropped (and counted) at once.
+    closed: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Command {
@@ -100,6 +104,7 @@ impl std::fmt::Debug for Command {
         f.write_str(match self {
             Self::Record(_) => "Record",
             Self::Flush(_) => "Flush",
+            Self::Close(_) => "Close",
         })
     }
 }
@@ -150,7 +155,7 @@ impl AuditLog {
         } else {
             None
         };
-        Ok(Arc::new(Self { sender, dropped, written, live, clock, pool, flush_requested }))
+        Ok(Arc::new(Self { sender, dropped, written, live, clock, pool, flush_requested, closed: Default::default() }))
     }
 
     #[must_use]
@@ -168,7 +173,7 @@ impl AuditLog {
     /// full.
     pub fn submit(&self, pending: PendingAudit) {
         let Some(sender) = &self.sender else { return };
-        if sender.try_send(Command::Record(Box::new(pending))).is_err() {
+        if self.closed.load(Ordering::Relaxed) || sender.try_send(Command::Record(Box::new(pending))).is_err() {
             self.dropped.fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -176,9 +181,25 @@ impl AuditLog {
     /// Waits until every record submitted so far is committed (a read of the log sees the
     /// requests that finished before it).
     pub async fn flush(&self) {
+        // After close there is nothing to wait for (and no writer to answer).
+        if !self.closed.load(Ordering::Relaxed) {
+            self.send_and_wait(Command::Flush).await;
+        }
+    }
+
+    /// Commits every record submitted so far, closes the writer's own database connection and
+    /// stops the writer: the last step before the store closes. Records submitted later are
+    /// dropped and counted.
+    pub async fn close(&self) {
+        if !self.closed.swap(true, Ordering::Relaxed) {
+            self.send_and_wait(Command::Close).await;
+        }
+    }
+
+    async fn send_and_wait(&self, command: fn(oneshot::Sender<()>) -> Command) {
         let Some(sender) = &self.sender else { return };
         let (done, wait) = oneshot::channel();
-        if sender.send(Command::Flush(done)).await.is_ok() {
+        if sender.send(command(done)).await.is_ok() {
             self.flush_requested.notify_one();
             let _ = wait.await;
         }
@@ -285,6 +306,27 @@ mod tests {
         let stored = crate::store::audit::page(&mut conn, &filter::AuditFilter::default(), None, 1).await.unwrap();
         assert_eq!(stored[0].id, i64::try_from(audit.written()).unwrap());
         assert_eq!(stored[0].plane, "management");
+    }
+
+    /// On a database file the writer holds a connection of its own; `close` commits what was
+    /// submitted and closes it, so closing the store then removes the WAL.
+    #[tokio::test]
+    async fn close_commits_and_lets_the_store_close_its_wal() {
+        let dir = tempfile::tempdir().unwrap();
+        let pool = crate::store::open(Some(dir.path())).await.unwrap();
+        let identities = Identities::load(pool.clone(), IdentityDirectory::with_defaults(Uuid::nil())).await.unwrap();
+        let audit = AuditLog::start(AuditSettings::default(), pool.clone(), Clock::new(), identities).unwrap();
+        for _ in 0..3 {
+            audit.submit(pending());
+        }
+        audit.close().await;
+        assert_eq!(audit.written(), 3);
+        audit.submit(pending());
+        audit.flush().await;
+        assert_eq!((audit.written(), audit.dropped()), (3, 1), "after close, records are dropped and counted");
+        pool.close().await;
+        let wal = dir.path().join(format!("{}-wal", crate::store::DB_FILE));
+        assert!(!wal.exists(), "the WAL outlived the store: a connection was left open");
     }
 
     #[tokio::test]

@@ -60,7 +60,9 @@ impl Writer {
             // indexes' last pages and passes through the connection's thread, and batches of a
             // few records cost a request a fifth of its time. A flush (a reader waiting) ends the
             // wait at once; records alone do not wake the writer while it waits.
-            if commands.len() < BATCH_SIZE && !commands.iter().any(|c| matches!(c, Command::Flush(_))) {
+            if commands.len() < BATCH_SIZE
+                && !commands.iter().any(|c| matches!(c, Command::Flush(_) | Command::Close(_)))
+            {
                 tokio::select! {
                     () = tokio::time::sleep(BATCH_LINGER) => {}
                     () = self.flush_requested.notified() => {}
@@ -74,10 +76,15 @@ impl Writer {
             }
             let mut records = Vec::with_capacity(commands.len());
             let mut flushes = Vec::new();
+            let mut closing = false;
             for command in commands.drain(..) {
                 match command {
                     Command::Record(pending) => records.push(*pending),
                     Command::Flush(done) => flushes.push(done),
+                    Command::Close(done) => {
+                        closing = true;
+                        flushes.push(done);
+                    }
                 }
             }
             if !records.is_empty() {
@@ -89,8 +96,20 @@ impl Writer {
                 since_prune = 0;
                 last_prune = Instant::now();
             }
+            if closing {
+                // SQLite removes the WAL only when the database's last connection closes: the
+                // store's close at shutdown needs this one gone first.
+                if let Some(connection) = self.own_connection.take()
+                    && let Err(err) = sqlx::Connection::close(connection).await
+                {
+                    tracing::warn!(error = %err, "the audit writer's connection did not close cleanly");
+                }
+            }
             for done in flushes {
                 let _ = done.send(());
+            }
+            if closing {
+                return;
             }
         }
     }
