@@ -11,10 +11,12 @@
 //! (`dropped` in the list, `keyvault_emulator_audit_dropped_total` in `/metrics`): a request
 //! never waits for the audit log.
 //!
-//! - `record`: the record and its JSON shape (a public contract).
+//! - `record`: the record and its JSON shape (a public contract); `context`: the record split
+//!   into what is stored per row and the context many rows share.
 //! - `filter`: list and stream filters; `usage`: the per-version summary;
 //!   `diagnostics`: the `AuditEvent` line; `writer`: the batching writer task.
 
+pub mod context;
 pub mod diagnostics;
 pub mod filter;
 pub mod record;
@@ -38,8 +40,8 @@ use crate::store::Pool;
 pub const CHANNEL_CAPACITY: usize = 8192;
 /// Records written per transaction (and per INSERT statement) at most.
 pub const BATCH_SIZE: usize = 512;
-// A batch is one INSERT with 12 parameters a record; SQLite allows 32,766 parameters.
-const _: () = assert!(BATCH_SIZE * 12 <= 32_766);
+// A batch is one INSERT; SQLite allows 32,766 parameters.
+const _: () = assert!(BATCH_SIZE * crate::store::audit::PARAMETERS_PER_RECORD <= 32_766);
 /// Stream subscribers that fall this far behind skip ahead (and are told how much they missed).
 const LIVE_CAPACITY: usize = 1024;
 
@@ -148,6 +150,8 @@ impl AuditLog {
                 written: written.clone(),
                 own_connection: None,
                 next_id: None,
+                contexts: writer::KnownContexts::default(),
+                prunes: 0,
                 flush_requested: flush_requested.clone(),
             };
             tokio::spawn(writer.run());

@@ -10,7 +10,7 @@ use uuid::Uuid;
 
 use crate::auth::Principal;
 use crate::auth::decision::{Decision, Rule};
-use crate::auth::identity::{IdentityDirectory, IdentityKind};
+use crate::auth::identity::IdentityDirectory;
 use crate::auth::rbac::{AssignmentScope, BUILT_IN_ROLES, ScopedRole};
 use crate::auth::table::{ManagementOperation, Operation};
 use crate::vaults::Vault;
@@ -51,7 +51,7 @@ pub enum Subject {
 }
 
 /// How a management request was decided.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ManagementDecision {
     AnyCaller,
     /// The default admin or a config-file owner.
@@ -183,85 +183,12 @@ impl PendingAudit {
     /// The record, with the caller looked up in `directory`.
     #[must_use]
     pub fn into_record(self, id: i64, directory: &IdentityDirectory) -> AuditRecord {
-        let identity = directory.all().iter().find(|i| i.object_id == self.principal.object_id);
-        let caller = Caller {
-            object_id: self.principal.object_id,
-            app_id: self.principal.app_id,
-            tenant_id: self.principal.tenant_id,
-            name: identity.map(|i| i.name.clone()),
-            token_kind: match identity.map(|i| &i.kind) {
-                Some(IdentityKind::SystemAssigned { .. }) => "systemAssignedManagedIdentity",
-                Some(IdentityKind::UserAssigned) => "userAssignedManagedIdentity",
-                Some(IdentityKind::ServicePrincipal { .. }) => "servicePrincipal",
-                None => "unknown",
-            }
-            .to_owned(),
-        };
-        let exchange = self.exchange;
-        let path = match &exchange.query {
-            Some(query) => format!("{}?{query}", exchange.path),
-            None => exchange.path.clone(),
-        };
-        let (plane, vault, resource_id, operation, key, version, decision, rule, reason) = match self.subject {
-            Subject::Vault { vault, operation, key, version, decision } => {
-                let rule = vault_rule(&vault, operation, &decision);
-                let reason = decision.reason(&vault, operation);
-                let version = version.or(exchange.resolved_version.clone());
-                (
-                    if vault.is_managed_hsm() { "managedHsm" } else { "vault" },
-                    Some(vault.name.to_string()),
-                    vault.resource_id(),
-                    format!("{operation:?}"),
-                    key,
-                    version,
-                    decision.allowed(),
-                    rule,
-                    reason,
-                )
-            }
-            Subject::Management { operation, scope, action, decision } => {
-                let (rule, reason) = management_rule(action, &decision);
-                (
-                    "management",
-                    vault_in_scope(&scope),
-                    scope,
-                    format!("{operation:?}"),
-                    None,
-                    None,
-                    !matches!(decision, ManagementDecision::Denied),
-                    rule,
-                    reason,
-                )
-            }
-        };
-        AuditRecord {
-            id,
-            time: format_ms(self.emulator_ms),
-            wall_time: format_ms(self.wall_ms),
-            plane: plane.to_owned(),
-            vault,
-            resource_id,
-            operation,
-            key,
-            version,
-            caller,
-            decision: if decision { "allowed" } else { "denied" }.to_owned(),
-            rule,
-            reason,
-            status: exchange.status,
-            request_id: exchange.request_id,
-            client_request_id: exchange.client_request_id,
-            client_address: exchange.client_address.map(|a| a.to_string()),
-            user_agent: exchange.user_agent,
-            method: exchange.method,
-            host: exchange.host,
-            path,
-            duration_ms: exchange.duration_ms,
-        }
+        let (facts, source) = self.into_parts(id);
+        AuditRecord::assemble(facts, &source.shared(directory))
     }
 }
 
-fn vault_rule(vault: &Vault, operation: Operation, decision: &Decision) -> RuleView {
+pub(super) fn vault_rule(vault: &Vault, operation: Operation, decision: &Decision) -> RuleView {
     let mut view = RuleView::default();
     if vault.is_managed_hsm() {
         view.action = Some(operation.hsm_data_action().to_owned());
@@ -311,7 +238,7 @@ fn vault_rule(vault: &Vault, operation: Operation, decision: &Decision) -> RuleV
     view
 }
 
-fn management_rule(action: Option<&'static str>, decision: &ManagementDecision) -> (RuleView, String) {
+pub(super) fn management_rule(action: Option<&'static str>, decision: &ManagementDecision) -> (RuleView, String) {
     let mut view = RuleView { action: action.map(str::to_owned), ..RuleView::default() };
     let needs = action.map_or_else(|| "nothing".to_owned(), |a| format!("action '{a}'"));
     let reason = match decision {
@@ -342,7 +269,7 @@ fn management_rule(action: Option<&'static str>, decision: &ManagementDecision) 
 }
 
 /// The vault an ARM path names (`.../providers/Microsoft.KeyVault/vaults/{name}/...`).
-fn vault_in_scope(scope: &str) -> Option<String> {
+pub(super) fn vault_in_scope(scope: &str) -> Option<String> {
     let mut segments = scope.split('/');
     while let Some(segment) = segments.next() {
         if segment.eq_ignore_ascii_case("vaults") || segment.eq_ignore_ascii_case("managedHSMs") {

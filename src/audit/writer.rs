@@ -1,15 +1,18 @@
 //! The one task that writes the audit log: batches from the channel, one transaction each,
 //! retention, then the live stream and the diagnostics file.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc};
 
+use super::context::{ContextSource, SharedContext};
 use super::diagnostics::DiagnosticsFile;
+use super::record::AuditRecord;
 use super::{AuditSettings, BATCH_SIZE, Command, LiveRecord, PendingAudit};
-use crate::auth::identity::Identities;
+use crate::auth::identity::{Identities, IdentityDirectory};
 use crate::clock::Clock;
 use crate::store::{self, Pool};
 
@@ -22,6 +25,57 @@ const PRUNE_EVERY: Duration = Duration::from_secs(5);
 const BATCH_LINGER: Duration = Duration::from_millis(250);
 /// Records formatted between two yields to the runtime.
 const FORMAT_BETWEEN_YIELDS: usize = 32;
+/// Unreferenced shared contexts are deleted on every this many retention runs.
+const PRUNE_CONTEXTS_EVERY: u64 = 100;
+/// The writer forgets the contexts it knows beyond this many (a context is a few hundred bytes;
+/// a local stack has tens).
+const MAX_KNOWN_CONTEXTS: usize = 4096;
+
+/// The shared contexts the writer has stored, by what they were made from.
+#[derive(Default)]
+pub(super) struct KnownContexts {
+    known: HashMap<ContextSource, (i64, Arc<SharedContext>)>,
+    /// The identity directory the callers' names were looked up in.
+    directory: Option<Arc<IdentityDirectory>>,
+}
+
+impl KnownContexts {
+    /// Forgets everything when the directory changed (a caller's name may have) or the cache
+    /// is full.
+    fn follow(&mut self, directory: &Arc<IdentityDirectory>) {
+        let same = self.directory.as_ref().is_some_and(|known| Arc::ptr_eq(known, directory));
+        if !same || self.known.len() > MAX_KNOWN_CONTEXTS {
+            self.known.clear();
+            self.directory = Some(directory.clone());
+        }
+    }
+}
+
+/// A batch record's context: one the store holds, or one of the batch's new ones.
+enum ContextRef {
+    Stored(i64, Arc<SharedContext>),
+    New(usize),
+}
+
+/// The contexts first seen in a batch, each made and serialised once.
+#[derive(Default)]
+struct NewContexts {
+    sources: HashMap<ContextSource, usize>,
+    contexts: Vec<(Arc<SharedContext>, String)>,
+}
+
+impl NewContexts {
+    fn index(&mut self, source: ContextSource, directory: &IdentityDirectory) -> Result<usize, sqlx::Error> {
+        if let Some(&index) = self.sources.get(&source) {
+            return Ok(index);
+        }
+        let context = source.shared(directory);
+        let json = serde_json::to_string(&context).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+        self.contexts.push((Arc::new(context), json));
+        self.sources.insert(source, self.contexts.len() - 1);
+        Ok(self.contexts.len() - 1)
+    }
+}
 
 pub(super) struct Writer {
     pub receiver: mpsc::Receiver<Command>,
@@ -39,6 +93,9 @@ pub(super) struct Writer {
     pub next_id: Option<i64>,
     /// The writer's own connection to a database file (see [`store::dedicated_connection`]).
     pub own_connection: Option<sqlx::SqliteConnection>,
+    pub contexts: KnownContexts,
+    /// Retention runs so far.
+    pub prunes: u64,
 }
 
 impl Writer {
@@ -117,45 +174,73 @@ impl Writer {
     async fn write(&mut self, batch: Vec<PendingAudit>) {
         let count = batch.len() as u64;
         let directory = self.identities.current();
+        self.contexts.follow(&directory);
+        // Whole records are made only for someone to read them now; the store needs only the
+        // facts and the contexts' ids.
+        let wanted = self.live.receiver_count() > 0 || self.diagnostics.is_some();
         let written = async {
-            // Formatted before the write lock is taken, and a few records at a time: a batch is
+            // Split before the write lock is taken, and a few records at a time: a batch is
             // hundreds of records, and the runtime thread it runs on serves requests too.
             let first_id = self.next_id().await?;
-            let mut records = Vec::with_capacity(batch.len());
-            let mut json = Vec::with_capacity(batch.len());
+            let mut facts = Vec::with_capacity(batch.len());
+            let mut contexts = Vec::with_capacity(batch.len());
+            let mut new = NewContexts::default();
             for (id, pending) in (first_id..).zip(batch) {
-                let time_ms = pending.emulator_ms;
-                let record = pending.into_record(id, &directory);
-                json.push(serde_json::to_string(&record).map_err(|e| sqlx::Error::Encode(Box::new(e)))?);
-                records.push((time_ms, record));
-                if records.len() % FORMAT_BETWEEN_YIELDS == 0 {
+                let (record_facts, source) = pending.into_parts(id);
+                let context = match self.contexts.known.get(&source) {
+                    Some((id, context)) => ContextRef::Stored(*id, context.clone()),
+                    None => ContextRef::New(new.index(source, &directory)?),
+                };
+                facts.push(record_facts);
+                contexts.push(context);
+                if facts.len() % FORMAT_BETWEEN_YIELDS == 0 {
                     tokio::task::yield_now().await;
                 }
             }
-            let rows = records
-                .iter()
-                .zip(json)
-                .map(|((time_ms, record), json)| store::audit::AuditRow { time_ms: *time_ms, record, json })
-                .collect();
             let mut tx = self.begin().await?;
+            let mut new_ids = Vec::with_capacity(new.contexts.len());
+            for (context, json) in &new.contexts {
+                new_ids.push(store::audit::context_id(&mut tx, context, json).await?);
+            }
+            let rows = facts
+                .iter()
+                .zip(&contexts)
+                .map(|(facts, context)| store::audit::AuditRow {
+                    facts,
+                    context: match context {
+                        ContextRef::Stored(id, _) => *id,
+                        ContextRef::New(index) => new_ids[*index],
+                    },
+                })
+                .collect();
             store::audit::insert_batch(&mut tx, rows).await?;
             tx.commit().await?;
-            Ok::<_, sqlx::Error>(
-                records
-                    .into_iter()
-                    .map(|(time_ms, record)| LiveRecord { time_ms, record: Arc::new(record) })
-                    .collect::<Vec<_>>(),
-            )
+            Ok::<_, sqlx::Error>((facts, contexts, new, new_ids))
         }
         .await;
-        // The next id is known only after a commit; after a failure it is read again.
-        self.next_id = match &written {
-            Ok(live) => live.last().map(|l| l.record.id + 1).or(self.next_id),
-            Err(_) => None,
-        };
         match written {
-            Ok(live) => {
+            Ok((facts, contexts, new, new_ids)) => {
+                // The next id is known only after a commit; after a failure it is read again.
+                self.next_id = facts.last().map(|f| f.id + 1).or(self.next_id);
                 self.written.fetch_add(count, Ordering::Relaxed);
+                // Only now: a context's id from a transaction that failed would not exist.
+                for (source, index) in new.sources {
+                    self.contexts.known.insert(source, (new_ids[index], new.contexts[index].0.clone()));
+                }
+                if !wanted {
+                    return;
+                }
+                let live: Vec<LiveRecord> = facts
+                    .into_iter()
+                    .zip(contexts)
+                    .map(|(facts, context)| {
+                        let context = match context {
+                            ContextRef::Stored(_, context) => context,
+                            ContextRef::New(index) => new.contexts[index].0.clone(),
+                        };
+                        LiveRecord { time_ms: facts.time_ms, record: Arc::new(AuditRecord::assemble(facts, &context)) }
+                    })
+                    .collect();
                 if let Some(file) = &mut self.diagnostics {
                     file.append(live.iter().map(|l| l.record.as_ref()));
                 }
@@ -165,6 +250,7 @@ impl Writer {
                 }
             }
             Err(err) => {
+                self.next_id = None;
                 self.dropped.fetch_add(count, Ordering::Relaxed);
                 tracing::warn!(error = %err, records = count, "audit records could not be written and were dropped");
             }
@@ -193,16 +279,27 @@ impl Writer {
     }
 
     async fn prune(&mut self) {
+        // Contexts outlive their last record until this runs; it reads every record's context,
+        // so only every so often (and at start).
+        let contexts_too = self.prunes % PRUNE_CONTEXTS_EVERY == 0;
+        self.prunes += 1;
         let (now_ms, _) = super::now_ms(&self.clock);
         let oldest = now_ms.saturating_sub(self.settings.max_age_seconds.saturating_mul(1000));
         let pruned = async {
             let max_records = self.settings.max_records;
             let mut tx = self.begin().await?;
             let gone = store::audit::prune(&mut tx, max_records, oldest).await?;
+            if contexts_too {
+                store::audit::prune_contexts(&mut tx).await?;
+            }
             tx.commit().await?;
             Ok::<_, sqlx::Error>(gone)
         }
         .await;
+        if contexts_too {
+            // Whatever happened, a cached id may name a context that is gone.
+            self.contexts.known.clear();
+        }
         if let Err(err) = pruned {
             tracing::warn!(error = %err, "audit retention could not run");
         }

@@ -3,14 +3,14 @@
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::Conn;
+use crate::audit::context::{RecordFacts, SharedContext};
 use crate::audit::filter::AuditFilter;
 use crate::audit::record::AuditRecord;
 
-/// A record and the columns it is filtered by.
+/// A record's facts and the id of its shared context.
 pub struct AuditRow<'a> {
-    pub time_ms: i64,
-    pub record: &'a AuditRecord,
-    pub json: String,
+    pub facts: &'a RecordFacts,
+    pub context: i64,
 }
 
 /// The id the next record gets (records are numbered by the writer, which is alone in writing).
@@ -21,6 +21,21 @@ pub async fn next_id(conn: &mut Conn) -> Result<i64, sqlx::Error> {
     Ok(used.unwrap_or(0) + 1)
 }
 
+/// The id of `context` (its JSON is `json`), stored now if it is new.
+pub async fn context_id(conn: &mut Conn, context: &SharedContext, json: &str) -> Result<i64, sqlx::Error> {
+    // DO UPDATE rather than DO NOTHING: only then does RETURNING give the existing row's id.
+    sqlx::query_scalar(
+        "INSERT INTO audit_context (app_id, caller_name, operation, context) VALUES (?, ?, ?, ?) \
+         ON CONFLICT (context) DO UPDATE SET context = excluded.context RETURNING id",
+    )
+    .bind(context.caller.app_id.to_string())
+    .bind(context.caller.name.as_deref())
+    .bind(context.operation.as_str())
+    .bind(json)
+    .fetch_one(&mut *conn)
+    .await
+}
+
 /// Inserts a batch in one statement: a statement per record costs a round trip to the
 /// connection's thread each, which was most of what the audit log cost a request.
 pub async fn insert_batch(conn: &mut Conn, rows: Vec<AuditRow<'_>>) -> Result<(), sqlx::Error> {
@@ -28,30 +43,35 @@ pub async fn insert_batch(conn: &mut Conn, rows: Vec<AuditRow<'_>>) -> Result<()
         return Ok(());
     }
     let mut query = QueryBuilder::<Sqlite>::new(
-        "INSERT INTO audit (id, time_ms, vault, key_name, version, caller_object_id, caller_app_id, caller_name, \
-         operation, allowed, status, record) ",
+        "INSERT INTO audit (id, time_ms, vault, key_name, version, caller_object_id, allowed, status, context, \
+         request_id, client_request_id, client_address, path, duration_ms) ",
     );
     query.push_values(rows, |mut values, row| {
-        let r = row.record;
+        let f = row.facts;
         values
-            .push_bind(r.id)
-            .push_bind(row.time_ms)
-            .push_bind(r.vault.clone())
-            .push_bind(r.key.clone())
-            .push_bind(r.version.clone())
-            .push_bind(r.caller.object_id.to_string())
-            .push_bind(r.caller.app_id.to_string())
-            .push_bind(r.caller.name.clone())
-            .push_bind(r.operation.clone())
-            .push_bind(r.decision == "allowed")
-            .push_bind(i64::from(r.status))
-            .push_bind(row.json);
+            .push_bind(f.id)
+            .push_bind(f.time_ms)
+            .push_bind(f.vault.as_deref())
+            .push_bind(f.key.as_deref())
+            .push_bind(f.version.as_deref())
+            .push_bind(f.caller_object_id.to_string())
+            .push_bind(f.allowed)
+            .push_bind(i64::from(f.status))
+            .push_bind(row.context)
+            .push_bind(f.request_id.as_str())
+            .push_bind(f.client_request_id.as_deref())
+            .push_bind(f.client_address.as_deref())
+            .push_bind(f.path.as_str())
+            .push_bind(f.duration_ms);
     });
     // Not kept in the statement cache: each batch size is a different statement, and they would
     // push out the statements requests use.
     query.build().persistent(false).execute(&mut *conn).await?;
     Ok(())
 }
+
+/// Parameters of one record in [`insert_batch`].
+pub const PARAMETERS_PER_RECORD: usize = 14;
 
 /// Deletes records beyond the newest `max_records` and those older than `oldest_ms` (emulator
 /// clock). Returns how many went.
@@ -70,38 +90,57 @@ pub async fn prune(conn: &mut Conn, max_records: u64, oldest_ms: i64) -> Result<
     Ok(by_age.rows_affected() + by_count.rows_affected())
 }
 
+/// Deletes the shared contexts no record names any more. Returns how many went.
+pub async fn prune_contexts(conn: &mut Conn) -> Result<u64, sqlx::Error> {
+    let gone = sqlx::query("DELETE FROM audit_context WHERE id NOT IN (SELECT context FROM audit)")
+        .execute(&mut *conn)
+        .await?;
+    Ok(gone.rows_affected())
+}
+
+/// A record's columns and its context, in the order [`decode`] reads them (a macro, for
+/// `concat!`: the statements stay static and cached).
+macro_rules! record_columns {
+    () => {
+        "a.id, a.time_ms, a.vault, a.key_name, a.version, a.caller_object_id, a.allowed, a.status, a.request_id, \
+         a.client_request_id, a.client_address, a.path, a.duration_ms, c.context"
+    };
+}
+const SELECT_RECORDS: &str =
+    concat!("SELECT ", record_columns!(), " FROM audit a JOIN audit_context c ON c.id = a.context");
+
 fn push_filter(query: &mut QueryBuilder<Sqlite>, filter: &AuditFilter) {
     query.push(" WHERE 1 = 1");
     if let Some(vault) = &filter.vault {
-        query.push(" AND vault = ").push_bind(vault.clone());
+        query.push(" AND a.vault = ").push_bind(vault.clone());
     }
     if let Some(key) = &filter.key {
-        query.push(" AND key_name = ").push_bind(key.clone());
+        query.push(" AND a.key_name = ").push_bind(key.clone());
     }
     if let Some(version) = &filter.version {
-        query.push(" AND version = ").push_bind(version.clone());
+        query.push(" AND a.version = ").push_bind(version.clone());
     }
     if let Some(caller) = &filter.caller {
         query
-            .push(" AND (caller_object_id = ")
+            .push(" AND (a.caller_object_id = ")
             .push_bind(caller.to_ascii_lowercase())
-            .push(" OR caller_app_id = ")
+            .push(" OR c.app_id = ")
             .push_bind(caller.to_ascii_lowercase())
-            .push(" OR caller_name = ")
+            .push(" OR c.caller_name = ")
             .push_bind(caller.clone())
             .push(")");
     }
     if let Some(operation) = &filter.operation {
-        query.push(" AND operation = ").push_bind(operation.clone());
+        query.push(" AND c.operation = ").push_bind(operation.clone());
     }
     if let Some(allowed) = filter.allowed {
-        query.push(" AND allowed = ").push_bind(allowed);
+        query.push(" AND a.allowed = ").push_bind(allowed);
     }
     if let Some(from) = filter.from_ms {
-        query.push(" AND time_ms >= ").push_bind(from);
+        query.push(" AND a.time_ms >= ").push_bind(from);
     }
     if let Some(to) = filter.to_ms {
-        query.push(" AND time_ms <= ").push_bind(to);
+        query.push(" AND a.time_ms <= ").push_bind(to);
     }
 }
 
@@ -112,48 +151,74 @@ pub async fn page(
     before: Option<i64>,
     limit: u32,
 ) -> Result<Vec<AuditRecord>, sqlx::Error> {
-    let mut query = QueryBuilder::new("SELECT record FROM audit");
+    let mut query = QueryBuilder::new(SELECT_RECORDS);
     push_filter(&mut query, filter);
     if let Some(before) = before {
-        query.push(" AND id < ").push_bind(before);
+        query.push(" AND a.id < ").push_bind(before);
     }
-    query.push(" ORDER BY id DESC LIMIT ").push_bind(i64::from(limit));
+    query.push(" ORDER BY a.id DESC LIMIT ").push_bind(i64::from(limit));
     let rows = query.build().fetch_all(&mut *conn).await?;
-    rows.iter().map(|row| decode(row, 0)).collect()
+    rows.iter().map(decode).collect()
 }
 
 /// Successful allowed requests on one key, per (version, caller): how many, and the newest.
 pub async fn uses_by_caller(conn: &mut Conn, vault: &str, key: &str) -> Result<Vec<(i64, AuditRecord)>, sqlx::Error> {
-    let rows = sqlx::query(
-        // The newest record of each group by a join: SQLite refuses an outer aggregate inside a
-        // correlated subquery ("misuse of aggregate function MAX()").
-        "SELECT g.uses, a.record FROM (SELECT COUNT(*) AS uses, MAX(id) AS newest FROM audit \
+    // The newest record of each group by a join: SQLite refuses an outer aggregate inside a
+    // correlated subquery ("misuse of aggregate function MAX()").
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        record_columns!(),
+        ", g.uses FROM (SELECT COUNT(*) AS uses, MAX(id) AS newest FROM audit \
          WHERE vault = ? AND key_name = ? AND allowed = 1 AND status BETWEEN 200 AND 299 \
-         GROUP BY version, caller_object_id) g JOIN audit a ON a.id = g.newest",
-    )
+         GROUP BY version, caller_object_id) g JOIN audit a ON a.id = g.newest \
+         JOIN audit_context c ON c.id = a.context",
+    ))
     .bind(vault)
     .bind(key)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(|row| Ok((row.try_get(0)?, decode(row, 1)?))).collect()
+    rows.iter().map(|row| Ok((row.try_get(RECORD_COLUMN_COUNT)?, decode(row)?))).collect()
 }
 
 /// The newest refused request on one key, per version named.
 pub async fn last_denials(conn: &mut Conn, vault: &str, key: &str) -> Result<Vec<AuditRecord>, sqlx::Error> {
-    let rows = sqlx::query(
-        "SELECT a.record FROM (SELECT MAX(id) AS newest FROM audit \
-         WHERE vault = ? AND key_name = ? AND allowed = 0 GROUP BY version) g JOIN audit a ON a.id = g.newest",
-    )
+    let rows = sqlx::query(concat!(
+        "SELECT ",
+        record_columns!(),
+        " FROM (SELECT MAX(id) AS newest FROM audit \
+         WHERE vault = ? AND key_name = ? AND allowed = 0 GROUP BY version) g JOIN audit a ON a.id = g.newest \
+         JOIN audit_context c ON c.id = a.context",
+    ))
     .bind(vault)
     .bind(key)
     .fetch_all(&mut *conn)
     .await?;
-    rows.iter().map(|row| decode(row, 0)).collect()
+    rows.iter().map(decode).collect()
 }
 
-fn decode(row: &sqlx::sqlite::SqliteRow, column: usize) -> Result<AuditRecord, sqlx::Error> {
-    let json: String = row.try_get(column)?;
-    serde_json::from_str(&json).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+/// How many columns `record_columns!` names.
+const RECORD_COLUMN_COUNT: usize = 14;
+
+fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<AuditRecord, sqlx::Error> {
+    let status: i64 = row.try_get(7)?;
+    let facts = RecordFacts {
+        id: row.try_get(0)?,
+        time_ms: row.try_get(1)?,
+        vault: row.try_get(2)?,
+        key: row.try_get(3)?,
+        version: row.try_get(4)?,
+        caller_object_id: row.try_get::<String, _>(5)?.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        allowed: row.try_get(6)?,
+        status: u16::try_from(status).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
+        request_id: row.try_get(8)?,
+        client_request_id: row.try_get(9)?,
+        client_address: row.try_get(10)?,
+        path: row.try_get(11)?,
+        duration_ms: row.try_get(12)?,
+    };
+    let context: String = row.try_get(13)?;
+    let context: SharedContext = serde_json::from_str(&context).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+    Ok(AuditRecord::assemble(facts, &context))
 }
 
 /// Up to `limit` records matching `filter` with ids above `after`, oldest first (a stream's
@@ -164,75 +229,109 @@ pub async fn after(
     after: i64,
     limit: u32,
 ) -> Result<Vec<AuditRecord>, sqlx::Error> {
-    let mut query = QueryBuilder::new("SELECT record FROM audit");
+    let mut query = QueryBuilder::new(SELECT_RECORDS);
     push_filter(&mut query, filter);
-    query.push(" AND id > ").push_bind(after);
-    query.push(" ORDER BY id LIMIT ").push_bind(i64::from(limit));
+    query.push(" AND a.id > ").push_bind(after);
+    query.push(" ORDER BY a.id LIMIT ").push_bind(i64::from(limit));
     let rows = query.build().fetch_all(&mut *conn).await?;
-    rows.iter().map(|row| decode(row, 0)).collect()
+    rows.iter().map(decode).collect()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::record::{Caller, RuleView};
+    use crate::audit::context::SharedCaller;
+    use crate::audit::record::RuleView;
     use uuid::Uuid;
 
-    fn record(id: i64, vault: &str, key: &str, version: &str, caller: u128, allowed: bool) -> AuditRecord {
-        AuditRecord {
+    fn parts(
+        id: i64,
+        vault: &str,
+        key: &str,
+        version: &str,
+        caller: u128,
+        allowed: bool,
+    ) -> (RecordFacts, SharedContext) {
+        let facts = RecordFacts {
             id,
-            time: String::new(),
-            wall_time: String::new(),
-            plane: "vault".into(),
+            time_ms: 0,
             vault: Some(vault.into()),
-            resource_id: String::new(),
-            operation: if allowed { "UnwrapKey" } else { "GetKey" }.into(),
             key: Some(key.into()),
             version: Some(version.into()),
-            caller: Caller {
-                object_id: Uuid::from_u128(caller),
+            caller_object_id: Uuid::from_u128(caller),
+            allowed,
+            status: if allowed { 200 } else { 403 },
+            request_id: format!("request-{id}"),
+            client_request_id: None,
+            client_address: Some("127.0.0.1:50000".into()),
+            path: format!("/keys/{key}/{version}"),
+            duration_ms: 1.5,
+        };
+        let context = SharedContext {
+            plane: "vault".into(),
+            resource_id: String::new(),
+            operation: if allowed { "UnwrapKey" } else { "GetKey" }.into(),
+            caller: SharedCaller {
                 app_id: Uuid::from_u128(caller + 100),
                 tenant_id: Uuid::nil(),
                 name: Some(format!("Caller{caller}")),
                 token_kind: "unknown".into(),
             },
-            decision: if allowed { "allowed" } else { "denied" }.into(),
             rule: RuleView::default(),
             reason: String::new(),
-            status: if allowed { 200 } else { 403 },
-            request_id: String::new(),
-            client_request_id: None,
-            client_address: None,
-            user_agent: None,
+            user_agent: Some("test".into()),
             method: "POST".into(),
             host: None,
-            path: String::new(),
-            duration_ms: 0.0,
-        }
+            clock_offset_ms: 3_000,
+        };
+        (facts, context)
     }
 
+    /// Records inserted through the store, and as they were made.
     async fn filled() -> (crate::store::Pool, Vec<(i64, AuditRecord)>) {
         let pool = crate::store::open(None).await.unwrap();
         let mut conn = pool.acquire().await.unwrap();
         let first_id = next_id(&mut conn).await.unwrap();
-        let all: Vec<(i64, AuditRecord)> = (0..40i64)
+        let made: Vec<(RecordFacts, SharedContext)> = (0..40i64)
             .map(|n| {
                 let vault = if n % 2 == 0 { "cmk" } else { "other" };
                 let version = if n % 3 == 0 { "v1" } else { "v2" };
                 let caller = u128::from(n.unsigned_abs() % 4);
-                (1_000 * n, record(first_id + n, vault, "k", version, caller, n % 5 != 0))
+                let (mut facts, context) = parts(first_id + n, vault, "k", version, caller, n % 5 != 0);
+                facts.time_ms = 1_000 * n;
+                (facts, context)
             })
             .collect();
         // In batches of different sizes, as the writer sends them.
-        for batch in all.chunks(16) {
-            let rows = batch
-                .iter()
-                .map(|(time_ms, r)| AuditRow { time_ms: *time_ms, record: r, json: serde_json::to_string(r).unwrap() })
-                .collect();
+        for batch in made.chunks(16) {
+            let mut rows = Vec::new();
+            for (facts, context) in batch {
+                let json = serde_json::to_string(context).unwrap();
+                let context = context_id(&mut conn, context, &json).await.unwrap();
+                rows.push(AuditRow { facts, context });
+            }
             insert_batch(&mut conn, rows).await.unwrap();
         }
         drop(conn);
+        let all =
+            made.into_iter().map(|(facts, context)| (facts.time_ms, AuditRecord::assemble(facts, &context))).collect();
         (pool, all)
+    }
+
+    #[tokio::test]
+    async fn records_read_back_as_they_were_made_and_contexts_are_stored_once() {
+        let (pool, all) = filled().await;
+        let mut conn = pool.acquire().await.unwrap();
+        let mut read = page(&mut conn, &AuditFilter::default(), None, 1000).await.unwrap();
+        read.reverse();
+        assert_eq!(read, all.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>());
+        assert_eq!(read[0].wall_time, "1969-12-31T23:59:57.000Z", "the wall clock is the time less the offset");
+        let contexts: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_context").fetch_one(&mut *conn).await.unwrap();
+        assert_eq!(contexts, 8, "4 callers x allowed or not");
+        // Once no record names a context, it goes.
+        prune(&mut conn, 1, i64::MAX).await.unwrap();
+        assert_eq!(prune_contexts(&mut conn).await.unwrap(), 8);
     }
 
     #[tokio::test]
@@ -297,5 +396,58 @@ mod tests {
             .map(|(_, r)| r.id)
             .max();
         assert_eq!(denials.iter().find(|r| r.version.as_deref() == Some("v1")).map(|r| r.id), newest_denied_v1);
+    }
+
+    /// Migration 0015 turns records of the earlier shape (the whole JSON record in a column)
+    /// into rows and shared contexts that read back as the same records, and ids go on from the
+    /// old table's sequence.
+    #[tokio::test]
+    async fn records_written_before_contexts_were_shared_read_back_unchanged() {
+        use sqlx::Connection;
+        let mut conn = Conn::connect("sqlite::memory:").await.unwrap();
+        let (before, after): (Vec<_>, Vec<_>) = crate::store::MIGRATOR.iter().partition(|m| m.version < 15);
+        for migration in before {
+            sqlx::raw_sql(migration.sql.clone()).execute(&mut conn).await.unwrap();
+        }
+        let mut old = Vec::new();
+        for (id, caller, allowed) in [(3, 1, true), (4, 2, false), (5, 1, true)] {
+            let (mut facts, context) = parts(id, "cmk", "k", "v1", caller, allowed);
+            facts.time_ms = 1_700_000_000_000 + id;
+            let record = AuditRecord::assemble(facts, &context);
+            sqlx::query(
+                "INSERT INTO audit (id, time_ms, vault, key_name, version, caller_object_id, caller_app_id, \
+                 caller_name, operation, allowed, status, record) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(1_700_000_000_000 + id)
+            .bind("cmk")
+            .bind("k")
+            .bind("v1")
+            .bind(record.caller.object_id.to_string())
+            .bind(record.caller.app_id.to_string())
+            .bind(record.caller.name.clone())
+            .bind(record.operation.clone())
+            .bind(allowed)
+            .bind(i64::from(record.status))
+            .bind(serde_json::to_string(&record).unwrap())
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            old.push(record);
+        }
+        // Retention had deleted newer records than these.
+        sqlx::query("UPDATE sqlite_sequence SET seq = 50 WHERE name = 'audit'").execute(&mut conn).await.unwrap();
+        for migration in after {
+            sqlx::raw_sql(migration.sql.clone()).execute(&mut conn).await.unwrap();
+        }
+        let mut read = page(&mut conn, &AuditFilter::default(), None, 10).await.unwrap();
+        read.reverse();
+        assert_eq!(read, old);
+        let contexts: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_context").fetch_one(&mut conn).await.unwrap();
+        assert_eq!(contexts, 2, "two callers");
+        let caller2 = AuditFilter { caller: Some("caller2".into()), ..AuditFilter::default() };
+        assert_eq!(page(&mut conn, &caller2, None, 10).await.unwrap().len(), 1);
+        assert_eq!(next_id(&mut conn).await.unwrap(), 51);
     }
 }

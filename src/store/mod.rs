@@ -21,7 +21,7 @@ use sqlx::{SqliteConnection, SqlitePool};
 
 pub type Pool = SqlitePool;
 
-static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+pub(crate) static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// The database file in a data directory.
 pub const DB_FILE: &str = "keyvault.sqlite3";

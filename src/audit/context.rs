@@ -1,0 +1,363 @@
+//! A record in two parts, as the store keeps it: the [`RecordFacts`] that differ per request
+//! (time, key, version, caller, status, request ids, path), stored as the row's columns, and the
+//! [`SharedContext`] that many requests share (plane, resource, operation, the caller's app and
+//! name, the rule and reason, user agent, method, host, clock offset), stored once in
+//! `audit_context` and named by id. The writer caches context ids by [`ContextSource`], which is
+//! cheap to hash, so a request whose context was seen before costs no formatting at all.
+
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use super::record::{
+    AuditRecord, Caller, PendingAudit, RuleView, Subject, format_ms, management_rule, vault_in_scope, vault_rule,
+};
+use crate::auth::Principal;
+use crate::auth::identity::{IdentityDirectory, IdentityKind};
+
+/// What a record shares with others: the JSON of `audit_context.context` (migration 0015 builds
+/// it from older records in this shape).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SharedContext {
+    pub plane: String,
+    pub resource_id: String,
+    pub operation: String,
+    pub caller: SharedCaller,
+    pub rule: RuleView,
+    pub reason: String,
+    pub user_agent: Option<String>,
+    pub method: String,
+    pub host: Option<String>,
+    /// The emulator clock minus the wall clock: the wall time is not stored per record.
+    pub clock_offset_ms: i64,
+}
+
+/// The caller as its identity is known, apart from the object id (a column, for the usage index).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SharedCaller {
+    pub app_id: Uuid,
+    pub tenant_id: Uuid,
+    pub name: Option<String>,
+    pub token_kind: String,
+}
+
+/// What differs per request: the row's own columns.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RecordFacts {
+    pub id: i64,
+    /// Unix milliseconds on the emulator clock.
+    pub time_ms: i64,
+    pub vault: Option<String>,
+    pub key: Option<String>,
+    pub version: Option<String>,
+    pub caller_object_id: Uuid,
+    pub allowed: bool,
+    pub status: u16,
+    pub request_id: String,
+    pub client_request_id: Option<String>,
+    pub client_address: Option<String>,
+    /// Path and query.
+    pub path: String,
+    pub duration_ms: f64,
+}
+
+/// What a [`SharedContext`] is made from. Two equal sources make equal contexts as long as the
+/// identity directory is the same (the writer clears its cache when it changes): a vault is
+/// compared by its `Arc`, which a change to the vault replaces.
+#[derive(Debug)]
+pub struct ContextSource {
+    principal: Principal,
+    /// Without the key and version, which are facts.
+    subject: Subject,
+    user_agent: Option<String>,
+    method: String,
+    host: Option<String>,
+    clock_offset_ms: i64,
+}
+
+impl PendingAudit {
+    /// The record split into its per-request facts and what its shared context is made from.
+    #[must_use]
+    pub fn into_parts(self, id: i64) -> (RecordFacts, ContextSource) {
+        let exchange = self.exchange;
+        let path = match &exchange.query {
+            Some(query) => format!("{}?{query}", exchange.path),
+            None => exchange.path,
+        };
+        let (subject, vault, key, version, allowed) = match self.subject {
+            Subject::Vault { vault, operation, key, version, decision } => {
+                let name = vault.name.to_string();
+                let allowed = decision.allowed();
+                let subject = Subject::Vault { vault, operation, key: None, version: None, decision };
+                (subject, Some(name), key, version.or(exchange.resolved_version), allowed)
+            }
+            Subject::Management { operation, scope, action, decision } => {
+                let vault = vault_in_scope(&scope);
+                let allowed = !matches!(decision, super::ManagementDecision::Denied);
+                (Subject::Management { operation, scope, action, decision }, vault, None, None, allowed)
+            }
+        };
+        let facts = RecordFacts {
+            id,
+            time_ms: self.emulator_ms,
+            vault,
+            key,
+            version,
+            caller_object_id: self.principal.object_id,
+            allowed,
+            status: exchange.status,
+            request_id: exchange.request_id,
+            client_request_id: exchange.client_request_id,
+            client_address: exchange.client_address.map(|a| a.to_string()),
+            path,
+            duration_ms: exchange.duration_ms,
+        };
+        let source = ContextSource {
+            principal: self.principal,
+            subject,
+            user_agent: exchange.user_agent,
+            method: exchange.method,
+            host: exchange.host,
+            clock_offset_ms: self.emulator_ms.saturating_sub(self.wall_ms),
+        };
+        (facts, source)
+    }
+}
+
+impl ContextSource {
+    /// The context, with the caller looked up in `directory`.
+    #[must_use]
+    pub fn shared(&self, directory: &IdentityDirectory) -> SharedContext {
+        let identity = directory.all().iter().find(|i| i.object_id == self.principal.object_id);
+        let caller = SharedCaller {
+            app_id: self.principal.app_id,
+            tenant_id: self.principal.tenant_id,
+            name: identity.map(|i| i.name.clone()),
+            token_kind: match identity.map(|i| &i.kind) {
+                Some(IdentityKind::SystemAssigned { .. }) => "systemAssignedManagedIdentity",
+                Some(IdentityKind::UserAssigned) => "userAssignedManagedIdentity",
+                Some(IdentityKind::ServicePrincipal { .. }) => "servicePrincipal",
+                None => "unknown",
+            }
+            .to_owned(),
+        };
+        let (plane, resource_id, operation, rule, reason) = match &self.subject {
+            Subject::Vault { vault, operation, decision, .. } => (
+                if vault.is_managed_hsm() { "managedHsm" } else { "vault" },
+                vault.resource_id(),
+                format!("{operation:?}"),
+                vault_rule(vault, *operation, decision),
+                decision.reason(vault, *operation),
+            ),
+            Subject::Management { operation, scope, action, decision } => {
+                let (rule, reason) = management_rule(*action, decision);
+                ("management", scope.clone(), format!("{operation:?}"), rule, reason)
+            }
+        };
+        SharedContext {
+            plane: plane.to_owned(),
+            resource_id,
+            operation,
+            caller,
+            rule,
+            reason,
+            user_agent: self.user_agent.clone(),
+            method: self.method.clone(),
+            host: self.host.clone(),
+            clock_offset_ms: self.clock_offset_ms,
+        }
+    }
+}
+
+impl Hash for ContextSource {
+    // Hashes a part of what `eq` compares, which is enough to spread the entries.
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.principal.object_id.hash(state);
+        self.user_agent.hash(state);
+        self.clock_offset_ms.hash(state);
+        match &self.subject {
+            Subject::Vault { vault, operation, .. } => {
+                Arc::as_ptr(vault).hash(state);
+                operation.hash(state);
+            }
+            Subject::Management { operation, scope, .. } => {
+                operation.hash(state);
+                scope.hash(state);
+            }
+        }
+    }
+}
+
+impl PartialEq for ContextSource {
+    fn eq(&self, other: &Self) -> bool {
+        let same_subject = match (&self.subject, &other.subject) {
+            (
+                Subject::Vault { vault, operation, decision, .. },
+                Subject::Vault { vault: other_vault, operation: other_operation, decision: other_decision, .. },
+            ) => Arc::ptr_eq(vault, other_vault) && operation == other_operation && decision == other_decision,
+            (
+                Subject::Management { operation, scope, action, decision },
+                Subject::Management {
+                    operation: other_operation,
+                    scope: other_scope,
+                    action: other_action,
+                    decision: other_decision,
+                },
+            ) => {
+                operation == other_operation
+                    && scope == other_scope
+                    && action == other_action
+                    && decision == other_decision
+            }
+            _ => false,
+        };
+        same_subject
+            && self.principal == other.principal
+            && self.user_agent == other.user_agent
+            && self.method == other.method
+            && self.host == other.host
+            && self.clock_offset_ms == other.clock_offset_ms
+    }
+}
+
+impl Eq for ContextSource {}
+
+impl AuditRecord {
+    /// The record as served, from its two stored parts.
+    #[must_use]
+    pub fn assemble(facts: RecordFacts, context: &SharedContext) -> Self {
+        Self {
+            id: facts.id,
+            time: format_ms(facts.time_ms),
+            wall_time: format_ms(facts.time_ms.saturating_sub(context.clock_offset_ms)),
+            plane: context.plane.clone(),
+            vault: facts.vault,
+            resource_id: context.resource_id.clone(),
+            operation: context.operation.clone(),
+            key: facts.key,
+            version: facts.version,
+            caller: Caller {
+                object_id: facts.caller_object_id,
+                app_id: context.caller.app_id,
+                tenant_id: context.caller.tenant_id,
+                name: context.caller.name.clone(),
+                token_kind: context.caller.token_kind.clone(),
+            },
+            decision: if facts.allowed { "allowed" } else { "denied" }.to_owned(),
+            rule: context.rule.clone(),
+            reason: context.reason.clone(),
+            status: facts.status,
+            request_id: facts.request_id,
+            client_request_id: facts.client_request_id,
+            client_address: facts.client_address,
+            user_agent: context.user_agent.clone(),
+            method: context.method.clone(),
+            host: context.host.clone(),
+            path: facts.path,
+            duration_ms: facts.duration_ms,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::decision::{Target, decide};
+    use crate::auth::policy::{AccessPolicy, Permissions};
+    use crate::auth::table::Operation;
+    use crate::vaults::{Vault, VaultName, VaultSettings};
+    use std::hash::BuildHasher;
+
+    fn principal(object_id: u128) -> Principal {
+        Principal {
+            tenant_id: Uuid::from_u128(1),
+            object_id: Uuid::from_u128(object_id),
+            app_id: Uuid::from_u128(object_id + 100),
+            issuer: "iss".into(),
+        }
+    }
+
+    fn vault() -> Arc<Vault> {
+        let mut vault = Vault::new(&VaultSettings::new(VaultName::parse("cmk").unwrap()), Uuid::from_u128(1));
+        vault.access_policies.push(AccessPolicy {
+            tenant_id: Uuid::from_u128(1),
+            object_id: Uuid::from_u128(2),
+            application_id: None,
+            permissions: Permissions { keys: vec!["get".into(), "unwrapKey".into()] },
+        });
+        Arc::new(vault)
+    }
+
+    fn pending(vault: &Arc<Vault>, caller: u128, version: &str, status: u16) -> PendingAudit {
+        let principal = principal(caller);
+        let target = Target { key: Some("k"), version: Some(version) };
+        PendingAudit {
+            emulator_ms: 1_700_000_060_000,
+            wall_ms: 1_700_000_000_000,
+            subject: Subject::Vault {
+                vault: vault.clone(),
+                operation: Operation::UnwrapKey,
+                key: Some("k".into()),
+                version: Some(version.into()),
+                decision: decide(vault, &principal, Operation::UnwrapKey, target),
+            },
+            principal,
+            exchange: super::super::Exchange {
+                request_id: format!("r-{caller}-{version}"),
+                user_agent: Some("azsdk-python-keyvault-keys/4.10.0".into()),
+                method: "POST".into(),
+                host: Some("cmk.vault.localhost:8443".into()),
+                path: format!("/keys/k/{version}/unwrapkey"),
+                query: Some("api-version=7.6".into()),
+                status,
+                ..super::super::Exchange::default()
+            },
+        }
+    }
+
+    #[test]
+    fn requests_differing_only_in_their_facts_share_a_context() {
+        let vault = vault();
+        let directory = IdentityDirectory::with_defaults(Uuid::from_u128(1));
+        let (first_facts, first) = pending(&vault, 2, "v1", 200).into_parts(1);
+        let (second_facts, second) = pending(&vault, 2, "v2", 404).into_parts(2);
+        assert!(first == second);
+        let state = std::collections::hash_map::RandomState::new();
+        assert_eq!(state.hash_one(&first), state.hash_one(&second));
+        assert_eq!(first.shared(&directory), second.shared(&directory));
+        assert_eq!((first_facts.version.as_deref(), second_facts.status), (Some("v1"), 404));
+        assert_eq!(first_facts.path, "/keys/k/v1/unwrapkey?api-version=7.6");
+
+        // A refused caller, another vault state (same content, new Arc), another clock offset.
+        let (_, refused) = pending(&vault, 3, "v1", 403).into_parts(3);
+        assert!(first != refused);
+        let (_, other_vault) = pending(&Arc::new((*vault).clone()), 2, "v1", 200).into_parts(4);
+        assert!(first != other_vault);
+        let mut later = pending(&vault, 2, "v1", 200);
+        later.emulator_ms += 1000;
+        assert!(first != later.into_parts(5).1);
+    }
+
+    #[test]
+    fn a_record_assembled_from_its_parts_has_every_field() {
+        let vault = vault();
+        let directory = IdentityDirectory::with_defaults(Uuid::from_u128(1));
+        let record = pending(&vault, 2, "v1", 200).into_record(9, &directory);
+        assert_eq!((record.id, record.plane.as_str(), record.vault.as_deref()), (9, "vault", Some("cmk")));
+        assert_eq!(
+            (record.time.as_str(), record.wall_time.as_str()),
+            ("2023-11-14T22:14:20.000Z", "2023-11-14T22:13:20.000Z")
+        );
+        assert_eq!((record.decision.as_str(), record.rule.kind.as_str()), ("allowed", "accessPolicy"));
+        assert_eq!(record.rule.access_policy.as_ref().unwrap().permissions, ["get", "unwrapKey"]);
+        assert_eq!(record.caller.app_id, Uuid::from_u128(102));
+        assert_eq!(record.user_agent.as_deref(), Some("azsdk-python-keyvault-keys/4.10.0"));
+        assert_eq!(record.resource_id, vault.resource_id());
+        let refused = pending(&vault, 3, "v1", 403).into_record(10, &directory);
+        assert_eq!((refused.decision.as_str(), refused.rule.kind.as_str(), refused.status), ("denied", "none", 403));
+    }
+}
