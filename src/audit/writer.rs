@@ -281,7 +281,7 @@ impl Writer {
     async fn prune(&mut self) {
         // Contexts outlive their last record until this runs; it reads every record's context,
         // so only every so often (and at start).
-        let contexts_too = self.prunes % PRUNE_CONTEXTS_EVERY == 0;
+        let contexts_too = self.prunes.is_multiple_of(PRUNE_CONTEXTS_EVERY);
         self.prunes += 1;
         let (now_ms, _) = super::now_ms(&self.clock);
         let oldest = now_ms.saturating_sub(self.settings.max_age_seconds.saturating_mul(1000));
