@@ -8,6 +8,10 @@
 //! Every authenticated identity of the tenant may read the directory; on Azure an application
 //! also needs a Graph permission such as `Application.Read.All`. Errors are Graph's own body,
 //! `{"error":{"code","message","innerError"}}`.
+//!
+//! Audit: each route names its [`GraphOperation`]; an authenticated request becomes one audit
+//! record (plane `graph`, rule `anyCaller`) with the status it got. A request refused by
+//! `authenticate` (401) reaches no decision and is not recorded, as on the other planes.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -15,7 +19,7 @@ use axum::extract::{Path, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{MethodRouter, get, post};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use uuid::Uuid;
@@ -23,16 +27,49 @@ use uuid::Uuid;
 use super::AppState;
 use super::extract::Origin;
 use super::routes::Routes;
+use crate::audit::{AuditLog, Exchange, PendingAudit, Subject};
 use crate::auth::Principal;
+use crate::auth::table::GraphOperation;
 use crate::management::graph_directory::{self, DirectoryError, ServicePrincipal, ServicePrincipalQuery};
 
 pub fn router(state: AppState) -> Routes {
     Routes::new()
-        .route("/v1.0/me", get(get_signed_in_user))
-        .route("/v1.0/servicePrincipals", get(list_service_principals))
-        .route("/v1.0/servicePrincipals/{id}", get(get_service_principal))
-        .route("/v1.0/directoryObjects/getByIds", post(get_by_ids))
+        .route("/v1.0/me", endpoint(get(get_signed_in_user), GraphOperation::GetSignedInUser))
+        .route("/v1.0/servicePrincipals", endpoint(get(list_service_principals), GraphOperation::ListServicePrincipals))
+        .route(
+            "/v1.0/servicePrincipals/{id}",
+            endpoint(get(get_service_principal), GraphOperation::GetServicePrincipal),
+        )
+        .route("/v1.0/directoryObjects/getByIds", endpoint(post(get_by_ids), GraphOperation::GetDirectoryObjectsByIds))
         .map_router(|router| router.layer(middleware::from_fn_with_state(state, authenticate)))
+}
+
+/// A Graph endpoint: its authenticated requests are audited as `operation`.
+fn endpoint(method: MethodRouter<AppState>, operation: GraphOperation) -> MethodRouter<AppState> {
+    method.route_layer(middleware::from_fn(move |req: Request, next: Next| audited(operation, req, next)))
+}
+
+/// Runs the handler and leaves the request's audit record on the response, for `observe` to
+/// complete and submit. Built only when `authenticate` passed the audit log along, that is
+/// when the log is on.
+async fn audited(operation: GraphOperation, req: Request, next: Next) -> Response {
+    let pending = req.extensions().get::<std::sync::Arc<AuditLog>>().zip(req.extensions().get::<Principal>()).map(
+        |(audit, principal)| {
+            let (emulator_ms, wall_ms) = audit.now_ms();
+            PendingAudit {
+                emulator_ms,
+                wall_ms,
+                principal: principal.clone(),
+                subject: Subject::Graph { operation, path: req.uri().path().to_owned() },
+                exchange: Exchange::default(),
+            }
+        },
+    );
+    let mut response = next.run(req).await;
+    if let Some(pending) = pending {
+        response.extensions_mut().insert(pending);
+    }
+    response
 }
 
 /// Everything the Graph subset answers besides success, each with Graph's status and code.
@@ -121,6 +158,9 @@ async fn authenticate(State(state): State<AppState>, Origin(origin): Origin, mut
         Err(err) => return GraphError::InvalidToken(err.to_string()).into_response(),
     };
     req.extensions_mut().insert(principal);
+    if state.audit.enabled() {
+        req.extensions_mut().insert(state.audit.clone());
+    }
     next.run(req).await
 }
 

@@ -25,6 +25,8 @@ pub mod routes;
 pub mod state;
 
 #[cfg(test)]
+mod graph_tests;
+#[cfg(test)]
 mod router_tests;
 #[cfg(test)]
 pub(crate) mod test_app;

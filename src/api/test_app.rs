@@ -41,6 +41,11 @@ fn issuer() -> TokenIssuer {
 }
 
 pub async fn state() -> AppState {
+    state_with_audit(crate::audit::AuditSettings::default()).await
+}
+
+/// [`state`] with the audit log kept as `audit` says (`enabled: false` is `--no-audit-log`).
+pub async fn state_with_audit(audit: crate::audit::AuditSettings) -> AppState {
     let pool = crate::store::open(None).await.unwrap();
     let clock = Clock::new();
     let mut directory = IdentityDirectory::with_defaults(tenant());
@@ -51,8 +56,7 @@ pub async fn state() -> AppState {
     let policies = crate::provision::default_policies(&identities.current(), tenant());
     vaults.ensure(&VaultName::parse(DEFAULT_VAULT).unwrap(), None, tenant(), &policies).await.unwrap();
     let master = Arc::new(MasterKey::from_bytes(&MasterKey::generate_bytes().unwrap()).unwrap());
-    let audit =
-        crate::audit::AuditLog::start(Default::default(), pool.clone(), clock.clone(), identities.clone()).unwrap();
+    let audit = crate::audit::AuditLog::start(audit, pool.clone(), clock.clone(), identities.clone()).unwrap();
     let keys = KeyService::new(pool, clock.clone(), master, RsaKeyPool::new(Default::default()), versions);
     let facts = RuntimeFacts {
         owners: Vec::new(),

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::record::{
-    AuditRecord, Caller, PendingAudit, RuleView, Subject, format_ms, management_rule, vault_in_scope, vault_rule,
+    AuditRecord, Caller, PendingAudit, RuleView, Subject, format_ms, graph_rule, management_rule, vault_in_scope,
+    vault_rule,
 };
 use crate::auth::Principal;
 use crate::auth::identity::{IdentityDirectory, IdentityKind};
@@ -100,6 +101,8 @@ impl PendingAudit {
                 let allowed = !matches!(decision, super::ManagementDecision::Denied);
                 (Subject::Management { operation, scope, action, decision }, vault, None, None, allowed)
             }
+            // Every Graph request that reaches its route passed authentication and is allowed.
+            subject @ Subject::Graph { .. } => (subject, None, None, None, true),
         };
         let facts = RecordFacts {
             id,
@@ -157,6 +160,10 @@ impl ContextSource {
                 let (rule, reason) = management_rule(*action, decision);
                 ("management", scope.clone(), format!("{operation:?}"), rule, reason)
             }
+            Subject::Graph { operation, path } => {
+                let (rule, reason) = graph_rule();
+                ("graph", path.clone(), format!("{operation:?}"), rule, reason)
+            }
         };
         SharedContext {
             plane: plane.to_owned(),
@@ -188,6 +195,10 @@ impl Hash for ContextSource {
                 operation.hash(state);
                 scope.hash(state);
             }
+            Subject::Graph { operation, path } => {
+                operation.hash(state);
+                path.hash(state);
+            }
         }
     }
 }
@@ -212,6 +223,9 @@ impl PartialEq for ContextSource {
                     && scope == other_scope
                     && action == other_action
                     && decision == other_decision
+            }
+            (Subject::Graph { operation, path }, Subject::Graph { operation: other_operation, path: other_path }) => {
+                operation == other_operation && path == other_path
             }
             _ => false,
         };

@@ -4,6 +4,12 @@
 //!
 //! [`FIELDS`] and [`PROPERTIES`] are the documented fields this writes; [`NOT_FILLED`] the
 //! documented ones it cannot fill, and why. The README lists both.
+//!
+//! Graph records (plane `graph`) are not written: Key Vault's `AuditEvent` log never holds
+//! Microsoft Graph calls, which Entra logs in a category of its own
+//! (`MicrosoftGraphActivityLogs`), so a parser of `AuditEvent` lines would meet a resource and
+//! operations Azure never writes there. They stay in the audit log itself. Management records
+//! are written, as Key Vault logs `VaultGet`, `VaultPut` and the like.
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
@@ -90,6 +96,12 @@ pub fn operation_name(operation: &str) -> &str {
     }
 }
 
+/// Whether `record` has an `AuditEvent` line: everything but Graph's (see the module comment).
+#[must_use]
+pub fn in_audit_event_log(record: &AuditRecord) -> bool {
+    record.plane != "graph"
+}
+
 /// The HTTP reason phrase Key Vault puts in `resultSignature`.
 fn result_signature(status: u16) -> String {
     axum::http::StatusCode::from_u16(status)
@@ -165,9 +177,11 @@ impl DiagnosticsFile {
         Ok(Self { out: BufWriter::new(file) })
     }
 
-    /// Appends one line per record and flushes, so a reader sees whole batches.
-    pub fn append<'a>(&mut self, mut records: impl Iterator<Item = &'a AuditRecord>) {
+    /// Appends one line per record that has one ([`in_audit_event_log`]) and flushes, so a
+    /// reader sees whole batches.
+    pub fn append<'a>(&mut self, records: impl Iterator<Item = &'a AuditRecord>) {
         let written = records
+            .filter(|record| in_audit_event_log(record))
             .try_for_each(|record| {
                 serde_json::to_writer(&mut self.out, &event(record)).map_err(std::io::Error::from)?;
                 self.out.write_all(b"\n")

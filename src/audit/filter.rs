@@ -2,7 +2,7 @@
 //! applied in SQL by `store::audit` for the list and by [`AuditFilter::matches`] for the stream.
 
 use super::record::AuditRecord;
-use crate::auth::table::{MANAGEMENT_TABLE, TABLE};
+use crate::auth::table::{GRAPH_OPERATIONS, MANAGEMENT_TABLE, TABLE};
 
 /// Records per page unless `maxResults` says otherwise, and the most it may say.
 pub const DEFAULT_PAGE_SIZE: u32 = 100;
@@ -129,10 +129,13 @@ impl AuditFilter {
     }
 }
 
-/// An operation name from either authorization table, as the records spell it.
+/// An operation name of a vault, management or Graph operation, as the records spell it.
 fn parse_operation(value: &str) -> Result<String, String> {
-    let names =
-        TABLE.iter().map(|(op, ..)| format!("{op:?}")).chain(MANAGEMENT_TABLE.iter().map(|(op, _)| format!("{op:?}")));
+    let names = TABLE
+        .iter()
+        .map(|(op, ..)| format!("{op:?}"))
+        .chain(MANAGEMENT_TABLE.iter().map(|(op, _)| format!("{op:?}")))
+        .chain(GRAPH_OPERATIONS.iter().map(|op| format!("{op:?}")));
     let names: Vec<String> = names.collect();
     names
         .iter()
@@ -174,6 +177,8 @@ mod tests {
         assert_eq!(page, Page { max_results: 5, before: None });
         let (filter, _) = AuditFilter::parse(&pairs("to=2026-12-07T10:00:00.5Z"), true).unwrap();
         assert_eq!(filter.to_ms, Some(1_796_637_600_500));
+        let (filter, _) = AuditFilter::parse(&pairs("operation=listserviceprincipals"), true).unwrap();
+        assert_eq!(filter.operation.as_deref(), Some("ListServicePrincipals"), "Graph operations too");
         for bad in [
             "vault=",
             "decision=maybe",

@@ -12,7 +12,7 @@ use crate::auth::Principal;
 use crate::auth::decision::{Decision, Rule};
 use crate::auth::identity::IdentityDirectory;
 use crate::auth::rbac::{AssignmentScope, BUILT_IN_ROLES, ScopedRole};
-use crate::auth::table::{ManagementOperation, Operation};
+use crate::auth::table::{GraphOperation, ManagementOperation, Operation};
 use crate::vaults::Vault;
 
 /// A request that reached authorization, as the request path leaves it: cheap to build (no
@@ -47,6 +47,13 @@ pub enum Subject {
         /// caller).
         action: Option<&'static str>,
         decision: ManagementDecision,
+    },
+    /// A Microsoft Graph request that passed authentication: every identity of the tenant may
+    /// read the directory, so it is allowed by rule `anyCaller`.
+    Graph {
+        operation: GraphOperation,
+        /// The request path, the record's `resourceId`.
+        path: String,
     },
 }
 
@@ -87,13 +94,15 @@ pub struct AuditRecord {
     /// The emulator clock (RFC 3339, milliseconds), which `/_emulator/clock` moves.
     pub time: String,
     pub wall_time: String,
-    /// `vault`, `managedHsm` or `management`.
+    /// `vault`, `managedHsm`, `management` or `graph`.
     pub plane: String,
     /// The vault or managed HSM; on the management plane, the one the path names, if any.
     pub vault: Option<String>,
-    /// The Azure Resource Manager id of the vault, or on the management plane the path's scope.
+    /// The Azure Resource Manager id of the vault, on the management plane the path's scope, on
+    /// Graph the request path.
     pub resource_id: String,
-    /// The operation's name in the authorization table, such as `UnwrapKey` or `WriteVault`.
+    /// The operation's name in the authorization table, such as `UnwrapKey`, `WriteVault` or
+    /// `ListServicePrincipals`.
     pub operation: String,
     pub key: Option<String>,
     /// The version the request named, or the current one the service used when it named none.
@@ -266,6 +275,13 @@ pub(super) fn management_rule(action: Option<&'static str>, decision: &Managemen
         }
     };
     (view, reason)
+}
+
+/// The rule and reason of every Graph request that passed authentication: any identity of the
+/// tenant may read the directory.
+pub(super) fn graph_rule() -> (RuleView, String) {
+    let rule = RuleView { kind: "anyCaller".into(), ..RuleView::default() };
+    (rule, crate::messages::graph::AUDIT_ANY_TENANT_IDENTITY.to_owned())
 }
 
 /// The vault an ARM path names (`.../providers/Microsoft.KeyVault/vaults/{name}/...`).

@@ -1,7 +1,8 @@
 //! Every data-plane operation with the access-policy permission and the RBAC data action it
 //! needs on a vault (contract §5 table) and the local-RBAC data action it needs on a Managed
 //! HSM, and every management-plane operation with the Resource Manager action it needs.
-//! Authorization reads these tables and nothing else.
+//! Authorization reads these tables and nothing else. The Microsoft Graph subset's operations
+//! are listed too (for the audit log), though they need nothing beyond a Graph token.
 
 /// A vault operation, named after its REST operation.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -266,6 +267,29 @@ impl ManagementOperation {
     }
 }
 
+/// An operation of the Microsoft Graph subset (`api/graph.rs`), named after Graph's own
+/// operation. Every authenticated identity of the tenant may call each one, so there is no
+/// access column: the audit log names the operation and records the rule `anyCaller`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum GraphOperation {
+    /// `GET /v1.0/me`.
+    GetSignedInUser,
+    /// `GET /v1.0/servicePrincipals`.
+    ListServicePrincipals,
+    /// `GET /v1.0/servicePrincipals/{id}`.
+    GetServicePrincipal,
+    /// `POST /v1.0/directoryObjects/getByIds`.
+    GetDirectoryObjectsByIds,
+}
+
+/// Every Graph operation, for the audit log's `operation` filter.
+pub const GRAPH_OPERATIONS: &[GraphOperation] = &[
+    GraphOperation::GetSignedInUser,
+    GraphOperation::ListServicePrincipals,
+    GraphOperation::GetServicePrincipal,
+    GraphOperation::GetDirectoryObjectsByIds,
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -281,6 +305,21 @@ mod tests {
             ManagementOperation::WriteAccessPolicy.access(),
             ManagementAccess::Action("Microsoft.KeyVault/vaults/accessPolicies/write")
         );
+    }
+
+    /// The audit log knows an operation by its name alone (records, the `operation` filter), so
+    /// no Graph operation may share a name with a vault or management one.
+    #[test]
+    fn graph_operation_names_are_their_own() {
+        let others: Vec<String> = TABLE
+            .iter()
+            .map(|(op, ..)| format!("{op:?}"))
+            .chain(MANAGEMENT_TABLE.iter().map(|(op, _)| format!("{op:?}")))
+            .collect();
+        for op in GRAPH_OPERATIONS {
+            assert!(!others.contains(&format!("{op:?}")), "{op:?}");
+        }
+        assert_eq!(GRAPH_OPERATIONS.len(), 4);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The Microsoft Graph subset's texts (`api/graph.rs`, `GraphError`, and the directory queries
 //! `src/management/graph_directory.rs` decides). Graph's style; none is recorded in the
-//! contract, so all are [unverified].
+//! contract, so all are [unverified]. The audit reason at the end is the emulator's own wording.
 
 use std::fmt::Display;
 
@@ -56,3 +56,7 @@ pub const TOO_MANY_IDS: &str = "Too many ids: at most 1000 may be requested at o
 pub fn unknown_type(name: &str) -> String {
     format!("'{name}' is not a directory object type.")
 }
+
+/// The audit log's reason for every Graph request that passed authentication.
+pub const AUDIT_ANY_TENANT_IDENTITY: &str = "every authenticated identity of the tenant may read the directory \
+     (on Azure an application would also need a Graph permission such as Application.Read.All)";
