@@ -38,10 +38,8 @@ use crate::store::Pool;
 /// Records the channel holds before new ones are dropped: far more than a burst of requests on
 /// two cores produces while the writer commits one batch.
 pub const CHANNEL_CAPACITY: usize = 8192;
-/// Records written per transaction (and per INSERT statement) at most.
+/// Records written per transaction at most.
 pub const BATCH_SIZE: usize = 512;
-// A batch is one INSERT; SQLite allows 32,766 parameters.
-const _: () = assert!(BATCH_SIZE * crate::store::audit::PARAMETERS_PER_RECORD <= 32_766);
 /// Stream subscribers that fall this far behind skip ahead (and are told how much they missed).
 const LIVE_CAPACITY: usize = 1024;
 
@@ -151,6 +149,8 @@ impl AuditLog {
                 own_connection: None,
                 next_id: None,
                 contexts: writer::KnownContexts::default(),
+                facts: Vec::new(),
+                context_refs: Vec::new(),
                 prunes: 0,
                 flush_requested: flush_requested.clone(),
             };

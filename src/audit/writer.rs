@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{broadcast, mpsc};
 
-use super::context::{ContextSource, SharedContext};
+use super::context::{ContextSource, RecordFacts, SharedContext};
 use super::diagnostics::DiagnosticsFile;
 use super::record::AuditRecord;
 use super::{AuditSettings, BATCH_SIZE, Command, LiveRecord, PendingAudit};
@@ -52,7 +52,7 @@ impl KnownContexts {
 }
 
 /// A batch record's context: one the store holds, or one of the batch's new ones.
-enum ContextRef {
+pub(super) enum ContextRef {
     Stored(i64, Arc<SharedContext>),
     New(usize),
 }
@@ -94,6 +94,9 @@ pub(super) struct Writer {
     /// The writer's own connection to a database file (see [`store::dedicated_connection`]).
     pub own_connection: Option<sqlx::SqliteConnection>,
     pub contexts: KnownContexts,
+    /// A batch's facts and their contexts, kept for the next batch (see `run`).
+    pub facts: Vec<RecordFacts>,
+    pub context_refs: Vec<ContextRef>,
     /// Retention runs so far.
     pub prunes: u64,
 }
@@ -112,6 +115,9 @@ impl Writer {
         // Retention first, so a restart with a smaller limit applies it at once.
         self.prune().await;
         let mut commands = Vec::with_capacity(BATCH_SIZE);
+        // Kept from batch to batch: allocating and freeing a batch's worth each time made the
+        // allocator consolidate its free lists, a visible share of the writer's cost.
+        let mut records = Vec::with_capacity(BATCH_SIZE);
         while self.receiver.recv_many(&mut commands, BATCH_SIZE).await > 0 {
             // Gather a batch before committing: each commit rewrites the table's and the
             // indexes' last pages and passes through the connection's thread, and batches of a
@@ -131,12 +137,11 @@ impl Writer {
                     }
                 }
             }
-            let mut records = Vec::with_capacity(commands.len());
             let mut flushes = Vec::new();
             let mut closing = false;
             for command in commands.drain(..) {
                 match command {
-                    Command::Record(pending) => records.push(*pending),
+                    Command::Record(pending) => records.push(pending),
                     Command::Flush(done) => flushes.push(done),
                     Command::Close(done) => {
                         closing = true;
@@ -146,7 +151,7 @@ impl Writer {
             }
             if !records.is_empty() {
                 since_prune += records.len() as u64;
-                self.write(records).await;
+                self.write(&mut records).await;
             }
             if since_prune >= PRUNE_EVERY_RECORDS || (since_prune > 0 && last_prune.elapsed() >= PRUNE_EVERY) {
                 self.prune().await;
@@ -171,7 +176,7 @@ impl Writer {
         }
     }
 
-    async fn write(&mut self, batch: Vec<PendingAudit>) {
+    async fn write(&mut self, batch: &mut Vec<Box<PendingAudit>>) {
         let count = batch.len() as u64;
         let directory = self.identities.current();
         self.contexts.follow(&directory);
@@ -182,10 +187,10 @@ impl Writer {
             // Split before the write lock is taken, and a few records at a time: a batch is
             // hundreds of records, and the runtime thread it runs on serves requests too.
             let first_id = self.next_id().await?;
-            let mut facts = Vec::with_capacity(batch.len());
-            let mut contexts = Vec::with_capacity(batch.len());
+            let mut facts = std::mem::take(&mut self.facts);
+            let mut contexts = std::mem::take(&mut self.context_refs);
             let mut new = NewContexts::default();
-            for (id, pending) in (first_id..).zip(batch) {
+            for (id, pending) in (first_id..).zip(batch.drain(..)) {
                 let (record_facts, source) = pending.into_parts(id);
                 let context = match self.contexts.known.get(&source) {
                     Some((id, context)) => ContextRef::Stored(*id, context.clone()),
@@ -202,7 +207,7 @@ impl Writer {
             for (context, json) in &new.contexts {
                 new_ids.push(store::audit::context_id(&mut tx, context, json).await?);
             }
-            let rows = facts
+            let rows: Vec<_> = facts
                 .iter()
                 .zip(&contexts)
                 .map(|(facts, context)| store::audit::AuditRow {
@@ -213,13 +218,14 @@ impl Writer {
                     },
                 })
                 .collect();
-            store::audit::insert_batch(&mut tx, rows).await?;
+            store::audit::insert_batch(&mut tx, &rows).await?;
+            drop(rows);
             tx.commit().await?;
             Ok::<_, sqlx::Error>((facts, contexts, new, new_ids))
         }
         .await;
         match written {
-            Ok((facts, contexts, new, new_ids)) => {
+            Ok((mut facts, mut contexts, new, new_ids)) => {
                 // The next id is known only after a commit; after a failure it is read again.
                 self.next_id = facts.last().map(|f| f.id + 1).or(self.next_id);
                 self.written.fetch_add(count, Ordering::Relaxed);
@@ -227,27 +233,31 @@ impl Writer {
                 for (source, index) in new.sources {
                     self.contexts.known.insert(source, (new_ids[index], new.contexts[index].0.clone()));
                 }
-                if !wanted {
-                    return;
+                if wanted {
+                    let live: Vec<LiveRecord> = facts
+                        .drain(..)
+                        .zip(contexts.drain(..))
+                        .map(|(facts, context)| {
+                            let context = match context {
+                                ContextRef::Stored(_, context) => context,
+                                ContextRef::New(index) => new.contexts[index].0.clone(),
+                            };
+                            let time_ms = facts.time_ms;
+                            LiveRecord { time_ms, record: Arc::new(AuditRecord::assemble(facts, &context)) }
+                        })
+                        .collect();
+                    if let Some(file) = &mut self.diagnostics {
+                        file.append(live.iter().map(|l| l.record.as_ref()));
+                    }
+                    for record in live {
+                        // No subscriber is not an error.
+                        let _ = self.live.send(record);
+                    }
                 }
-                let live: Vec<LiveRecord> = facts
-                    .into_iter()
-                    .zip(contexts)
-                    .map(|(facts, context)| {
-                        let context = match context {
-                            ContextRef::Stored(_, context) => context,
-                            ContextRef::New(index) => new.contexts[index].0.clone(),
-                        };
-                        LiveRecord { time_ms: facts.time_ms, record: Arc::new(AuditRecord::assemble(facts, &context)) }
-                    })
-                    .collect();
-                if let Some(file) = &mut self.diagnostics {
-                    file.append(live.iter().map(|l| l.record.as_ref()));
-                }
-                for record in live {
-                    // No subscriber is not an error.
-                    let _ = self.live.send(record);
-                }
+                facts.clear();
+                contexts.clear();
+                self.facts = facts;
+                self.context_refs = contexts;
             }
             Err(err) => {
                 self.next_id = None;
