@@ -141,7 +141,7 @@ impl Writer {
             let mut closing = false;
             for command in commands.drain(..) {
                 match command {
-                    Command::Record(pending) => records.push(pending),
+                    Command::Record(pending) => records.push(*pending),
                     Command::Flush(done) => flushes.push(done),
                     Command::Close(done) => {
                         closing = true;
@@ -176,7 +176,7 @@ impl Writer {
         }
     }
 
-    async fn write(&mut self, batch: &mut Vec<Box<PendingAudit>>) {
+    async fn write(&mut self, batch: &mut Vec<PendingAudit>) {
         let count = batch.len() as u64;
         let directory = self.identities.current();
         self.contexts.follow(&directory);
@@ -198,7 +198,7 @@ impl Writer {
                 };
                 facts.push(record_facts);
                 contexts.push(context);
-                if facts.len() % FORMAT_BETWEEN_YIELDS == 0 {
+                if facts.len().is_multiple_of(FORMAT_BETWEEN_YIELDS) {
                     tokio::task::yield_now().await;
                 }
             }
