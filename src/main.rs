@@ -9,6 +9,12 @@ use clap::Parser;
 use keyvault_emulator::config::{Cli, ClientArgs, Command, LogFormat, ServeArgs};
 use keyvault_emulator::{Config, Emulator};
 
+/// mimalloc rather than glibc's malloc: the server allocates on one thread and frees on another
+/// (the audit writer's batches go to SQLite's connection thread), which glibc's arenas handle
+/// slowly. Only the binary: a program that embeds the emulator keeps its own allocator.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
