@@ -1,15 +1,17 @@
 //! A record in two parts, as the store keeps it: the [`RecordFacts`] that differ per request
-//! (time, key, version, caller, status, request ids, path), stored as the row's columns, and the
-//! [`SharedContext`] that many requests share (plane, resource, operation, the caller's app and
-//! name, the rule and reason, user agent, method, host, clock offset), stored once in
-//! `audit_context` and named by id. The writer caches context ids by [`ContextSource`], which is
-//! cheap to hash, so a request whose context was seen before costs no formatting at all.
+//! (time, decision, status, request ids, client address, query, duration), stored as the row's
+//! columns, and the [`SharedContext`] that many requests share (plane, resource, operation, key
+//! and version, caller, rule and reason, user agent, method, host, path, clock offset), stored
+//! once in `audit_context` and named by id. A row is about 110 bytes with its index entries:
+//! each byte is written twice (WAL, then checkpoint) on the core that serves requests
+//! (bench/RESULTS.md, "Audit log on vs off"). The writer caches context ids by
+//! [`ContextSource`], which is cheap to hash, so a request whose context was seen before costs
+//! no formatting at all.
 
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use uuid::Uuid;
 
 use super::record::{
     AuditRecord, Caller, PendingAudit, RuleView, Subject, format_ms, graph_rule, management_rule, vault_in_scope,
@@ -18,15 +20,15 @@ use super::record::{
 use crate::auth::Principal;
 use crate::auth::identity::{IdentityDirectory, IdentityKind};
 
-/// What a record shares with others: the JSON of `audit_context.context` (migration 0015 builds
-/// it from older records in this shape).
+/// What a record shares with others: the JSON of `audit_context.context` (migrations 0015 and
+/// 0016 build it from older records in this shape).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SharedContext {
     pub plane: String,
     pub resource_id: String,
     pub operation: String,
-    pub caller: SharedCaller,
+    pub caller: Caller,
     pub rule: RuleView,
     pub reason: String,
     pub user_agent: Option<String>,
@@ -34,16 +36,11 @@ pub struct SharedContext {
     pub host: Option<String>,
     /// The emulator clock minus the wall clock: the wall time is not stored per record.
     pub clock_offset_ms: i64,
-}
-
-/// The caller as its identity is known, apart from the object id (a column, for the usage index).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct SharedCaller {
-    pub app_id: Uuid,
-    pub tenant_id: Uuid,
-    pub name: Option<String>,
-    pub token_kind: String,
+    pub vault: Option<String>,
+    pub key: Option<String>,
+    pub version: Option<String>,
+    /// The request path without its query (a fact).
+    pub path: String,
 }
 
 /// What differs per request: the row's own columns.
@@ -52,17 +49,13 @@ pub struct RecordFacts {
     pub id: i64,
     /// Unix milliseconds on the emulator clock.
     pub time_ms: i64,
-    pub vault: Option<String>,
-    pub key: Option<String>,
-    pub version: Option<String>,
-    pub caller_object_id: Uuid,
+    /// Decided by the context's rule; a column for the usage index.
     pub allowed: bool,
     pub status: u16,
     pub request_id: String,
     pub client_request_id: Option<String>,
     pub client_address: Option<String>,
-    /// Path and query.
-    pub path: String,
+    pub query: Option<String>,
     pub duration_ms: f64,
 }
 
@@ -72,11 +65,12 @@ pub struct RecordFacts {
 #[derive(Debug)]
 pub struct ContextSource {
     principal: Principal,
-    /// Without the key and version, which are facts.
+    /// With the version the service resolved when the request named none.
     subject: Subject,
     user_agent: Option<String>,
     method: String,
     host: Option<String>,
+    path: String,
     clock_offset_ms: i64,
 }
 
@@ -85,38 +79,28 @@ impl PendingAudit {
     #[must_use]
     pub fn into_parts(self, id: i64) -> (RecordFacts, ContextSource) {
         let exchange = self.exchange;
-        let path = match &exchange.query {
-            Some(query) => format!("{}?{query}", exchange.path),
-            None => exchange.path,
-        };
-        let (subject, vault, key, version, allowed) = match self.subject {
+        let (subject, allowed) = match self.subject {
             Subject::Vault { vault, operation, key, version, decision } => {
-                let name = vault.name.to_string();
                 let allowed = decision.allowed();
-                let subject = Subject::Vault { vault, operation, key: None, version: None, decision };
-                (subject, Some(name), key, version.or(exchange.resolved_version), allowed)
+                let version = version.or(exchange.resolved_version);
+                (Subject::Vault { vault, operation, key, version, decision }, allowed)
             }
             Subject::Management { operation, scope, action, decision } => {
-                let vault = vault_in_scope(&scope);
                 let allowed = !matches!(decision, super::ManagementDecision::Denied);
-                (Subject::Management { operation, scope, action, decision }, vault, None, None, allowed)
+                (Subject::Management { operation, scope, action, decision }, allowed)
             }
             // Every Graph request that reaches its route passed authentication and is allowed.
-            subject @ Subject::Graph { .. } => (subject, None, None, None, true),
+            subject @ Subject::Graph { .. } => (subject, true),
         };
         let facts = RecordFacts {
             id,
             time_ms: self.emulator_ms,
-            vault,
-            key,
-            version,
-            caller_object_id: self.principal.object_id,
             allowed,
             status: exchange.status,
             request_id: exchange.request_id,
             client_request_id: exchange.client_request_id,
             client_address: exchange.client_address.map(|a| a.to_string()),
-            path,
+            query: exchange.query,
             duration_ms: exchange.duration_ms,
         };
         let source = ContextSource {
@@ -125,6 +109,7 @@ impl PendingAudit {
             user_agent: exchange.user_agent,
             method: exchange.method,
             host: exchange.host,
+            path: exchange.path,
             clock_offset_ms: self.emulator_ms.saturating_sub(self.wall_ms),
         };
         (facts, source)
@@ -136,7 +121,8 @@ impl ContextSource {
     #[must_use]
     pub fn shared(&self, directory: &IdentityDirectory) -> SharedContext {
         let identity = directory.all().iter().find(|i| i.object_id == self.principal.object_id);
-        let caller = SharedCaller {
+        let caller = Caller {
+            object_id: self.principal.object_id,
             app_id: self.principal.app_id,
             tenant_id: self.principal.tenant_id,
             name: identity.map(|i| i.name.clone()),
@@ -148,21 +134,29 @@ impl ContextSource {
             }
             .to_owned(),
         };
-        let (plane, resource_id, operation, rule, reason) = match &self.subject {
-            Subject::Vault { vault, operation, decision, .. } => (
+        let (plane, resource_id, operation, rule, reason, (vault, key, version)) = match &self.subject {
+            Subject::Vault { vault, operation, key, version, decision } => (
                 if vault.is_managed_hsm() { "managedHsm" } else { "vault" },
                 vault.resource_id(),
                 format!("{operation:?}"),
                 vault_rule(vault, *operation, decision),
                 decision.reason(vault, *operation),
+                (Some(vault.name.to_string()), key.clone(), version.clone()),
             ),
             Subject::Management { operation, scope, action, decision } => {
                 let (rule, reason) = management_rule(*action, decision);
-                ("management", scope.clone(), format!("{operation:?}"), rule, reason)
+                (
+                    "management",
+                    scope.clone(),
+                    format!("{operation:?}"),
+                    rule,
+                    reason,
+                    (vault_in_scope(scope), None, None),
+                )
             }
             Subject::Graph { operation, path } => {
                 let (rule, reason) = graph_rule();
-                ("graph", path.clone(), format!("{operation:?}"), rule, reason)
+                ("graph", path.clone(), format!("{operation:?}"), rule, reason, (None, None, None))
             }
         };
         SharedContext {
@@ -176,6 +170,10 @@ impl ContextSource {
             method: self.method.clone(),
             host: self.host.clone(),
             clock_offset_ms: self.clock_offset_ms,
+            vault,
+            key,
+            version,
+            path: self.path.clone(),
         }
     }
 }
@@ -186,10 +184,12 @@ impl Hash for ContextSource {
         self.principal.object_id.hash(state);
         self.user_agent.hash(state);
         self.clock_offset_ms.hash(state);
+        self.path.hash(state);
         match &self.subject {
-            Subject::Vault { vault, operation, .. } => {
+            Subject::Vault { vault, operation, version, .. } => {
                 Arc::as_ptr(vault).hash(state);
                 operation.hash(state);
+                version.hash(state);
             }
             Subject::Management { operation, scope, .. } => {
                 operation.hash(state);
@@ -207,9 +207,21 @@ impl PartialEq for ContextSource {
     fn eq(&self, other: &Self) -> bool {
         let same_subject = match (&self.subject, &other.subject) {
             (
-                Subject::Vault { vault, operation, decision, .. },
-                Subject::Vault { vault: other_vault, operation: other_operation, decision: other_decision, .. },
-            ) => Arc::ptr_eq(vault, other_vault) && operation == other_operation && decision == other_decision,
+                Subject::Vault { vault, operation, key, version, decision },
+                Subject::Vault {
+                    vault: other_vault,
+                    operation: other_operation,
+                    key: other_key,
+                    version: other_version,
+                    decision: other_decision,
+                },
+            ) => {
+                Arc::ptr_eq(vault, other_vault)
+                    && operation == other_operation
+                    && key == other_key
+                    && version == other_version
+                    && decision == other_decision
+            }
             (
                 Subject::Management { operation, scope, action, decision },
                 Subject::Management {
@@ -234,6 +246,7 @@ impl PartialEq for ContextSource {
             && self.user_agent == other.user_agent
             && self.method == other.method
             && self.host == other.host
+            && self.path == other.path
             && self.clock_offset_ms == other.clock_offset_ms
     }
 }
@@ -249,18 +262,12 @@ impl AuditRecord {
             time: format_ms(facts.time_ms),
             wall_time: format_ms(facts.time_ms.saturating_sub(context.clock_offset_ms)),
             plane: context.plane.clone(),
-            vault: facts.vault,
+            vault: context.vault.clone(),
             resource_id: context.resource_id.clone(),
             operation: context.operation.clone(),
-            key: facts.key,
-            version: facts.version,
-            caller: Caller {
-                object_id: facts.caller_object_id,
-                app_id: context.caller.app_id,
-                tenant_id: context.caller.tenant_id,
-                name: context.caller.name.clone(),
-                token_kind: context.caller.token_kind.clone(),
-            },
+            key: context.key.clone(),
+            version: context.version.clone(),
+            caller: context.caller.clone(),
             decision: if facts.allowed { "allowed" } else { "denied" }.to_owned(),
             rule: context.rule.clone(),
             reason: context.reason.clone(),
@@ -271,7 +278,10 @@ impl AuditRecord {
             user_agent: context.user_agent.clone(),
             method: context.method.clone(),
             host: context.host.clone(),
-            path: facts.path,
+            path: match facts.query {
+                Some(query) => format!("{}?{query}", context.path),
+                None => context.path.clone(),
+            },
             duration_ms: facts.duration_ms,
         }
     }
@@ -285,6 +295,7 @@ mod tests {
     use crate::auth::table::Operation;
     use crate::vaults::{Vault, VaultName, VaultSettings};
     use std::hash::BuildHasher;
+    use uuid::Uuid;
 
     fn principal(object_id: u128) -> Principal {
         Principal {
@@ -338,15 +349,18 @@ mod tests {
         let vault = vault();
         let directory = IdentityDirectory::with_defaults(Uuid::from_u128(1));
         let (first_facts, first) = pending(&vault, 2, "v1", 200).into_parts(1);
-        let (second_facts, second) = pending(&vault, 2, "v2", 404).into_parts(2);
+        let (second_facts, second) = pending(&vault, 2, "v1", 404).into_parts(2);
         assert!(first == second);
         let state = std::collections::hash_map::RandomState::new();
         assert_eq!(state.hash_one(&first), state.hash_one(&second));
-        assert_eq!(first.shared(&directory), second.shared(&directory));
-        assert_eq!((first_facts.version.as_deref(), second_facts.status), (Some("v1"), 404));
-        assert_eq!(first_facts.path, "/keys/k/v1/unwrapkey?api-version=7.6");
+        let shared = first.shared(&directory);
+        assert_eq!(shared, second.shared(&directory));
+        assert_eq!((shared.version.as_deref(), shared.path.as_str()), (Some("v1"), "/keys/k/v1/unwrapkey"));
+        assert_eq!((first_facts.query.as_deref(), second_facts.status), (Some("api-version=7.6"), 404));
 
-        // A refused caller, another vault state (same content, new Arc), another clock offset.
+        // Another version, a refused caller, another vault state (same content, new Arc), another
+        // clock offset.
+        assert!(first != pending(&vault, 2, "v2", 200).into_parts(6).1);
         let (_, refused) = pending(&vault, 3, "v1", 403).into_parts(3);
         assert!(first != refused);
         let (_, other_vault) = pending(&Arc::new((*vault).clone()), 2, "v1", 200).into_parts(4);

@@ -25,9 +25,14 @@ pub async fn next_id(conn: &mut Conn) -> Result<i64, sqlx::Error> {
 pub async fn context_id(conn: &mut Conn, context: &SharedContext, json: &str) -> Result<i64, sqlx::Error> {
     // DO UPDATE rather than DO NOTHING: only then does RETURNING give the existing row's id.
     sqlx::query_scalar(
-        "INSERT INTO audit_context (app_id, caller_name, operation, context) VALUES (?, ?, ?, ?) \
+        "INSERT INTO audit_context (vault, key_name, version, caller_object_id, app_id, caller_name, operation, \
+         context) VALUES (?, ?, ?, ?, ?, ?, ?, ?) \
          ON CONFLICT (context) DO UPDATE SET context = excluded.context RETURNING id",
     )
+    .bind(context.vault.as_deref())
+    .bind(context.key.as_deref())
+    .bind(context.version.as_deref())
+    .bind(context.caller.object_id.to_string())
     .bind(context.caller.app_id.to_string())
     .bind(context.caller.name.as_deref())
     .bind(context.operation.as_str())
@@ -50,25 +55,21 @@ pub async fn insert_batch(conn: &mut Conn, rows: &[AuditRow<'_>]) -> Result<(), 
         let (chunk, tail) = rest.split_at(size);
         rest = tail;
         let mut query = QueryBuilder::<Sqlite>::new(
-            "INSERT INTO audit (id, time_ms, vault, key_name, version, caller_object_id, allowed, status, context, \
-             request_id, client_request_id, client_address, path, duration_ms) ",
+            "INSERT INTO audit (id, time_ms, context, allowed, status, request_id, client_request_id, \
+             client_address, query, duration_ms) ",
         );
         query.push_values(chunk, |mut values, row| {
             let f = row.facts;
             values
                 .push_bind(f.id)
                 .push_bind(f.time_ms)
-                .push_bind(f.vault.as_deref())
-                .push_bind(f.key.as_deref())
-                .push_bind(f.version.as_deref())
-                .push_bind(f.caller_object_id.to_string())
+                .push_bind(row.context)
                 .push_bind(f.allowed)
                 .push_bind(i64::from(f.status))
-                .push_bind(row.context)
                 .push_bind(f.request_id.as_str())
                 .push_bind(f.client_request_id.as_deref())
                 .push_bind(f.client_address.as_deref())
-                .push_bind(f.path.as_str())
+                .push_bind(f.query.as_deref())
                 .push_bind(f.duration_ms);
         });
         query.build().execute(&mut *conn).await?;
@@ -77,7 +78,7 @@ pub async fn insert_batch(conn: &mut Conn, rows: &[AuditRow<'_>]) -> Result<(), 
 }
 
 /// Parameters of one record in [`insert_batch`].
-const PARAMETERS_PER_RECORD: usize = 14;
+const PARAMETERS_PER_RECORD: usize = 10;
 // SQLite allows 32,766 parameters a statement.
 const _: () = assert!(ROWS_PER_STATEMENT[0] * PARAMETERS_PER_RECORD <= 32_766);
 
@@ -110,8 +111,8 @@ pub async fn prune_contexts(conn: &mut Conn) -> Result<u64, sqlx::Error> {
 /// `concat!`: the statements stay static and cached).
 macro_rules! record_columns {
     () => {
-        "a.id, a.time_ms, a.vault, a.key_name, a.version, a.caller_object_id, a.allowed, a.status, a.request_id, \
-         a.client_request_id, a.client_address, a.path, a.duration_ms, c.context"
+        "a.id, a.time_ms, a.allowed, a.status, a.request_id, a.client_request_id, a.client_address, a.query, \
+         a.duration_ms, c.context"
     };
 }
 const SELECT_RECORDS: &str =
@@ -120,17 +121,17 @@ const SELECT_RECORDS: &str =
 fn push_filter(query: &mut QueryBuilder<Sqlite>, filter: &AuditFilter) {
     query.push(" WHERE 1 = 1");
     if let Some(vault) = &filter.vault {
-        query.push(" AND a.vault = ").push_bind(vault.clone());
+        query.push(" AND c.vault = ").push_bind(vault.clone());
     }
     if let Some(key) = &filter.key {
-        query.push(" AND a.key_name = ").push_bind(key.clone());
+        query.push(" AND c.key_name = ").push_bind(key.clone());
     }
     if let Some(version) = &filter.version {
-        query.push(" AND a.version = ").push_bind(version.clone());
+        query.push(" AND c.version = ").push_bind(version.clone());
     }
     if let Some(caller) = &filter.caller {
         query
-            .push(" AND (a.caller_object_id = ")
+            .push(" AND (c.caller_object_id = ")
             .push_bind(caller.to_ascii_lowercase())
             .push(" OR c.app_id = ")
             .push_bind(caller.to_ascii_lowercase())
@@ -176,9 +177,10 @@ pub async fn uses_by_caller(conn: &mut Conn, vault: &str, key: &str) -> Result<V
     let rows = sqlx::query(concat!(
         "SELECT ",
         record_columns!(),
-        ", g.uses FROM (SELECT COUNT(*) AS uses, MAX(id) AS newest FROM audit \
-         WHERE vault = ? AND key_name = ? AND allowed = 1 AND status BETWEEN 200 AND 299 \
-         GROUP BY version, caller_object_id) g JOIN audit a ON a.id = g.newest \
+        ", g.uses FROM (SELECT COUNT(*) AS uses, MAX(u.id) AS newest FROM audit_context uc \
+         JOIN audit u ON u.context = uc.id \
+         WHERE uc.vault = ? AND uc.key_name = ? AND u.allowed = 1 AND u.status BETWEEN 200 AND 299 \
+         GROUP BY uc.version, uc.caller_object_id) g JOIN audit a ON a.id = g.newest \
          JOIN audit_context c ON c.id = a.context",
     ))
     .bind(vault)
@@ -193,8 +195,9 @@ pub async fn last_denials(conn: &mut Conn, vault: &str, key: &str) -> Result<Vec
     let rows = sqlx::query(concat!(
         "SELECT ",
         record_columns!(),
-        " FROM (SELECT MAX(id) AS newest FROM audit \
-         WHERE vault = ? AND key_name = ? AND allowed = 0 GROUP BY version) g JOIN audit a ON a.id = g.newest \
+        " FROM (SELECT MAX(u.id) AS newest FROM audit_context uc JOIN audit u ON u.context = uc.id \
+         WHERE uc.vault = ? AND uc.key_name = ? AND u.allowed = 0 GROUP BY uc.version) g \
+         JOIN audit a ON a.id = g.newest \
          JOIN audit_context c ON c.id = a.context",
     ))
     .bind(vault)
@@ -205,26 +208,22 @@ pub async fn last_denials(conn: &mut Conn, vault: &str, key: &str) -> Result<Vec
 }
 
 /// How many columns `record_columns!` names.
-const RECORD_COLUMN_COUNT: usize = 14;
+const RECORD_COLUMN_COUNT: usize = 10;
 
 fn decode(row: &sqlx::sqlite::SqliteRow) -> Result<AuditRecord, sqlx::Error> {
-    let status: i64 = row.try_get(7)?;
+    let status: i64 = row.try_get(3)?;
     let facts = RecordFacts {
         id: row.try_get(0)?,
         time_ms: row.try_get(1)?,
-        vault: row.try_get(2)?,
-        key: row.try_get(3)?,
-        version: row.try_get(4)?,
-        caller_object_id: row.try_get::<String, _>(5)?.parse().map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        allowed: row.try_get(6)?,
+        allowed: row.try_get(2)?,
         status: u16::try_from(status).map_err(|e| sqlx::Error::Decode(Box::new(e)))?,
-        request_id: row.try_get(8)?,
-        client_request_id: row.try_get(9)?,
-        client_address: row.try_get(10)?,
-        path: row.try_get(11)?,
-        duration_ms: row.try_get(12)?,
+        request_id: row.try_get(4)?,
+        client_request_id: row.try_get(5)?,
+        client_address: row.try_get(6)?,
+        query: row.try_get(7)?,
+        duration_ms: row.try_get(8)?,
     };
-    let context: String = row.try_get(13)?;
+    let context: String = row.try_get(9)?;
     let context: SharedContext = serde_json::from_str(&context).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
     Ok(AuditRecord::assemble(facts, &context))
 }
@@ -248,7 +247,7 @@ pub async fn after(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::context::SharedCaller;
+    use crate::audit::record::Caller;
     use crate::audit::record::RuleView;
     use uuid::Uuid;
 
@@ -263,23 +262,20 @@ mod tests {
         let facts = RecordFacts {
             id,
             time_ms: 0,
-            vault: Some(vault.into()),
-            key: Some(key.into()),
-            version: Some(version.into()),
-            caller_object_id: Uuid::from_u128(caller),
             allowed,
             status: if allowed { 200 } else { 403 },
             request_id: format!("request-{id}"),
             client_request_id: None,
             client_address: Some("127.0.0.1:50000".into()),
-            path: format!("/keys/{key}/{version}"),
+            query: Some("api-version=7.6".into()),
             duration_ms: 1.5,
         };
         let context = SharedContext {
             plane: "vault".into(),
             resource_id: String::new(),
             operation: if allowed { "UnwrapKey" } else { "GetKey" }.into(),
-            caller: SharedCaller {
+            caller: Caller {
+                object_id: Uuid::from_u128(caller),
                 app_id: Uuid::from_u128(caller + 100),
                 tenant_id: Uuid::nil(),
                 name: Some(format!("Caller{caller}")),
@@ -291,6 +287,10 @@ mod tests {
             method: "POST".into(),
             host: None,
             clock_offset_ms: 3_000,
+            vault: Some(vault.into()),
+            key: Some(key.into()),
+            version: Some(version.into()),
+            path: format!("/keys/{key}/{version}"),
         };
         (facts, context)
     }
@@ -351,10 +351,10 @@ mod tests {
         assert_eq!(read[0].wall_time, "1969-12-31T23:59:57.000Z", "the wall clock is the time less the offset");
         let contexts: i64 =
             sqlx::query_scalar("SELECT COUNT(*) FROM audit_context").fetch_one(&mut *conn).await.unwrap();
-        assert_eq!(contexts, 8, "4 callers x allowed or not");
+        assert_eq!(contexts, 15, "the callers, versions and decisions that occur together");
         // Once no record names a context, it goes.
         prune(&mut conn, 1, i64::MAX).await.unwrap();
-        assert_eq!(prune_contexts(&mut conn).await.unwrap(), 8);
+        assert_eq!(prune_contexts(&mut conn).await.unwrap(), 15);
     }
 
     #[tokio::test]
@@ -472,5 +472,91 @@ mod tests {
         let caller2 = AuditFilter { caller: Some("caller2".into()), ..AuditFilter::default() };
         assert_eq!(page(&mut conn, &caller2, None, 10).await.unwrap().len(), 1);
         assert_eq!(next_id(&mut conn).await.unwrap(), 51);
+    }
+
+    /// Migration 0016 moves the vault, key, version, caller object id and path of records of
+    /// the 0015 shape into their contexts: the records read back unchanged, contexts split by
+    /// those facts, the usage summary reads them, and ids go on.
+    #[tokio::test]
+    async fn records_of_the_0015_shape_read_back_unchanged() {
+        use sqlx::Connection;
+        let mut conn = Conn::connect("sqlite::memory:").await.unwrap();
+        let (before, after): (Vec<_>, Vec<_>) = crate::store::MIGRATOR.iter().partition(|m| m.version < 16);
+        for migration in before {
+            sqlx::raw_sql(migration.sql.clone()).execute(&mut conn).await.unwrap();
+        }
+        let mut old = Vec::new();
+        for (id, version, caller, allowed) in
+            [(3, "v1", 1, true), (4, "v1", 2, false), (5, "v2", 1, true), (6, "v1", 1, true)]
+        {
+            let (mut facts, context) = parts(id, "cmk", "k", version, caller, allowed);
+            facts.time_ms = 1_700_000_000_000 + id;
+            if id == 6 {
+                facts.query = None;
+            }
+            let record = AuditRecord::assemble(facts, &context);
+            let mut shared = serde_json::to_value(&context).unwrap();
+            for moved in ["vault", "key", "version", "path"] {
+                shared.as_object_mut().unwrap().remove(moved);
+            }
+            shared["caller"].as_object_mut().unwrap().remove("objectId");
+            let shared = shared.to_string();
+            sqlx::query(
+                "INSERT OR IGNORE INTO audit_context (app_id, caller_name, operation, context) VALUES (?, ?, ?, ?)",
+            )
+            .bind(record.caller.app_id.to_string())
+            .bind(record.caller.name.clone())
+            .bind(record.operation.clone())
+            .bind(&shared)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            sqlx::query(
+                "INSERT INTO audit (id, time_ms, vault, key_name, version, caller_object_id, allowed, status, context, \
+                 request_id, client_request_id, client_address, path, duration_ms) \
+                 SELECT ?, ?, ?, ?, ?, ?, ?, ?, id, ?, ?, ?, ?, ? FROM audit_context WHERE context = ?",
+            )
+            .bind(id)
+            .bind(1_700_000_000_000 + id)
+            .bind("cmk")
+            .bind("k")
+            .bind(version)
+            .bind(record.caller.object_id.to_string())
+            .bind(allowed)
+            .bind(i64::from(record.status))
+            .bind(record.request_id.clone())
+            .bind(record.client_request_id.clone())
+            .bind(record.client_address.clone())
+            .bind(record.path.clone())
+            .bind(record.duration_ms)
+            .bind(&shared)
+            .execute(&mut conn)
+            .await
+            .unwrap();
+            old.push(record);
+        }
+        sqlx::query("UPDATE sqlite_sequence SET seq = 70 WHERE name = 'audit'").execute(&mut conn).await.unwrap();
+        for migration in after {
+            sqlx::raw_sql(migration.sql.clone()).execute(&mut conn).await.unwrap();
+        }
+        let mut read = page(&mut conn, &AuditFilter::default(), None, 10).await.unwrap();
+        read.reverse();
+        assert_eq!(read, old);
+        assert_eq!(read[3].path, "/keys/k/v1", "no query");
+        let contexts: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM audit_context").fetch_one(&mut conn).await.unwrap();
+        assert_eq!(contexts, 3, "v1 by caller 1 (twice), v1 refused to caller 2, v2 by caller 1");
+        let v2 = AuditFilter { version: Some("v2".into()), ..AuditFilter::default() };
+        assert_eq!(page(&mut conn, &v2, None, 10).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), [5]);
+        let mut uses: Vec<_> = uses_by_caller(&mut conn, "CMK", "k")
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|(n, r)| (r.version.unwrap(), n, r.id))
+            .collect();
+        uses.sort();
+        assert_eq!(uses, [("v1".to_owned(), 2, 6), ("v2".to_owned(), 1, 5)]);
+        assert_eq!(last_denials(&mut conn, "cmk", "k").await.unwrap()[0].id, 4);
+        assert_eq!(next_id(&mut conn).await.unwrap(), 71);
     }
 }
