@@ -252,11 +252,6 @@ pub struct ResolvedVersion(pub String);
 #[derive(Clone, Copy, Debug)]
 pub struct ClientAddress(pub std::net::SocketAddr);
 
-/// Set on a request by the vault authentication layer when the audit log is on, so the
-/// authorization layer builds a record only then.
-#[derive(Clone, Copy, Debug)]
-pub struct AuditOn;
-
 #[cfg(test)]
 mod tests {
     use super::*;
