@@ -27,8 +27,8 @@ const BATCH_LINGER: Duration = Duration::from_millis(250);
 const FORMAT_BETWEEN_YIELDS: usize = 32;
 /// Unreferenced shared contexts are deleted on every this many retention runs.
 const PRUNE_CONTEXTS_EVERY: u64 = 100;
-/// The writer forgets the contexts it knows beyond this many (a context is a few hundred bytes;
-/// a local stack has tens).
+/// The writer forgets the contexts it knows beyond this many (a context is a few hundred bytes,
+/// one per caller, operation, key version and path in use: a local stack has tens to hundreds).
 const MAX_KNOWN_CONTEXTS: usize = 4096;
 
 /// The shared contexts the writer has stored, by what they were made from.
