@@ -60,7 +60,7 @@ async fn audited(operation: GraphOperation, req: Request, next: Next) -> Respons
                 emulator_ms,
                 wall_ms,
                 principal: principal.clone(),
-                subject: Subject::Graph { operation, path: req.uri().path().to_owned() },
+                subject: Subject::Graph { operation },
                 exchange: Exchange::default(),
             }
         },

@@ -154,9 +154,9 @@ impl ContextSource {
                     (vault_in_scope(scope), None, None),
                 )
             }
-            Subject::Graph { operation, path } => {
+            Subject::Graph { operation } => {
                 let (rule, reason) = graph_rule();
-                ("graph", path.clone(), format!("{operation:?}"), rule, reason, (None, None, None))
+                ("graph", self.path.clone(), format!("{operation:?}"), rule, reason, (None, None, None))
             }
         };
         SharedContext {
@@ -195,10 +195,7 @@ impl Hash for ContextSource {
                 operation.hash(state);
                 scope.hash(state);
             }
-            Subject::Graph { operation, path } => {
-                operation.hash(state);
-                path.hash(state);
-            }
+            Subject::Graph { operation } => operation.hash(state),
         }
     }
 }
@@ -236,8 +233,8 @@ impl PartialEq for ContextSource {
                     && action == other_action
                     && decision == other_decision
             }
-            (Subject::Graph { operation, path }, Subject::Graph { operation: other_operation, path: other_path }) => {
-                operation == other_operation && path == other_path
+            (Subject::Graph { operation }, Subject::Graph { operation: other_operation }) => {
+                operation == other_operation
             }
             _ => false,
         };

@@ -49,12 +49,9 @@ pub enum Subject {
         decision: ManagementDecision,
     },
     /// A Microsoft Graph request that passed authentication: every identity of the tenant may
-    /// read the directory, so it is allowed by rule `anyCaller`.
-    Graph {
-        operation: GraphOperation,
-        /// The request path, the record's `resourceId`.
-        path: String,
-    },
+    /// read the directory, so it is allowed by rule `anyCaller`. Its `resourceId` is the request
+    /// path, which the exchange holds.
+    Graph { operation: GraphOperation },
 }
 
 /// How a management request was decided.
