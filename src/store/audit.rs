@@ -349,8 +349,7 @@ mod tests {
         read.reverse();
         assert_eq!(read, all.iter().map(|(_, r)| r.clone()).collect::<Vec<_>>());
         assert_eq!(read[0].wall_time, "1969-12-31T23:59:57.000Z", "the wall clock is the time less the offset");
-        let contexts: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM audit_context").fetch_one(&mut *conn).await.unwrap();
+        let contexts = context_count(&mut conn).await;
         assert_eq!(contexts, 15, "the callers, versions and decisions that occur together");
         // Once no record names a context, it goes.
         prune(&mut conn, 1, i64::MAX).await.unwrap();
@@ -421,17 +420,33 @@ mod tests {
         assert_eq!(denials.iter().find(|r| r.version.as_deref() == Some("v1")).map(|r| r.id), newest_denied_v1);
     }
 
+    async fn context_count(conn: &mut Conn) -> i64 {
+        sqlx::query_scalar("SELECT COUNT(*) FROM audit_context").fetch_one(&mut *conn).await.unwrap()
+    }
+
+    /// A private in-memory database with the migrations numbered below `version` applied.
+    async fn migrated_below(version: i64) -> Conn {
+        use sqlx::Connection;
+        let mut conn = Conn::connect("sqlite::memory:").await.unwrap();
+        for migration in crate::store::MIGRATOR.iter().filter(|m| m.version < version) {
+            sqlx::raw_sql(migration.sql.clone()).execute(&mut conn).await.unwrap();
+        }
+        conn
+    }
+
+    /// Applies the migrations numbered `version` and above.
+    async fn migrate_from(conn: &mut Conn, version: i64) {
+        for migration in crate::store::MIGRATOR.iter().filter(|m| m.version >= version) {
+            sqlx::raw_sql(migration.sql.clone()).execute(&mut *conn).await.unwrap();
+        }
+    }
+
     /// Migration 0015 turns records of the earlier shape (the whole JSON record in a column)
     /// into rows and shared contexts that read back as the same records, and ids go on from the
     /// old table's sequence.
     #[tokio::test]
     async fn records_written_before_contexts_were_shared_read_back_unchanged() {
-        use sqlx::Connection;
-        let mut conn = Conn::connect("sqlite::memory:").await.unwrap();
-        let (before, after): (Vec<_>, Vec<_>) = crate::store::MIGRATOR.iter().partition(|m| m.version < 15);
-        for migration in before {
-            sqlx::raw_sql(migration.sql.clone()).execute(&mut conn).await.unwrap();
-        }
+        let mut conn = migrated_below(15).await;
         let mut old = Vec::new();
         for (id, caller, allowed) in [(3, 1, true), (4, 2, false), (5, 1, true)] {
             let (mut facts, context) = parts(id, "cmk", "k", "v1", caller, allowed);
@@ -460,14 +475,11 @@ mod tests {
         }
         // Retention had deleted newer records than these.
         sqlx::query("UPDATE sqlite_sequence SET seq = 50 WHERE name = 'audit'").execute(&mut conn).await.unwrap();
-        for migration in after {
-            sqlx::raw_sql(migration.sql.clone()).execute(&mut conn).await.unwrap();
-        }
+        migrate_from(&mut conn, 15).await;
         let mut read = page(&mut conn, &AuditFilter::default(), None, 10).await.unwrap();
         read.reverse();
         assert_eq!(read, old);
-        let contexts: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM audit_context").fetch_one(&mut conn).await.unwrap();
+        let contexts = context_count(&mut conn).await;
         assert_eq!(contexts, 2, "two callers");
         let caller2 = AuditFilter { caller: Some("caller2".into()), ..AuditFilter::default() };
         assert_eq!(page(&mut conn, &caller2, None, 10).await.unwrap().len(), 1);
@@ -479,12 +491,7 @@ mod tests {
     /// those facts, the usage summary reads them, and ids go on.
     #[tokio::test]
     async fn records_of_the_0015_shape_read_back_unchanged() {
-        use sqlx::Connection;
-        let mut conn = Conn::connect("sqlite::memory:").await.unwrap();
-        let (before, after): (Vec<_>, Vec<_>) = crate::store::MIGRATOR.iter().partition(|m| m.version < 16);
-        for migration in before {
-            sqlx::raw_sql(migration.sql.clone()).execute(&mut conn).await.unwrap();
-        }
+        let mut conn = migrated_below(16).await;
         let mut old = Vec::new();
         for (id, version, caller, allowed) in
             [(3, "v1", 1, true), (4, "v1", 2, false), (5, "v2", 1, true), (6, "v1", 1, true)]
@@ -536,15 +543,12 @@ mod tests {
             old.push(record);
         }
         sqlx::query("UPDATE sqlite_sequence SET seq = 70 WHERE name = 'audit'").execute(&mut conn).await.unwrap();
-        for migration in after {
-            sqlx::raw_sql(migration.sql.clone()).execute(&mut conn).await.unwrap();
-        }
+        migrate_from(&mut conn, 16).await;
         let mut read = page(&mut conn, &AuditFilter::default(), None, 10).await.unwrap();
         read.reverse();
         assert_eq!(read, old);
         assert_eq!(read[3].path, "/keys/k/v1", "no query");
-        let contexts: i64 =
-            sqlx::query_scalar("SELECT COUNT(*) FROM audit_context").fetch_one(&mut conn).await.unwrap();
+        let contexts = context_count(&mut conn).await;
         assert_eq!(contexts, 3, "v1 by caller 1 (twice), v1 refused to caller 2, v2 by caller 1");
         let v2 = AuditFilter { version: Some("v2".into()), ..AuditFilter::default() };
         assert_eq!(page(&mut conn, &v2, None, 10).await.unwrap().iter().map(|r| r.id).collect::<Vec<_>>(), [5]);
